@@ -1,0 +1,191 @@
+"""The hybridcodec bitstream container: magic, version, picture header, typed substreams.
+
+Layout::
+
+    "HBC" | version u8 | picture_header | num_substreams u8 |
+    num_substreams x (substream_type u8 | length u32 big-endian | payload)
+
+picture_header (bit-packed, MSB first)::
+
+    pic_width_minus1 u(15)          pic_height_minus1 u(15)         bit_depth_minus8 u(2)
+    chroma_format_idc u(2)          log2_ctu_size_minus6 u(1)       log2_min_cu_size_minus2 u(1)
+    log2_max_tu_size_minus5 u(1)    pic_qp u(6)                     deblocking_enabled_flag u(1)
+    dst4_enabled_flag u(1)          nn_compress_enable_flag u(1)    nn_level_offset se(v)
+    output_channels_minus1 u(2)     output_bit_depth_16_flag u(1)   color_matrix u(8)
+    byte_alignment (zero bits)      model_id 16 bytes (only if nn_compress_enable_flag)
+    extension_length ue(v)          byte_alignment                  extension_length bytes
+
+Every field is range-checked as soon as it is read, before anything sized by it is allocated, and
+the whole container must be consumed exactly: any inconsistency raises ``BitstreamError``.  The
+extension bytes let later versions add header fields that version-1 decoders skip.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from bitstream.bitio import BitReader, BitWriter
+from bitstream.errors import BitstreamError
+
+MAGIC = b"HBC"
+VERSION = 1
+MAX_DIMENSION = 32768
+MAX_SAMPLES = 1 << 28
+MODEL_ID_BYTES = 16
+MAX_EXTENSION_BYTES = 1024
+MAX_SUBSTREAMS = 255
+MAX_SUBSTREAM_BYTES = (1 << 32) - 1
+COLOR_MATRIX_BT601_FULL = 0
+KNOWN_COLOR_MATRICES = (COLOR_MATRIX_BT601_FULL,)
+CHROMA_400, CHROMA_420, CHROMA_444 = 0, 1, 3
+
+
+class SubstreamType(IntEnum):
+    HOST_CABAC = 0
+    NN_LATENTS = 1
+
+
+@dataclass(frozen=True)
+class PictureHeader:
+    """Picture-level parameters; constructing one out of range raises ``BitstreamError``."""
+    width: int
+    height: int
+    bit_depth: int = 8
+    chroma_format: int = CHROMA_420
+    ctu_size: int = 64
+    min_cu_size: int = 4
+    max_tu_size: int = 32
+    qp: int = 32
+    deblocking_enabled: bool = True
+    dst4_enabled: bool = True
+    nn_compress_enable: bool = False
+    nn_level_offset: int = 0
+    output_channels: int = 3
+    output_bit_depth: int = 8
+    color_matrix: int = COLOR_MATRIX_BT601_FULL
+    model_id: bytes = b""
+    extension: bytes = b""
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.width <= MAX_DIMENSION, "width", self.width, f"1..{MAX_DIMENSION}")
+        _check(1 <= self.height <= MAX_DIMENSION, "height", self.height, f"1..{MAX_DIMENSION}")
+        _check(self.width * self.height <= MAX_SAMPLES, "width*height", self.width * self.height,
+               f"at most 2^28")
+        _check(self.bit_depth in (8, 10), "bit_depth", self.bit_depth, "8 or 10")
+        _check(self.chroma_format in (CHROMA_400, CHROMA_420, CHROMA_444), "chroma_format",
+               self.chroma_format, "0 (4:0:0), 1 (4:2:0) or 3 (4:4:4)")
+        _check(self.ctu_size in (64, 128), "ctu_size", self.ctu_size, "64 or 128")
+        _check(self.min_cu_size in (4, 8) and self.min_cu_size <= self.ctu_size, "min_cu_size",
+               self.min_cu_size, "4 or 8")
+        _check(self.max_tu_size in (32, 64), "max_tu_size", self.max_tu_size, "32 or 64")
+        _check(0 <= self.qp <= 51, "qp", self.qp, "0..51")
+        _check(-8 <= self.nn_level_offset <= 8, "nn_level_offset", self.nn_level_offset, "-8..8")
+        _check(self.output_channels in (1, 3), "output_channels", self.output_channels, "1 or 3")
+        _check(self.output_bit_depth in (8, 16), "output_bit_depth", self.output_bit_depth, "8 or 16")
+        _check(self.color_matrix in KNOWN_COLOR_MATRICES, "color_matrix", self.color_matrix,
+               f"one of {KNOWN_COLOR_MATRICES}")
+        model_id_size = MODEL_ID_BYTES if self.nn_compress_enable else 0
+        _check(len(self.model_id) == model_id_size, "model_id length", len(self.model_id),
+               f"{model_id_size} when nn_compress_enable is {self.nn_compress_enable}")
+        _check(len(self.extension) <= MAX_EXTENSION_BYTES, "extension length", len(self.extension),
+               f"at most {MAX_EXTENSION_BYTES}")
+
+
+def _check(ok: bool, field: str, value: object, allowed: str) -> None:
+    if not ok:
+        raise BitstreamError(f"picture header: {field} = {value} out of range (allowed: {allowed})")
+
+
+def write_picture_header(w: BitWriter, h: PictureHeader) -> None:
+    w.u(h.width - 1, 15)
+    w.u(h.height - 1, 15)
+    w.u(h.bit_depth - 8, 2)
+    w.u(h.chroma_format, 2)
+    w.u(h.ctu_size.bit_length() - 7, 1)
+    w.u(h.min_cu_size.bit_length() - 3, 1)
+    w.u(h.max_tu_size.bit_length() - 6, 1)
+    w.u(h.qp, 6)
+    w.flag(h.deblocking_enabled)
+    w.flag(h.dst4_enabled)
+    w.flag(h.nn_compress_enable)
+    w.se(h.nn_level_offset)
+    w.u(h.output_channels - 1, 2)
+    w.flag(h.output_bit_depth == 16)
+    w.u(h.color_matrix, 8)
+    w.byte_align()
+    w.write_bytes(h.model_id)
+    w.ue(len(h.extension))
+    w.byte_align()
+    w.write_bytes(h.extension)
+
+
+def read_picture_header(r: BitReader) -> PictureHeader:
+    fields = dict(
+        width=r.u(15) + 1,
+        height=r.u(15) + 1,
+        bit_depth=r.u(2) + 8,
+        chroma_format=r.u(2),
+        ctu_size=64 << r.u(1),
+        min_cu_size=4 << r.u(1),
+        max_tu_size=32 << r.u(1),
+        qp=r.u(6),
+        deblocking_enabled=r.flag(),
+        dst4_enabled=r.flag(),
+        nn_compress_enable=r.flag(),
+        nn_level_offset=r.se(),
+        output_channels=r.u(2) + 1,
+        output_bit_depth=16 if r.flag() else 8,
+        color_matrix=r.u(8),
+    )
+    PictureHeader(**fields)                       # range check before reading what they size
+    r.byte_align()
+    fields["model_id"] = r.read_bytes(MODEL_ID_BYTES) if fields["nn_compress_enable"] else b""
+    extension_length = r.ue()
+    _check(extension_length <= MAX_EXTENSION_BYTES, "extension length", extension_length,
+           f"at most {MAX_EXTENSION_BYTES}")
+    r.byte_align()
+    fields["extension"] = r.read_bytes(extension_length)
+    return PictureHeader(**fields)
+
+
+def write_container(header: PictureHeader, substreams: list[tuple[int, bytes]]) -> bytes:
+    """Serialise a picture: header and (type, payload) substreams in order."""
+    if len(substreams) > MAX_SUBSTREAMS:
+        raise BitstreamError(f"{len(substreams)} substreams, at most {MAX_SUBSTREAMS} allowed")
+    w = BitWriter()
+    w.write_bytes(MAGIC)
+    w.u(VERSION, 8)
+    write_picture_header(w, header)
+    w.u(len(substreams), 8)
+    for kind, payload in substreams:
+        if kind not in SubstreamType.__members__.values():
+            raise BitstreamError(f"unknown substream type {kind}")
+        if len(payload) > MAX_SUBSTREAM_BYTES:
+            raise BitstreamError(f"substream of {len(payload)} bytes exceeds the 32-bit length field")
+        w.u(int(kind), 8)
+        w.u(len(payload), 32)
+        w.write_bytes(payload)
+    return w.bytes()
+
+
+def read_container(data: bytes) -> tuple[PictureHeader, list[tuple[SubstreamType, bytes]]]:
+    """Parse and validate a container; the data must be consumed exactly."""
+    r = BitReader(data, "container")
+    if r.bytes_left < len(MAGIC) or r.read_bytes(len(MAGIC)) != MAGIC:
+        raise BitstreamError("not a hybridcodec bitstream (bad magic)")
+    version = r.u(8)
+    if version != VERSION:
+        raise BitstreamError(f"unsupported container version {version} (this decoder reads {VERSION})")
+    header = read_picture_header(r)
+    substreams = []
+    for _ in range(r.u(8)):
+        kind = r.u(8)
+        if kind not in SubstreamType.__members__.values():
+            raise BitstreamError(f"unknown substream type {kind}")
+        length = r.u(32)
+        if length > r.bytes_left:
+            raise BitstreamError(f"substream length {length} runs past the end ({r.bytes_left} bytes left)")
+        substreams.append((SubstreamType(kind), r.read_bytes(length)))
+    if r.bytes_left:
+        raise BitstreamError(f"{r.bytes_left} trailing bytes after the last substream")
+    return header, substreams

@@ -1,0 +1,214 @@
+"""One syntax-coding interface, three back-ends: writer, reader, rate estimator.
+
+Every syntax structure of the codec (coding tree, coding unit, residual coding, NN flags) is written
+once as a function of a ``SyntaxCoder``. Called with a ``SyntaxWriter`` it produces CABAC bits, with a
+``SyntaxReader`` it parses them, with a ``RateEstimator`` it returns the bits the writer would spend
+(from the same adaptive context states).  RD search and the bitstream therefore cannot disagree, and
+encoder and decoder traces are identical by construction.
+
+Calling convention for every coding method: ``value = sc.method(..., value)``.  Writer and estimator
+code the given value and return it; the reader ignores the argument and returns the decoded value.
+
+Bin level (from the engines of ``bitstream.cabac``, mixed in so a bin costs one Python call):
+``decision(ctx, value)``, ``bypass(value)``, ``bypass_bits(value, n)`` (MSB first),
+``bypass_unary(value, cmax)`` and ``terminate(value)``.  Contexts are integers allocated by name in a
+``ContextTable`` (``bitstream.contexts``).  Binarizations (H.266 §9.3.3) are written once, here:
+``fl``, ``tu``, ``tr`` and ``egk``; ``ctxs`` in tu/tr gives the context of bin i (the last entry is
+reused for later bins), ``None`` means bypass bins.
+
+Every back-end accumulates the estimated cost of each bin (fractional-bits table for context-coded
+bins, 1 bit per bypass bin) in ``bits`` and, per the caller-set ``category``, in ``bits_by_category``.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Sequence, TextIO
+
+from bitstream.cabac import FRAC_ONE, CabacDecoder, CabacEncoder, CabacEstimator
+from bitstream.contexts import ContextTable
+from bitstream.errors import BitstreamError
+
+MAX_EGK_PREFIX = 32          # longest accepted Exp-Golomb prefix: values below 2^(32 + k + 1)
+DEFAULT_CATEGORY = "other"
+
+TraceSink = Callable[[str], object] | TextIO
+
+
+class SyntaxCoder:
+    """Binarizations, bit statistics and tracing shared by the three back-ends.
+
+    Subclasses mix in a CABAC engine, which provides the bin-level methods and the running cost
+    ``frac`` (in ``FRAC_ONE`` units per bit).
+    """
+
+    reading = False
+    frac: int
+    decision: Callable[..., int]
+    bypass: Callable[..., int]
+    bypass_bits: Callable[[int, int], int]
+    bypass_unary: Callable[[int, int], int]
+    terminate: Callable[..., int]
+
+    def __init__(self, table: ContextTable) -> None:
+        self.table = table
+        self._category = DEFAULT_CATEGORY
+        self._category_start = 0
+        self._frac_by_category: dict[str, int] = {}
+        self._trace_sink: TraceSink | None = None
+        self._trace_emit: Callable[[str], object] | None = None
+        self._trace_start = 0
+
+    # ---- statistics -------------------------------------------------------------------------
+
+    @property
+    def category(self) -> str:
+        """Syntax category the following bins are counted under (set by the syntax functions)."""
+        return self._category
+
+    @category.setter
+    def category(self, name: str) -> None:
+        self._close_category()
+        self._category = name
+
+    def _close_category(self) -> None:
+        spent = self.frac - self._category_start
+        if spent:
+            self._frac_by_category[self._category] = self._frac_by_category.get(self._category, 0) + spent
+        self._category_start = self.frac
+
+    @property
+    def bits_by_category(self) -> dict[str, float]:
+        """Estimated bits per category so far (a fresh dict; editing it changes nothing)."""
+        self._close_category()
+        return {name: frac / FRAC_ONE for name, frac in self._frac_by_category.items()}
+
+    @property
+    def bits(self) -> float:
+        """Total estimated bits so far."""
+        return self.frac / FRAC_ONE
+
+    # ---- tracing ----------------------------------------------------------------------------
+
+    @property
+    def trace_sink(self) -> TraceSink | None:
+        """Where ``trace`` writes: None (off), a callable taking a line, or a writable text file."""
+        return self._trace_sink
+
+    @trace_sink.setter
+    def trace_sink(self, sink: TraceSink | None) -> None:
+        self._trace_sink = sink
+        self._trace_start = self.frac
+        if sink is None:
+            self._trace_emit = None
+        elif hasattr(sink, "write"):
+            self._trace_emit = lambda line: sink.write(line + "\n")
+        else:
+            self._trace_emit = sink
+
+    def trace(self, name: str, value, **where) -> None:
+        """Record one syntax element: name, position fields, value, and its estimated bits (the
+        bits since the previous trace).  Writer and reader produce identical lines."""
+        if self._trace_emit is None:
+            return
+        fields = "".join(f" {key}={val}" for key, val in where.items())
+        spent = (self.frac - self._trace_start) / FRAC_ONE
+        self._trace_start = self.frac
+        self._trace_emit(f"{name}{fields} = {value} ({spent:.3f} bits)")
+
+    # ---- binarizations (H.266 §9.3.3) --------------------------------------------------------
+
+    def fl(self, value: int, n: int) -> int:
+        """Fixed-length code of n bypass bins, MSB first."""
+        return self.bypass_bits(value, n)
+
+    def tu(self, value: int, cmax: int, ctxs: Sequence[int] | None = None) -> int:
+        """Truncated unary: ``value`` ones, then a zero unless value == cmax."""
+        if ctxs is None:
+            return self.bypass_unary(value, cmax)
+        if not self.reading and not 0 <= value <= cmax:
+            raise ValueError(f"truncated unary value {value} outside 0..{cmax}")
+        decision = self.decision
+        last = len(ctxs) - 1
+        n = 0
+        while n < cmax and decision(ctxs[n] if n < last else ctxs[last], n < value):
+            n += 1
+        return n
+
+    def tr(self, value: int, cmax: int, rice: int, ctxs: Sequence[int] | None = None) -> int:
+        """Truncated Rice: TU prefix of value >> rice (max cmax >> rice), then ``rice`` bypass bins
+        of the remainder unless value == cmax.  cmax must be a multiple of 2^rice, as in VVC."""
+        if cmax & ((1 << rice) - 1):
+            raise ValueError(f"cmax {cmax} is not a multiple of 2^{rice}")
+        if not self.reading and not 0 <= value <= cmax:
+            raise ValueError(f"truncated Rice value {value} outside 0..{cmax}")
+        prefix_max = cmax >> rice
+        prefix = self.tu(value >> rice, prefix_max, ctxs)
+        if prefix < prefix_max and rice:
+            return (prefix << rice) | self.bypass_bits(value & ((1 << rice) - 1), rice)
+        return prefix << rice
+
+    def egk(self, value: int, k: int) -> int:
+        """k-th order Exp-Golomb in bypass bins: unary prefix, then k + prefix suffix bits."""
+        prefix = ((value >> k) + 1).bit_length() - 1 if value >= 0 else 0
+        if not self.reading and (value < 0 or prefix > MAX_EGK_PREFIX):
+            raise ValueError(f"Exp-Golomb value {value} outside 0..2^{MAX_EGK_PREFIX + 1 + k}-2^{k}-1")
+        prefix = self.bypass_unary(prefix, MAX_EGK_PREFIX + 1)
+        if prefix > MAX_EGK_PREFIX:
+            raise BitstreamError("Exp-Golomb prefix longer than 32 bins")
+        offset = ((1 << prefix) - 1) << k
+        return offset + self.bypass_bits(value - offset, prefix + k)
+
+
+class SyntaxWriter(CabacEncoder, SyntaxCoder):
+    """Writes syntax as one CABAC substream; ``finish()`` returns its bytes."""
+
+    def __init__(self, table: ContextTable, qp: int) -> None:
+        CabacEncoder.__init__(self, table.initial_states(qp))
+        SyntaxCoder.__init__(self, table)
+
+
+class SyntaxReader(CabacDecoder, SyntaxCoder):
+    """Parses a CABAC substream; raises ``BitstreamError`` on truncated or malformed data."""
+
+    reading = True
+
+    def __init__(self, table: ContextTable, qp: int, data: bytes) -> None:
+        CabacDecoder.__init__(self, table.initial_states(qp), data)
+        SyntaxCoder.__init__(self, table)
+
+    def finish(self) -> None:
+        """Call after the last element: rejects bytes that the syntax did not account for."""
+        self.check_fully_consumed()
+
+
+class EstimatorSnapshot(NamedTuple):
+    prob0: list[int]
+    prob1: list[int]
+    frac: int
+    frac_by_category: dict[str, int]
+    category: str
+
+
+class RateEstimator(CabacEstimator, SyntaxCoder):
+    """Bits the writer would spend, with the writer's context adaptation; cheap to fork and rewind."""
+
+    def __init__(self, table: ContextTable, qp: int) -> None:
+        CabacEstimator.__init__(self, table.initial_states(qp))
+        SyntaxCoder.__init__(self, table)
+
+    def snapshot(self) -> EstimatorSnapshot:
+        """Context states, bit count and statistics, to ``restore`` after trying a candidate."""
+        self._close_category()
+        return EstimatorSnapshot(self._prob0[:], self._prob1[:], self.frac,
+                                 dict(self._frac_by_category), self._category)
+
+    def restore(self, snap: EstimatorSnapshot) -> None:
+        """Return to the state of ``snap`` (a snapshot may be restored any number of times)."""
+        self._prob0[:] = snap.prob0
+        self._prob1[:] = snap.prob1
+        self.frac = self._category_start = self._trace_start = snap.frac
+        self._frac_by_category = dict(snap.frac_by_category)
+        self._category = snap.category
+
+    def load_states(self, other: SyntaxCoder) -> None:
+        """Continue from the current context states of another coder; the bit count is kept."""
+        self.copy_states_from(other)

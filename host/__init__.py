@@ -1,0 +1,1 @@
+"""Conventional intra host codec: partitioning, prediction, transform, quantisation, coefficient coding, deblocking."""

@@ -1,0 +1,44 @@
+"""The codec's table of CABAC contexts, registered once in a fixed, normative order.
+
+Context indices are positions in this table, so encoder and decoder must build it identically: every
+syntax module's contexts are registered here, in this order, and the table is then frozen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bitstream.contexts import ContextTable
+
+
+@dataclass(frozen=True)
+class HostContexts:
+    """Base context indices of the coding-tree elements."""
+    split_cu_flag: int              # 3 contexts: number of deeper left/above neighbours
+    part_mode: int                  # 1
+    prev_intra_luma_pred_flag: int  # 1
+    intra_chroma_pred_mode: int     # 1
+    cbf_luma: int                   # 2: transform block covers the whole CU or not
+    cbf_chroma: int                 # 2: same rule
+
+    @classmethod
+    def register(cls, table: ContextTable) -> "HostContexts":
+        return cls(
+            split_cu_flag=table.get_or_add("split_cu_flag", 3),
+            part_mode=table.get_or_add("part_mode", 1),
+            prev_intra_luma_pred_flag=table.get_or_add("prev_intra_luma_pred_flag", 1),
+            intra_chroma_pred_mode=table.get_or_add("intra_chroma_pred_mode", 1),
+            cbf_luma=table.get_or_add("cbf_luma", 2),
+            cbf_chroma=table.get_or_add("cbf_cb_cr", 2),
+        )
+
+
+def _build() -> tuple[ContextTable, HostContexts]:
+    from host.residual_coding import register_residual_contexts
+    table = ContextTable()
+    tree = HostContexts.register(table)
+    register_residual_contexts(table)
+    table.freeze()
+    return table, tree
+
+
+CONTEXT_TABLE, HOST_CONTEXTS = _build()

@@ -1,0 +1,68 @@
+"""Host picture decoding process (normative): parse each CTU, reconstruct its CUs, then deblock.
+
+Parsing never depends on samples, so a CTU is parsed completely before its CUs are reconstructed.
+Every loop is bounded by the picture geometry; a corrupt substream ends in ``BitstreamError``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bitstream.container import PictureHeader
+from bitstream.errors import BitstreamError
+from bitstream.syntax_coder import SyntaxCoder, SyntaxReader
+from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
+from host.deblock import deblock_picture
+from host.edges import boundary_strengths
+from host.partition import CodingNode, CodingUnit, ParseState, PictureGeometry
+from host.reconstruct import PictureBuffer
+from host.syntax import TreeSyntax, coding_tree_unit
+
+
+@dataclass
+class DecodedPicture:
+    planes: list[np.ndarray]                 # coded size, after the loop filter
+    ctus: list[CodingNode] = field(default_factory=list)
+    bits_by_category: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cus(self) -> list[CodingUnit]:
+        return [cu for root in self.ctus for cu in root.leaves()]
+
+
+def end_of_ctu(sc: SyntaxCoder, is_last: bool) -> None:
+    """end_of_slice_segment_flag after every CTU: 1 only after the last one."""
+    sc.category = "partition"
+    flag = sc.terminate(int(is_last))
+    sc.trace("end_of_slice_segment_flag", flag)
+    if sc.reading and flag != int(is_last):
+        raise BitstreamError("end_of_slice_segment_flag does not match the picture size")
+
+
+def loop_filter(planes: list[np.ndarray], cus: list[CodingUnit], geo: PictureGeometry, qp: int,
+                bit_depth: int) -> list[np.ndarray]:
+    bs_ver, bs_hor = boundary_strengths(cus, geo)
+    qp_map = np.full((geo.coded_height // 4, geo.coded_width // 4), qp, dtype=np.int32)
+    return deblock_picture(planes, bs_ver, bs_hor, qp_map, geo.chroma_format, bit_depth)
+
+
+def decode_host(header: PictureHeader, payload: bytes, trace_sink=None) -> DecodedPicture:
+    geo = PictureGeometry.from_header(header)
+    sc = SyntaxReader(CONTEXT_TABLE, header.qp, payload)
+    sc.trace_sink = trace_sink
+    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS)
+    buf = PictureBuffer(geo, header.bit_depth)
+    origins = geo.ctu_origins()
+    ctus = []
+    for i, (x, y) in enumerate(origins):
+        root = coding_tree_unit(syntax, sc, x, y)
+        for cu in root.leaves():
+            buf.reconstruct_cu(cu, header.qp, header.dst4_enabled)
+        end_of_ctu(sc, i == len(origins) - 1)
+        ctus.append(root)
+    planes = buf.planes
+    cus = [cu for root in ctus for cu in root.leaves()]
+    if header.deblocking_enabled:
+        planes = loop_filter(planes, cus, geo, header.qp, header.bit_depth)
+    return DecodedPicture(planes, ctus, dict(sc.bits_by_category))

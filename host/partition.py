@@ -1,0 +1,182 @@
+"""Picture geometry, coding-tree structures and the parse-level state shared by encoder and decoder.
+
+Coding order: CTUs in raster order, quadtree nodes in z-order.  The coded picture is the input padded to
+a multiple of 8 luma samples (edge replication by the encoder, cropped by the decoder), so every
+quadtree leaf of 8x8 lies wholly inside or wholly outside the picture; CTUs that cross the right or
+bottom border are split implicitly, as in HEVC/VVC.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bitstream.container import PictureHeader
+
+MIN_CB_LOG2 = 3          # 8x8 coding blocks; NxN intra partitioning gives 4x4 luma blocks
+UNIT = 4                 # granularity of the parse-state maps, in luma samples
+CODED_SIZE_MULTIPLE = 8
+
+
+class CuMode(enum.IntEnum):
+    """How a coding unit is predicted and reconstructed (the hybrid adds the neural path)."""
+    INTRA = 0
+
+
+@dataclass(frozen=True)
+class PictureGeometry:
+    """Everything about block layout that follows from the picture header."""
+    width: int                 # output (cropped) size
+    height: int
+    coded_width: int           # padded to CODED_SIZE_MULTIPLE
+    coded_height: int
+    chroma_format: int         # 0 = 4:0:0, 1 = 4:2:0, 3 = 4:4:4
+    ctu_log2: int
+    max_tb_log2: int
+    nxn_enabled: bool          # min_cu_size == 4: 8x8 CUs may split into four 4x4 luma blocks
+
+    @classmethod
+    def from_header(cls, h: PictureHeader) -> "PictureGeometry":
+        pad = lambda v: -(-v // CODED_SIZE_MULTIPLE) * CODED_SIZE_MULTIPLE  # noqa: E731
+        return cls(h.width, h.height, pad(h.width), pad(h.height), h.chroma_format,
+                   h.ctu_size.bit_length() - 1, h.max_tu_size.bit_length() - 1, h.min_cu_size == 4)
+
+    @property
+    def num_components(self) -> int:
+        return 1 if self.chroma_format == 0 else 3
+
+    @property
+    def chroma_shift(self) -> int:
+        """log2 of the chroma subsampling factor in each direction."""
+        return 1 if self.chroma_format == 1 else 0
+
+    def plane_shape(self, c_idx: int) -> tuple[int, int]:
+        s = self.chroma_shift if c_idx else 0
+        return self.coded_height >> s, self.coded_width >> s
+
+    def ctu_origins(self) -> list[tuple[int, int]]:
+        size = 1 << self.ctu_log2
+        return [(x, y) for y in range(0, self.coded_height, size) for x in range(0, self.coded_width, size)]
+
+
+@dataclass
+class ComponentBlock:
+    """One transform block of one colour component, in that component's sample coordinates."""
+    c_idx: int
+    x: int
+    y: int
+    log2_size: int
+    pb: int                    # index of the luma prediction block whose mode it uses (NxN: 0..3)
+
+
+@dataclass
+class CodingUnit:
+    x: int
+    y: int
+    log2_size: int
+    mode: CuMode = CuMode.INTRA
+    part_nxn: int = 0
+    luma_modes: list[int] = field(default_factory=lambda: [1])     # per prediction block
+    chroma_mode_idx: int = 4                                        # intra_chroma_pred_mode (4 = DM)
+    chroma_mode: int = 1                                            # derived chroma intra mode
+    cbf: list[int] = field(default_factory=list)                    # per component block, coding order
+    coeffs: list[np.ndarray | None] = field(default_factory=list)   # levels per component block
+
+    @property
+    def size(self) -> int:
+        return 1 << self.log2_size
+
+
+@dataclass
+class CodingNode:
+    """A quadtree node: either split into (up to four, inside the picture) children, or one CU."""
+    x: int
+    y: int
+    log2_size: int
+    split: bool
+    children: list["CodingNode"] = field(default_factory=list)
+    cu: CodingUnit | None = None
+
+    def leaves(self):
+        if not self.split:
+            yield self.cu
+        else:
+            for child in self.children:
+                yield from child.leaves()
+
+
+def component_blocks(cu: CodingUnit, geo: PictureGeometry) -> list[ComponentBlock]:
+    """The transform blocks of a CU in coding order (normative).
+
+    Luma is tiled by the largest transform size (implicit transform split) or by 4x4 for NxN; each luma
+    tile is followed by its chroma blocks.  In 4:2:0 an 8x8 CU has a single 4x4 chroma block per
+    component, coded after the last luma block (as HEVC does for 4x4 luma).
+    """
+    blocks: list[ComponentBlock] = []
+    n_chroma = geo.num_components - 1
+    if cu.part_nxn:
+        for pb in range(4):
+            x, y = cu.x + 4 * (pb & 1), cu.y + 4 * (pb >> 1)
+            blocks.append(ComponentBlock(0, x, y, 2, pb))
+            if geo.chroma_format == 3:
+                blocks += [ComponentBlock(c, x, y, 2, pb) for c in range(1, 1 + n_chroma)]
+        if geo.chroma_format == 1:
+            blocks += [ComponentBlock(c, cu.x >> 1, cu.y >> 1, 2, 0) for c in (1, 2)]
+        return blocks
+    log2_tb = min(cu.log2_size, geo.max_tb_log2)
+    tb = 1 << log2_tb
+    for dy in range(0, cu.size, tb):
+        for dx in range(0, cu.size, tb):
+            x, y = cu.x + dx, cu.y + dy
+            blocks.append(ComponentBlock(0, x, y, log2_tb, 0))
+            s = geo.chroma_shift
+            blocks += [ComponentBlock(c, x >> s, y >> s, log2_tb - s, 0) for c in range(1, 1 + n_chroma)]
+    return blocks
+
+
+class ParseState:
+    """Parse-level neighbourhood maps (one entry per 4x4 luma unit) used for context and MPM derivation.
+
+    Only syntax-derived values live here, never samples, so parsing never waits for reconstruction.
+    """
+
+    def __init__(self, geo: PictureGeometry):
+        self.geo = geo
+        h, w = geo.coded_height // UNIT, geo.coded_width // UNIT
+        self.depth = np.full((h, w), -1, dtype=np.int16)      # CU quadtree depth, -1 = not yet coded
+        self.luma_mode = np.full((h, w), -1, dtype=np.int16)  # intra luma mode, -1 = not available
+
+    def mark_cu(self, cu: CodingUnit, depth: int) -> None:
+        u = UNIT
+        self.depth[cu.y // u:(cu.y + cu.size) // u, cu.x // u:(cu.x + cu.size) // u] = depth
+
+    def mark_luma_mode(self, x: int, y: int, size: int, mode: int) -> None:
+        u = UNIT
+        self.luma_mode[y // u:(y + max(size, u)) // u, x // u:(x + max(size, u)) // u] = mode
+
+    def save(self, x: int, y: int, size: int):
+        u = UNIT
+        sl = np.s_[y // u:(y + size) // u, x // u:(x + size) // u]
+        return sl, self.depth[sl].copy(), self.luma_mode[sl].copy()
+
+    def restore(self, saved) -> None:
+        sl, depth, mode = saved
+        self.depth[sl] = depth
+        self.luma_mode[sl] = mode
+
+    def neighbour_depths(self, x: int, y: int) -> tuple[int, int]:
+        """Depths of the left and above neighbours (-1 if outside the picture or not yet coded)."""
+        u = UNIT
+        left = self.depth[y // u, x // u - 1] if x > 0 else -1
+        above = self.depth[y // u - 1, x // u] if y > 0 else -1
+        return int(left), int(above)
+
+    def neighbour_modes(self, x: int, y: int, ctu_log2: int) -> tuple[int | None, int | None]:
+        """Intra modes left and above for MPM derivation; above is unavailable across a CTU row
+        boundary (HEVC), so no line buffer of modes is needed."""
+        u = UNIT
+        left = int(self.luma_mode[y // u, x // u - 1]) if x > 0 else -1
+        above_in_ctu = y > 0 and (y - 1) >> ctu_log2 == y >> ctu_log2
+        above = int(self.luma_mode[y // u - 1, x // u]) if above_in_ctu else -1
+        return (left if left >= 0 else None), (above if above >= 0 else None)

@@ -1,0 +1,115 @@
+"""HEVC scalar quantisation: normative dequantiser, encoder dead-zone quantiser, chroma QP, lambda.
+
+QP convention: ``qp`` is the HEVC QpY / QpC value (range -6*(bit_depth-8) .. 51).  The functions add
+QpBdOffset = 6*(bit_depth-8) themselves (HEVC Qp' = Qp + QpBdOffset), so one QP means the same
+relative step size at 8 and 10 bits.  The step size doubles every 6 QP; flat scaling lists (m = 16).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bitstream.errors import InputError
+
+LEVEL_SCALE = (40, 45, 51, 57, 64, 72)                     # HEVC levelScale[qP % 6] (dequantiser)
+QUANT_SCALE = (26214, 23302, 20560, 18396, 16384, 14564)  # HM quantScale[qP % 6]; * LEVEL_SCALE ~ 2**20
+QP_MAX = 51
+COEFF_MIN = -(1 << 15)
+COEFF_MAX = (1 << 15) - 1
+FLAT_SCALING_FACTOR = 16
+INTRA_ROUNDING_OFFSET = 171    # HM intra dead-zone offset, in units of 1/512
+LAMBDA_INTRA_FACTOR = 0.57     # HM all-intra lambda factor (no B-frame reduction applies to I slices)
+
+# HEVC Table 8-10: QpC as a function of qPi for ChromaArrayType == 1, qPi = 30..43.
+_CHROMA_QP_TABLE_420 = (29, 30, 31, 32, 33, 33, 34, 34, 35, 35, 36, 36, 37, 37)
+
+
+def qp_bd_offset(bit_depth: int) -> int:
+    """HEVC QpBdOffset = 6 * (bit_depth - 8)."""
+    if bit_depth not in (8, 10):
+        raise InputError(f"bit depth must be 8 or 10, got {bit_depth}")
+    return 6 * (bit_depth - 8)
+
+
+def _qp_prime(qp: int | np.ndarray, bit_depth: int, batch_ndim: int) -> np.ndarray:
+    """qP' = qp + QpBdOffset, validated and shaped to broadcast over (..., N, N) blocks."""
+    offset = qp_bd_offset(bit_depth)
+    qp = np.asarray(qp)
+    if not np.issubdtype(qp.dtype, np.integer):
+        raise InputError(f"qp must be integer, got {qp.dtype}")
+    if qp.size and (qp.min() < -offset or qp.max() > QP_MAX):
+        raise InputError(f"qp must lie in [{-offset}, {QP_MAX}] at bit depth {bit_depth}")
+    if qp.ndim > batch_ndim:
+        raise InputError(f"qp has shape {qp.shape}; expected a scalar or one value per block")
+    return (qp.astype(np.int64) + offset)[..., None, None]
+
+
+def _log2_size(levels: np.ndarray, size: int) -> int:
+    if size not in (4, 8, 16, 32, 64):
+        raise InputError(f"block size must be 4..64 and a power of two, got {size}")
+    if levels.ndim < 2 or levels.shape[-2:] != (size, size):
+        raise InputError(f"blocks must have shape (..., {size}, {size}), got {levels.shape}")
+    if not np.issubdtype(levels.dtype, np.integer):
+        raise InputError(f"blocks must be an integer array, got {levels.dtype}")
+    return size.bit_length() - 1
+
+
+def dequantize(levels: np.ndarray, qp: int | np.ndarray, size: int, bit_depth: int) -> np.ndarray:
+    """Normative scaling (HEVC 8.6.3) of levels (..., N, N) -> int32 coefficients clipped to 16 bits.
+
+    ``qp`` is a scalar or an array broadcasting against the leading (batch) dimensions.
+    """
+    levels = np.asarray(levels)
+    log2_size = _log2_size(levels, size)
+    qp_prime = _qp_prime(qp, bit_depth, levels.ndim - 2)
+    level_scale = np.asarray(LEVEL_SCALE, dtype=np.int64)[qp_prime % 6]
+    bd_shift = bit_depth + log2_size - 5
+    scaled = (np.clip(levels, COEFF_MIN, COEFF_MAX).astype(np.int64)
+              * (FLAT_SCALING_FACTOR * level_scale) << (qp_prime // 6))
+    return np.clip((scaled + (1 << (bd_shift - 1))) >> bd_shift, COEFF_MIN, COEFF_MAX).astype(np.int32)
+
+
+def quantize(coeffs: np.ndarray, qp: int | np.ndarray, size: int, bit_depth: int,
+             rounding_offset: int = INTRA_ROUNDING_OFFSET) -> np.ndarray:
+    """Encoder dead-zone quantiser (HM): |level| = (|c| * quantScale + offset) >> qBits.
+
+    ``rounding_offset`` is the dead-zone rounding in units of 1/512 (171 = HM intra, 256 = plain
+    rounding).  Levels are clipped to 16 bits.  Returns int32 levels (..., N, N).
+    """
+    coeffs = np.asarray(coeffs)
+    log2_size = _log2_size(coeffs, size)
+    qp_prime = _qp_prime(qp, bit_depth, coeffs.ndim - 2)
+    if not 0 <= rounding_offset < 512:
+        raise InputError(f"rounding_offset must be in [0, 512), got {rounding_offset}")
+    transform_shift = 15 - bit_depth - log2_size
+    q_bits = 14 + qp_prime // 6 + transform_shift
+    quant_scale = np.asarray(QUANT_SCALE, dtype=np.int64)[qp_prime % 6]
+    offset = np.int64(rounding_offset) << (q_bits - 9)
+    c = np.clip(coeffs, COEFF_MIN, COEFF_MAX).astype(np.int64)
+    magnitude = (np.abs(c) * quant_scale + offset) >> q_bits
+    return np.clip(np.sign(c) * magnitude, COEFF_MIN, COEFF_MAX).astype(np.int32)
+
+
+def chroma_qp(qp_y: int | np.ndarray, chroma_format: int, qp_offset: int = 0) -> int | np.ndarray:
+    """HEVC chroma QP (8.6.1): qPi = min(qp_y + qp_offset, 57), then Table 8-10 for 4:2:0 or
+    min(qPi, 51) for 4:4:4.  Works on scalars and arrays; result in the QpC domain (no QpBdOffset).
+    """
+    if chroma_format not in (1, 3):
+        raise InputError(f"chroma QP needs chroma_format 1 (4:2:0) or 3 (4:4:4), got {chroma_format}")
+    qpi = np.minimum(np.asarray(qp_y, dtype=np.int64) + qp_offset, 57)
+    if chroma_format == 3:
+        qpc = np.minimum(qpi, QP_MAX)
+    else:
+        table = np.asarray(_CHROMA_QP_TABLE_420, dtype=np.int64)
+        qpc = np.where(qpi < 30, qpi, np.where(qpi > 43, qpi - 6, table[np.clip(qpi - 30, 0, 13)]))
+    return int(qpc) if qpc.ndim == 0 else qpc
+
+
+def qp_to_lambda(qp: float | np.ndarray, bit_depth: int) -> float | np.ndarray:
+    """Encoder Lagrange multiplier for SSE-based RD cost, HM all-intra style.
+
+    lambda = 0.57 * 2**((qp + QpBdOffset - 12) / 3) = 0.57 * 2**((qp - 12)/3) * 4**(bit_depth - 8):
+    at 10 bits SSE is measured in 10-bit units (16x the 8-bit SSE), so lambda scales by 16 too.
+    """
+    exponent = (np.asarray(qp, dtype=np.float64) + qp_bd_offset(bit_depth) - 12) / 3
+    lam = LAMBDA_INTRA_FACTOR * np.exp2(exponent)
+    return float(lam) if lam.ndim == 0 else lam

@@ -1,0 +1,83 @@
+"""Normative reconstruction of host-coded CUs: intra prediction + scaled inverse transform.
+
+The decoder calls it on parsed CUs; the encoder calls exactly the same code for its candidates and for
+its final reconstruction, so the two cannot drift apart.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from host.intra import predict, reference_samples
+from host.partition import UNIT, CodingUnit, ComponentBlock, PictureGeometry, component_blocks
+from host.quant import chroma_qp, dequantize
+from host.transform import DCT2, DST7, inverse_transform
+
+
+def transform_kind(blk: ComponentBlock, dst4_enabled: bool) -> str:
+    return DST7 if (dst4_enabled and blk.c_idx == 0 and blk.log2_size == 2) else DCT2
+
+
+def block_residual(levels: np.ndarray, qp: int, blk: ComponentBlock, dst4_enabled: bool,
+                   bit_depth: int) -> np.ndarray:
+    size = 1 << blk.log2_size
+    coeffs = dequantize(levels, qp, size, bit_depth)
+    return inverse_transform(coeffs, size, transform_kind(blk, dst4_enabled), bit_depth)
+
+
+class PictureBuffer:
+    """Reconstructed sample planes (coded size) with per-4x4 availability for intra prediction."""
+
+    def __init__(self, geo: PictureGeometry, bit_depth: int):
+        self.geo = geo
+        self.bit_depth = bit_depth
+        self.planes = [np.zeros(geo.plane_shape(c), dtype=np.int32) for c in range(geo.num_components)]
+        self.avail = [np.zeros((h // UNIT, w // UNIT), dtype=bool)
+                      for h, w in (geo.plane_shape(c) for c in range(geo.num_components))]
+
+    def qp_for(self, c_idx: int, qp: int) -> int:
+        return qp if c_idx == 0 else chroma_qp(qp, self.geo.chroma_format)
+
+    def predict_block(self, blk: ComponentBlock, mode: int) -> np.ndarray:
+        size = 1 << blk.log2_size
+        ref = reference_samples(self.planes[blk.c_idx], self.avail[blk.c_idx], blk.x, blk.y, size,
+                                self.bit_depth)
+        return predict(ref, size, mode, blk.c_idx == 0, self.bit_depth)
+
+    def store_block(self, blk: ComponentBlock, samples: np.ndarray) -> None:
+        size = 1 << blk.log2_size
+        self.planes[blk.c_idx][blk.y:blk.y + size, blk.x:blk.x + size] = samples
+        u = UNIT
+        self.avail[blk.c_idx][blk.y // u:(blk.y + max(size, u)) // u,
+                              blk.x // u:(blk.x + max(size, u)) // u] = True
+
+    def reconstruct_block(self, blk: ComponentBlock, mode: int, residual: np.ndarray | None) -> np.ndarray:
+        pred = self.predict_block(blk, mode)
+        rec = pred if residual is None else np.clip(pred + residual, 0, (1 << self.bit_depth) - 1)
+        self.store_block(blk, rec)
+        return rec
+
+    def reconstruct_cu(self, cu: CodingUnit, qp: int, dst4_enabled: bool) -> None:
+        for i, blk in enumerate(component_blocks(cu, self.geo)):
+            mode = cu.luma_modes[blk.pb] if blk.c_idx == 0 else cu.chroma_mode
+            residual = None
+            if cu.cbf[i]:
+                residual = block_residual(cu.coeffs[i], self.qp_for(blk.c_idx, qp), blk, dst4_enabled,
+                                          self.bit_depth)
+            self.reconstruct_block(blk, mode, residual)
+
+    def save_region(self, x: int, y: int, size: int):
+        """Snapshot of a luma-coordinate square region in every plane (for encoder trials)."""
+        saved = []
+        for c in range(self.geo.num_components):
+            s = self.geo.chroma_shift if c else 0
+            y0, x0, n = y >> s, x >> s, size >> s
+            u = UNIT
+            sl_a = np.s_[y0 // u:(y0 + n + u - 1) // u, x0 // u:(x0 + n + u - 1) // u]
+            saved.append((c, np.s_[y0:y0 + n, x0:x0 + n], self.planes[c][y0:y0 + n, x0:x0 + n].copy(),
+                          sl_a, self.avail[c][sl_a].copy()))
+        return saved
+
+    def restore_region(self, saved) -> None:
+        for c, sl, samples, sl_a, avail in saved:
+            self.planes[c][sl] = samples
+            self.avail[c][sl_a] = avail

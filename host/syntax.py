@@ -1,0 +1,163 @@
+"""Coding-tree syntax of the host codec (normative; docs/SYNTAX.md §coding_tree_unit onward).
+
+Each function runs as writer, reader or rate estimator (see ``bitstream.syntax_coder``).  In write and
+estimate mode the structure passed in (a decided ``CodingNode``/``CodingUnit``) is coded; in read mode
+the argument is ``None`` and the function builds the structure from the bitstream.  Both update the
+``ParseState`` identically, which is what keeps context selection in step between encoder and decoder.
+"""
+from __future__ import annotations
+
+from bitstream.errors import BitstreamError
+from bitstream.syntax_coder import SyntaxCoder
+from host.contexts import HostContexts
+from host.intra import chroma_candidate_modes, most_probable_modes
+from host.partition import (MIN_CB_LOG2, CodingNode, CodingUnit, ComponentBlock, ParseState,
+                            PictureGeometry, component_blocks)
+from host.residual_coding import residual_coding
+from host.scan import scan_idx_for
+
+NUM_INTRA_MODES = 35
+DM_CHROMA_IDX = 4
+CBF_NAMES = ("cbf_luma", "cbf_cb", "cbf_cr")
+
+
+class TreeSyntax:
+    """Binds the geometry, the parse state and the context bases for one picture."""
+
+    def __init__(self, geo: PictureGeometry, state: ParseState, ctx: HostContexts):
+        self.geo = geo
+        self.state = state
+        self.ctx = ctx
+
+    # -- coding_quadtree ------------------------------------------------------------------------------
+    def coding_quadtree(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, depth: int,
+                        node: CodingNode | None) -> CodingNode:
+        geo = self.geo
+        size = 1 << log2_size
+        inside = x0 + size <= geo.coded_width and y0 + size <= geo.coded_height
+        if inside and log2_size > MIN_CB_LOG2:
+            split = self.split_cu_flag(sc, x0, y0, log2_size, depth, node.split if node else 0)
+        else:
+            split = int(log2_size > MIN_CB_LOG2)   # implicit split across the picture border
+        if not split:
+            cu = self.coding_unit(sc, x0, y0, log2_size, depth, node.cu if node else None)
+            return CodingNode(x0, y0, log2_size, False, cu=cu)
+        half = size >> 1
+        children = []
+        kids = iter(node.children) if node else None
+        for dy in (0, half):
+            for dx in (0, half):
+                x1, y1 = x0 + dx, y0 + dy
+                if x1 < geo.coded_width and y1 < geo.coded_height:
+                    children.append(self.coding_quadtree(sc, x1, y1, log2_size - 1, depth + 1,
+                                                         next(kids) if kids else None))
+        return CodingNode(x0, y0, log2_size, True, children=children)
+
+    def split_cu_flag(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, depth: int,
+                      split: int) -> int:
+        left, above = self.state.neighbour_depths(x0, y0)
+        sc.category = "partition"
+        split = sc.decision(self.ctx.split_cu_flag + (left > depth) + (above > depth), split)
+        sc.trace("split_cu_flag", split, x=x0, y=y0, log2=log2_size)
+        return split
+
+    # -- coding_unit -------------------------------------------------------------------------------
+    def coding_unit(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, depth: int,
+                    cu: CodingUnit | None) -> CodingUnit:
+        if cu is None:
+            cu = CodingUnit(x0, y0, log2_size)
+        self.state.mark_cu(cu, depth)
+        self.luma_intra_modes(sc, cu)
+        self.chroma_intra_mode(sc, cu)
+        blocks = component_blocks(cu, self.geo)
+        if sc.reading:
+            cu.cbf = [0] * len(blocks)
+            cu.coeffs = [None] * len(blocks)
+        for i, blk in enumerate(blocks):
+            self.transform_block(sc, cu, i, blk)
+        return cu
+
+    def luma_intra_modes(self, sc: SyntaxCoder, cu: CodingUnit) -> None:
+        """part_mode and the luma modes of the prediction blocks via MPM (HEVC 7.3.8.5)."""
+        geo, state, ctx = self.geo, self.state, self.ctx
+        sc.category = "intra_mode"
+        if cu.log2_size == MIN_CB_LOG2 and geo.nxn_enabled:
+            cu.part_nxn = sc.decision(ctx.part_mode, cu.part_nxn)
+            sc.trace("part_mode", cu.part_nxn, x=cu.x, y=cu.y)
+        n_pb = 4 if cu.part_nxn else 1
+        pb_size = 4 if cu.part_nxn else cu.size
+        if sc.reading:
+            cu.luma_modes = [0] * n_pb
+        origins = [(cu.x + pb_size * (i & 1), cu.y + pb_size * (i >> 1)) for i in range(n_pb)]
+        # Flags of all prediction blocks first, then their indices (HEVC order).  The MPMs of block i
+        # depend on the modes of blocks < i, so the writer derives them here while marking its modes,
+        # exactly as the reader will when it meets each block's index.
+        mpms, flags = [None] * n_pb, [0] * n_pb
+        if not sc.reading:
+            for i, (x, y) in enumerate(origins):
+                mpms[i] = most_probable_modes(*state.neighbour_modes(x, y, geo.ctu_log2))
+                flags[i] = int(cu.luma_modes[i] in mpms[i])
+                state.mark_luma_mode(x, y, pb_size, cu.luma_modes[i])
+        for i in range(n_pb):
+            flags[i] = sc.decision(ctx.prev_intra_luma_pred_flag, flags[i])
+            sc.trace("prev_intra_luma_pred_flag", flags[i], x=origins[i][0], y=origins[i][1])
+        for i, (x, y) in enumerate(origins):
+            mpm = mpms[i] or most_probable_modes(*state.neighbour_modes(x, y, geo.ctu_log2))
+            if flags[i]:
+                idx = sc.tr(mpm.index(cu.luma_modes[i]) if not sc.reading else 0, 2, 0)
+                sc.trace("mpm_idx", idx, x=x, y=y)
+                mode = mpm[idx]
+            else:
+                rem = 0
+                if not sc.reading:
+                    rem = cu.luma_modes[i] - sum(m < cu.luma_modes[i] for m in mpm)
+                rem = sc.fl(rem, 5)
+                sc.trace("rem_intra_luma_pred_mode", rem, x=x, y=y)
+                mode = rem
+                for m in sorted(mpm):
+                    if mode >= m:
+                        mode += 1
+                if mode >= NUM_INTRA_MODES:
+                    raise BitstreamError(f"intra mode {mode} out of range at ({x},{y})")
+            cu.luma_modes[i] = mode
+            state.mark_luma_mode(x, y, pb_size, mode)
+
+    def chroma_intra_mode(self, sc: SyntaxCoder, cu: CodingUnit) -> None:
+        """intra_chroma_pred_mode: one context-coded bin (DM or not), then two bypass bins."""
+        if self.geo.num_components > 1:
+            sc.category = "intra_mode"
+            idx = cu.chroma_mode_idx
+            is_dm = sc.decision(self.ctx.intra_chroma_pred_mode, int(idx == DM_CHROMA_IDX))
+            if not is_dm:
+                idx = sc.bypass_bits(idx, 2)
+            else:
+                idx = DM_CHROMA_IDX
+            sc.trace("intra_chroma_pred_mode", idx, x=cu.x, y=cu.y)
+            cu.chroma_mode_idx = idx
+            cu.chroma_mode = chroma_candidate_modes(cu.luma_modes[0])[idx]
+
+    def cbf_context(self, cu: CodingUnit, blk: ComponentBlock) -> int:
+        """Context of coded_block_flag: by component, and whether the block covers the whole CU."""
+        whole = int(blk.log2_size + (self.geo.chroma_shift if blk.c_idx else 0) == cu.log2_size)
+        return (self.ctx.cbf_luma if blk.c_idx == 0 else self.ctx.cbf_chroma) + whole
+
+    def transform_block(self, sc: SyntaxCoder, cu: CodingUnit, i: int, blk: ComponentBlock) -> None:
+        """coded_block_flag and, when set, residual_coding of transform block ``i`` of the CU."""
+        geo = self.geo
+        sc.category = "cbf"
+        cbf = sc.decision(self.cbf_context(cu, blk), cu.cbf[i])
+        sc.trace(CBF_NAMES[blk.c_idx], cbf, x=blk.x, y=blk.y)
+        cu.cbf[i] = cbf
+        if cbf:
+            mode = cu.luma_modes[blk.pb] if blk.c_idx == 0 else cu.chroma_mode
+            scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, geo.chroma_format == 3)
+            cu.coeffs[i] = residual_coding(sc, cu.coeffs[i], blk.log2_size, blk.c_idx, scan)
+        elif sc.reading:
+            cu.coeffs[i] = None
+
+
+def coding_tree_unit(syntax: TreeSyntax, sc: SyntaxCoder, x0: int, y0: int,
+                     node: CodingNode | None = None) -> CodingNode:
+    return syntax.coding_quadtree(sc, x0, y0, syntax.geo.ctu_log2, 0, node)
+
+

@@ -1,0 +1,31 @@
+"""hybridcodec: a hybrid block-based image codec (host intra codec + learned neural tool per block).
+
+    data = hybridcodec.encode(rgb, qp=32)
+    rgb_hat = hybridcodec.decode(data)
+
+Encoder modules are imported lazily, so a program that only decodes never loads encoder-only code.
+"""
+from __future__ import annotations
+
+from bitstream.errors import BitstreamError, CodecError, InputError, ModelMismatchError
+from hybridcodec.config import EncoderConfig
+from hybridcodec.decoder import DecodeResult, decode, decode_full
+
+_ENCODER_NAMES = {"Encoder", "EncodeResult", "EncodeStats"}
+
+
+def encode(image, qp: int = 32, mode: str = "host", **options) -> bytes:
+    """Encode an HxWx3 RGB (or HxW gray) uint8/uint16 picture; options are EncoderConfig fields."""
+    from hybridcodec.encoder import Encoder
+    return Encoder(EncoderConfig.from_options(qp=qp, mode=mode, **options)).encode(image).bitstream
+
+
+def __getattr__(name: str):
+    if name in _ENCODER_NAMES:
+        from hybridcodec import encoder
+        return getattr(encoder, name)
+    raise AttributeError(f"module 'hybridcodec' has no attribute {name!r}")
+
+
+__all__ = ["encode", "decode", "decode_full", "Encoder", "EncoderConfig", "EncodeResult", "EncodeStats",
+           "DecodeResult", "BitstreamError", "CodecError", "InputError", "ModelMismatchError"]

@@ -1,0 +1,5 @@
+import sys
+
+from hybridcodec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,145 @@
+"""Command-line interface: ``hybridcodec encode|decode ...`` (also ``python -m hybridcodec``)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bitstream.errors import CodecError
+from hybridcodec.config import EncoderConfig, MODES
+from hybridcodec.imageio import YuvFrame, read_image, write_image, write_y4m, write_yuv
+from hybridcodec.metrics import psnr_rgb, psnr_y
+
+
+def _add_encode(sub) -> None:
+    p = sub.add_parser("encode", help="encode a picture to a .hbc bitstream",
+                       description="Encode a picture (PNG/JPEG/PPM/TIFF, or raw .yuv/.y4m) to a .hbc bitstream.")
+    p.add_argument("input", help="input picture")
+    p.add_argument("-o", "--output", required=True, help="output bitstream (.hbc)")
+    g = p.add_argument_group("coding")
+    g.add_argument("-q", "--qp", type=int, default=32, help="quantisation parameter 0..51 (default 32)")
+    g.add_argument("--mode", default="host", choices=MODES, help="coding mode (default host)")
+    g.add_argument("--chroma-format", default="420", choices=["420", "444"],
+                   help="chroma format for RGB input (gray input is coded 4:0:0)")
+    g.add_argument("--ctu-size", type=int, default=128, choices=[64, 128])
+    g.add_argument("--min-cu-size", type=int, default=8, choices=[4, 8],
+                   help="4 allows NxN intra partitions of 8x8 CUs")
+    g.add_argument("--max-tu-size", type=int, default=32, choices=[32, 64])
+    g.add_argument("--no-deblock", action="store_true", help="disable the deblocking filter")
+    g.add_argument("--no-dst4", action="store_true", help="DCT instead of DST-VII for 4x4 luma")
+    g.add_argument("--rdoq", action="store_true", help="rate-distortion optimised quantisation")
+    g.add_argument("--rd-modes", type=int, default=3, help="luma modes given a full RD check (default 3)")
+    r = p.add_argument_group("raw input (.yuv)")
+    r.add_argument("-s", "--size", help="WxH of a .yuv input")
+    r.add_argument("--input-bit-depth", type=int, default=8, help=".yuv sample bit depth (8 or 10)")
+    r.add_argument("--input-chroma-format", default="420", choices=["400", "420", "444"])
+    r.add_argument("--frame", type=int, default=0, help="frame index of a .yuv/.y4m input")
+    o = p.add_argument_group("output")
+    o.add_argument("--recon", help="also write the encoder's reconstruction (PNG, .yuv or .y4m)")
+    o.add_argument("--trace", help="write the syntax-element trace to this file")
+    o.add_argument("--json", action="store_true", help="print statistics as JSON")
+    o.add_argument("--progress", action="store_true", help="show a progress bar")
+
+
+def _add_decode(sub) -> None:
+    p = sub.add_parser("decode", help="decode a .hbc bitstream",
+                       description="Decode a .hbc bitstream to a picture (PNG etc., or .yuv/.y4m).")
+    p.add_argument("input", help="input bitstream (.hbc)")
+    p.add_argument("-o", "--output", required=True, help="output picture")
+    p.add_argument("--trace", help="write the syntax-element trace to this file")
+    p.add_argument("--json", action="store_true", help="print statistics as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hybridcodec", description=(
+        "Hybrid block-based image codec: a conventional intra host codec and a learned neural tool "
+        "compete per block on rate-distortion cost."))
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_encode(sub)
+    _add_decode(sub)
+    return parser
+
+
+def write_picture(path: str, picture) -> None:
+    suffix = Path(path).suffix.lower()
+    if isinstance(picture, YuvFrame):
+        if suffix == ".y4m":
+            write_y4m(path, picture)
+        elif suffix == ".yuv":
+            write_yuv(path, picture.planes, picture.bit_depth)
+        else:
+            raise CodecError(f"a YCbCr picture is written as .yuv or .y4m, not {suffix}")
+    else:
+        write_image(path, picture)
+
+
+def _open_trace(path: str | None):
+    return open(path, "w") if path else None
+
+
+def cmd_encode(args) -> dict:
+    from hybridcodec.encoder import Encoder
+    picture = read_image(args.input, size=args.size, bit_depth=args.input_bit_depth,
+                         chroma_format=args.input_chroma_format, frame=args.frame)
+    cfg = EncoderConfig(qp=args.qp, mode=args.mode, chroma_format=args.chroma_format, ctu_size=args.ctu_size,
+                        min_cu_size=args.min_cu_size, max_tu_size=args.max_tu_size,
+                        deblocking=not args.no_deblock, dst4=not args.no_dst4, rdoq=args.rdoq,
+                        rd_modes=args.rd_modes)
+    trace = _open_trace(args.trace)
+    try:
+        result = Encoder(cfg).encode(picture, trace_sink=trace, progress=args.progress)
+    finally:
+        if trace:
+            trace.close()
+    Path(args.output).write_bytes(result.bitstream)
+    if args.recon:
+        write_picture(args.recon, result.reconstruction)
+    s = result.stats
+    report = {"input": args.input, "output": args.output, "qp": args.qp, "mode": args.mode,
+              "bytes": s.total_bytes, "bpp": round(s.bpp, 5), "encode_seconds": round(s.seconds, 3),
+              "cus": s.cu_count, "bits_by_category": {k: round(v, 1) for k, v in s.bits_by_category.items()}}
+    if isinstance(picture, np.ndarray):
+        report["psnr_y"] = round(psnr_y(picture, result.reconstruction), 4)
+        if picture.ndim == 3:
+            report["psnr_rgb"] = round(psnr_rgb(picture, result.reconstruction), 4)
+    return report
+
+
+def cmd_decode(args) -> dict:
+    from hybridcodec.decoder import decode_full
+    data = Path(args.input).read_bytes()
+    trace = _open_trace(args.trace)
+    t0 = time.perf_counter()
+    try:
+        result = decode_full(data, trace_sink=trace)
+    finally:
+        if trace:
+            trace.close()
+    seconds = time.perf_counter() - t0
+    write_picture(args.output, result.picture)
+    h = result.header
+    return {"input": args.input, "output": args.output, "width": h.width, "height": h.height,
+            "bytes": len(data), "bpp": round(8 * len(data) / (h.width * h.height), 5),
+            "decode_seconds": round(seconds, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        report = {"encode": cmd_encode, "decode": cmd_decode}[args.command](args)
+    except (CodecError, OSError) as exc:
+        print(f"hybridcodec: error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print("  ".join(f"{k}={v}" for k, v in report.items() if not isinstance(v, dict)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

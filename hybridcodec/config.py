@@ -1,0 +1,48 @@
+"""Encoder configuration: every option of the public API and the CLI, validated in one place."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from bitstream.errors import InputError
+
+MODES = ("host",)
+CHROMA_FORMATS = {"420": 1, "444": 3, "400": 0}
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    qp: int = 32                    # 0..51, step size doubles every 6
+    mode: str = "host"
+    chroma_format: str = "420"      # for RGB input: "420" or "444"; gray input is always 4:0:0
+    ctu_size: int = 128             # 128 or 64
+    min_cu_size: int = 8            # 8, or 4 to allow NxN intra partitions (four 4x4 luma blocks)
+    max_tu_size: int = 32           # 32, or 64 (with high-frequency zero-out)
+    deblocking: bool = True
+    dst4: bool = True               # DST-VII for 4x4 luma blocks
+    rdoq: bool = False              # rate-distortion optimised quantisation
+    rd_modes: int = 3               # luma modes of the SATD shortlist that get a full RD check
+
+    def __post_init__(self) -> None:
+        checks = [
+            (isinstance(self.qp, int) and 0 <= self.qp <= 51, f"qp must be an integer 0..51, got {self.qp!r}"),
+            (self.mode in MODES, f"mode must be one of {MODES}, got {self.mode!r}"),
+            (self.chroma_format in ("420", "444"), f"chroma_format must be '420' or '444', got {self.chroma_format!r}"),
+            (self.ctu_size in (64, 128), f"ctu_size must be 64 or 128, got {self.ctu_size!r}"),
+            (self.min_cu_size in (4, 8), f"min_cu_size must be 4 or 8, got {self.min_cu_size!r}"),
+            (self.max_tu_size in (32, 64), f"max_tu_size must be 32 or 64, got {self.max_tu_size!r}"),
+            (self.max_tu_size <= self.ctu_size, "max_tu_size must not exceed ctu_size"),
+            (isinstance(self.rd_modes, int) and 1 <= self.rd_modes <= 35, "rd_modes must be 1..35"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message)
+
+    @classmethod
+    def from_options(cls, **options) -> "EncoderConfig":
+        return cls().with_options(**options)
+
+    def with_options(self, **options) -> "EncoderConfig":
+        unknown = set(options) - {f.name for f in fields(self)}
+        if unknown:
+            raise InputError(f"unknown encoder option(s): {', '.join(sorted(unknown))}")
+        return replace(self, **options)

@@ -1,0 +1,1 @@
+"""The neural tool: learned transform codec, entropy models, training, online optimisation, patch coding."""

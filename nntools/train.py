@@ -1,0 +1,143 @@
+"""Train the neural tool: ``python -m nntools.train --data DIR --out RUN_DIR``.
+
+Loss per sample: λ_level · 255² · MSE + bpp, with the level drawn at random per sample, so one model
+learns every rate level jointly.  Runs resume from RUN_DIR/checkpoint.pt; each checkpoint is written
+atomically, so a run killed at any moment (a session ending) loses at most one interval.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from nntools.data import CropDataset
+from nntools.model import ModelConfig, NNCodecModel
+
+
+def rd_loss(model: NNCodecModel, x: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    out = model(x, levels)
+    luma_pixels = x.shape[2] * x.shape[3] * 4
+    bits = -(torch.log2(out["y_lik"]).sum(dim=(1, 2, 3)) + torch.log2(out["z_lik"]).sum(dim=(1, 2, 3)))
+    bpp = bits / luma_pixels
+    mse = ((out["x_hat"] - x) ** 2).mean(dim=(1, 2, 3))
+    lambdas = torch.tensor(model.cfg.lambdas, device=x.device)[levels]
+    loss = (lambdas * 255 ** 2 * mse + bpp).mean()
+    return loss, {"bpp": bpp.detach(), "mse": mse.detach()}
+
+
+def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"config": model.cfg.to_dict(), "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed}, tmp)
+    os.replace(tmp, path)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m nntools.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="folder of training images")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.csv")
+    p.add_argument("--init", help="start from these weights (a checkpoint or exported .npz) if no checkpoint")
+    p.add_argument("--steps", type=int, default=1_000_000, help="stop after this many total steps")
+    p.add_argument("--hours", type=float, default=None, help="stop after this much wall time in this run")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128, help="luma crop size (multiple of 64)")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--context", default="checkerboard", choices=["checkerboard", "four_pass"])
+    p.add_argument("--channels", type=int, default=ModelConfig.channels)
+    p.add_argument("--latent", type=int, default=ModelConfig.latent)
+    p.add_argument("--hyper", type=int, default=ModelConfig.hyper)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--save-every", type=float, default=300.0, help="seconds between checkpoints")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+
+    cfg = ModelConfig(channels=args.channels, latent=args.latent, hyper=args.hyper, context=args.context)
+    step, elapsed = 0, 0.0
+    state = None
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu")
+        cfg = ModelConfig.from_dict(state["config"])
+    model = NNCodecModel(cfg).to(args.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed = state["step"], state["elapsed"]
+    elif args.init:
+        from nntools.zoo import load_float_weights
+        model.load_state_dict(load_float_weights(args.init))
+    for group in optimizer.param_groups:
+        group["lr"] = args.lr
+
+    data = CropDataset(args.data, crop=args.crop, seed=args.seed + step)
+    log_path = out / "log.csv"
+    new_log = not log_path.exists()
+    log_file = open(log_path, "a", newline="")
+    log = csv.writer(log_file)
+    if new_log:
+        log.writerow(["step", "hours", "loss"] + [f"{k}_L{lv}" for lv in range(cfg.levels)
+                                                   for k in ("bpp", "psnr")])
+    levels_n = cfg.levels
+    acc = {"loss": 0.0, "n": 0, "bpp": np.zeros(levels_n), "mse": np.zeros(levels_n), "cnt": np.zeros(levels_n)}
+    t_run = time.time()
+    t_save = t_run
+    bar = tqdm(initial=step, total=args.steps, mininterval=30, desc="train", unit="step")
+    while step < args.steps:
+        x = data.batch(args.batch).to(args.device)
+        levels = torch.randint(0, levels_n, (args.batch,), device=args.device)
+        loss, stats = rd_loss(model, x, levels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        acc["loss"] += loss.item()
+        acc["n"] += 1
+        lv = levels.cpu().numpy()
+        np.add.at(acc["bpp"], lv, stats["bpp"].cpu().numpy())
+        np.add.at(acc["mse"], lv, stats["mse"].cpu().numpy())
+        np.add.at(acc["cnt"], lv, 1)
+        now = time.time()
+        if step % args.log_every == 0:
+            cnt = np.maximum(acc["cnt"], 1)
+            psnr = 10 * np.log10(1.0 / np.maximum(acc["mse"] / cnt, 1e-12))
+            row = [step, round((elapsed + now - t_run) / 3600, 4), round(acc["loss"] / acc["n"], 5)]
+            for i in range(levels_n):
+                row += [round(acc["bpp"][i] / cnt[i], 4), round(psnr[i], 3)]
+            log.writerow(row)
+            log_file.flush()
+            bar.set_postfix(loss=f"{acc['loss'] / acc['n']:.4f}")
+            acc = {"loss": 0.0, "n": 0, "bpp": np.zeros(levels_n), "mse": np.zeros(levels_n),
+                   "cnt": np.zeros(levels_n)}
+        done = args.hours is not None and now - t_run > args.hours * 3600
+        if now - t_save > args.save_every or done or step >= args.steps:
+            save_checkpoint(ckpt_path, model, optimizer, step, elapsed + now - t_run)
+            t_save = now
+        if done:
+            break
+    bar.close()
+    log_file.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Small generated test pictures: smooth gradients, edges, texture and noise, reproducible by seed."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def synthetic_rgb(height: int, width: int, seed: int = 0, dtype=np.uint8) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = np.stack([
+        128 + 90 * np.sin(xx / 23.0 + seed) * np.cos(yy / 31.0),
+        110 + 60 * np.cos((xx + yy) / 17.0),
+        140 + 70 * np.sin(yy / 11.0 - seed),
+    ], axis=-1)
+    base[(xx // 19 + yy // 13) % 2 == 0] += 40           # hard edges
+    base += rng.normal(0, 6, base.shape)                 # texture
+    peak = 255 if dtype == np.uint8 else 65535
+    scale = 1 if dtype == np.uint8 else 257
+    return np.clip(np.round(base * scale), 0, peak).astype(dtype)
+
+
+def synthetic_gray(height: int, width: int, seed: int = 0, dtype=np.uint8) -> np.ndarray:
+    rgb = synthetic_rgb(height, width, seed, dtype).astype(np.float64)
+    return np.round(rgb.mean(axis=-1)).astype(dtype)
