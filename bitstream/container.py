@@ -45,6 +45,9 @@ class SubstreamType(IntEnum):
     NN_LATENTS = 1
 
 
+_KNOWN_SUBSTREAM_TYPES = frozenset(int(t) for t in SubstreamType)
+
+
 @dataclass(frozen=True)
 class PictureHeader:
     """Picture-level parameters; constructing one out of range raises ``BitstreamError``."""
@@ -70,7 +73,7 @@ class PictureHeader:
         _check(1 <= self.width <= MAX_DIMENSION, "width", self.width, f"1..{MAX_DIMENSION}")
         _check(1 <= self.height <= MAX_DIMENSION, "height", self.height, f"1..{MAX_DIMENSION}")
         _check(self.width * self.height <= MAX_SAMPLES, "width*height", self.width * self.height,
-               f"at most 2^28")
+               "at most 2^28")
         _check(self.bit_depth in (8, 10), "bit_depth", self.bit_depth, "8 or 10")
         _check(self.chroma_format in (CHROMA_400, CHROMA_420, CHROMA_444), "chroma_format",
                self.chroma_format, "0 (4:0:0), 1 (4:2:0) or 3 (4:4:4)")
@@ -137,10 +140,9 @@ def read_picture_header(r: BitReader) -> PictureHeader:
         output_bit_depth=16 if r.flag() else 8,
         color_matrix=r.u(8),
     )
-    PictureHeader(**fields)                       # range check before reading what they size
     r.byte_align()
     fields["model_id"] = r.read_bytes(MODEL_ID_BYTES) if fields["nn_compress_enable"] else b""
-    extension_length = r.ue()
+    extension_length = r.ue()                     # checked before its bytes are read
     _check(extension_length <= MAX_EXTENSION_BYTES, "extension length", extension_length,
            f"at most {MAX_EXTENSION_BYTES}")
     r.byte_align()
@@ -158,7 +160,7 @@ def write_container(header: PictureHeader, substreams: list[tuple[int, bytes]]) 
     write_picture_header(w, header)
     w.u(len(substreams), 8)
     for kind, payload in substreams:
-        if kind not in SubstreamType.__members__.values():
+        if kind not in _KNOWN_SUBSTREAM_TYPES:
             raise BitstreamError(f"unknown substream type {kind}")
         if len(payload) > MAX_SUBSTREAM_BYTES:
             raise BitstreamError(f"substream of {len(payload)} bytes exceeds the 32-bit length field")
@@ -180,7 +182,7 @@ def read_container(data: bytes) -> tuple[PictureHeader, list[tuple[SubstreamType
     substreams = []
     for _ in range(r.u(8)):
         kind = r.u(8)
-        if kind not in SubstreamType.__members__.values():
+        if kind not in _KNOWN_SUBSTREAM_TYPES:
             raise BitstreamError(f"unknown substream type {kind}")
         length = r.u(32)
         if length > r.bytes_left:

@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_encode(sub)
     _add_decode(sub)
+    sub.add_parser("demo", help="encode and decode the bundled sample picture", add_help=False)
     return parser
 
 
@@ -128,6 +129,10 @@ def cmd_decode(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["demo"]:
+        from hybridcodec.demo import main as demo_main
+        return demo_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         report = {"encode": cmd_encode, "decode": cmd_decode}[args.command](args)

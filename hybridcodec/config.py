@@ -5,7 +5,8 @@ from dataclasses import dataclass, fields, replace
 
 from bitstream.errors import InputError
 
-MODES = ("host",)
+MODES = ("host", "nn")
+NN_LEVELS = 8
 CHROMA_FORMATS = {"420": 1, "444": 3, "400": 0}
 
 
@@ -21,6 +22,8 @@ class EncoderConfig:
     dst4: bool = True               # DST-VII for 4x4 luma blocks
     rdoq: bool = False              # rate-distortion optimised quantisation
     rd_modes: int = 3               # luma modes of the SATD shortlist that get a full RD check
+    level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
+    nn_model: str = "hyperprior-cb" # neural-tool weights (a name from nntools.zoo or a .npz path)
 
     def __post_init__(self) -> None:
         checks = [
@@ -32,6 +35,7 @@ class EncoderConfig:
             (self.max_tu_size in (32, 64), f"max_tu_size must be 32 or 64, got {self.max_tu_size!r}"),
             (self.max_tu_size <= self.ctu_size, "max_tu_size must not exceed ctu_size"),
             (isinstance(self.rd_modes, int) and 1 <= self.rd_modes <= 35, "rd_modes must be 1..35"),
+            (isinstance(self.level, int) and 0 <= self.level < NN_LEVELS, f"level must be 0..{NN_LEVELS - 1}"),
         ]
         for ok, message in checks:
             if not ok:

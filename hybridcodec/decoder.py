@@ -8,6 +8,7 @@ import numpy as np
 from bitstream.container import PictureHeader, SubstreamType, read_container
 from bitstream.errors import BitstreamError
 from host.decoder import DecodedPicture, decode_host
+from host.partition import PictureGeometry
 from hybridcodec.picture import output_picture
 
 
@@ -15,7 +16,7 @@ from hybridcodec.picture import output_picture
 class DecodeResult:
     header: PictureHeader
     picture: np.ndarray
-    host: DecodedPicture          # coding structure and per-category bits, for inspection
+    host: DecodedPicture | None   # coding structure and per-category bits, for inspection (host mode)
 
 
 def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
@@ -25,10 +26,23 @@ def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
     streams = dict(substreams)
     if len(streams) != len(substreams):
         raise BitstreamError("duplicate substream type")
-    if SubstreamType.HOST_CABAC not in streams:
-        raise BitstreamError("missing host substream")
+    if set(streams) == {SubstreamType.NN_LATENTS}:
+        return DecodeResult(header, output_picture(_decode_nn_picture(header, streams[SubstreamType.NN_LATENTS]),
+                                                   header), None)
+    if set(streams) != {SubstreamType.HOST_CABAC}:
+        raise BitstreamError(f"unsupported combination of substreams {sorted(int(t) for t in streams)}")
     host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=trace_sink)
     return DecodeResult(header, output_picture(host.planes, header), host)
+
+
+def _decode_nn_picture(header: PictureHeader, payload: bytes) -> list[np.ndarray]:
+    """Whole picture coded by the neural tool (nn_compress_enable = 1 and no host substream)."""
+    from nntools.picture import bundle_for, decode_picture
+    if not header.nn_compress_enable:
+        raise BitstreamError("NN substream in a picture with nn_compress_enable = 0")
+    geo = PictureGeometry.from_header(header)
+    return decode_picture(bundle_for(header.model_id), payload, header.chroma_format, header.bit_depth,
+                          geo.coded_height, geo.coded_width)
 
 
 def decode(data: bytes) -> np.ndarray:

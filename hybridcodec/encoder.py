@@ -38,18 +38,25 @@ class Encoder:
 
     def header_for(self, src: SourcePicture) -> PictureHeader:
         c = self.config
+        nn = c.mode == "nn"
         return PictureHeader(
             width=src.width, height=src.height, bit_depth=src.bit_depth, chroma_format=src.chroma_format,
             ctu_size=c.ctu_size, min_cu_size=c.min_cu_size, max_tu_size=c.max_tu_size, qp=c.qp,
-            deblocking_enabled=c.deblocking, dst4_enabled=c.dst4, nn_compress_enable=False,
+            deblocking_enabled=c.deblocking, dst4_enabled=c.dst4, nn_compress_enable=nn,
             nn_level_offset=0, output_channels=src.output_channels, output_bit_depth=src.output_bit_depth,
-            color_matrix=src.color_matrix)
+            color_matrix=src.color_matrix, model_id=self.nn_bundle().model_id if nn else b"")
+
+    def nn_bundle(self):
+        from nntools.zoo import load_bundle
+        return load_bundle(self.config.nn_model)
 
     def encode(self, image: np.ndarray, trace_sink=None, progress: bool = False) -> EncodeResult:
         t0 = time.perf_counter()
         c = self.config
         src = prepare_source(image, c)
         header = self.header_for(src)
+        if c.mode == "nn":
+            return self._encode_nn(src, header, t0)
         search = SearchConfig(rd_modes=c.rd_modes, rdoq=c.rdoq, dst4_enabled=c.dst4)
         bar = None
         if progress:
@@ -65,3 +72,12 @@ class Encoder:
         stats = EncodeStats(host.bits_by_category, len(data), 8 * len(data) / (src.width * src.height),
                             seconds, len(host.cus), {"host": 1.0})
         return EncodeResult(data, recon, stats)
+
+    def _encode_nn(self, src: SourcePicture, header: PictureHeader, t0: float) -> EncodeResult:
+        from nntools.encoder import encode_picture
+        payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth,
+                                         self.config.level)
+        data = write_container(header, [(SubstreamType.NN_LATENTS, payload)])
+        stats = EncodeStats({"nn_latents": 8.0 * len(payload)}, len(data), 8 * len(data) / (src.width * src.height),
+                            time.perf_counter() - t0, 0, {"nn": 1.0})
+        return EncodeResult(data, output_picture(planes, header), stats)

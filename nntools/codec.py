@@ -8,13 +8,15 @@ four stages), each position's table chosen by its exact scale index.  Dimensions
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
 
 from bitstream.errors import BitstreamError
-from bitstream.rans import RansDecoder, RansEncoder, RansTables, estimate_bits, lane_count_for
+from bitstream.rans import RansDecoder, RansTables
 from nntools.exact import ACT_FRAC, ExactSequential, activation, build_exact
+from nntools.layers import checkerboard_anchor_mask, four_pass_masks
 from nntools.model import ModelConfig, NNCodecModel
 from nntools.zoo import DELTA_FRAC, LOG_SCALE_MIN, LOG_SCALE_STEP, NUM_SCALES, config_of, float_model
 
@@ -27,7 +29,6 @@ class NNBundle:
     name: str
     config: ModelConfig
     model_id: bytes
-    analysis: NNCodecModel            # float; encoder-only use of g_a and h_a
     g_s: ExactSequential
     h_s: ExactSequential
     context: list[ExactSequential]
@@ -35,20 +36,26 @@ class NNBundle:
     delta: torch.Tensor               # (levels, M) float64 on the grid 2^-DELTA_FRAC
     log_delta: torch.Tensor           # (levels, M) float64 on the grid 2^-ACT_FRAC
     tables: RansTables
+    arrays: dict[str, np.ndarray]
+
+    @cached_property
+    def analysis(self) -> NNCodecModel:
+        """Float model with the stored parameters, for the encoder's analysis transforms only."""
+        return float_model(self.arrays).eval()
 
     @classmethod
     def from_arrays(cls, name: str, arrays: dict[str, np.ndarray], model_id: bytes) -> "NNBundle":
         cfg = config_of(arrays)
         skeleton = NNCodecModel(cfg)
-        analysis = float_model(arrays).eval()
         return cls(
-            name, cfg, model_id, analysis,
+            name, cfg, model_id,
             build_exact(skeleton.g_s, arrays, "g_s"), build_exact(skeleton.h_s, arrays, "h_s"),
             [build_exact(c, arrays, f"context.{i}") for i, c in enumerate(skeleton.context)],
             build_exact(skeleton.entropy_parameters, arrays, "entropy_parameters"),
             torch.from_numpy(arrays["delta"].astype(np.float64)) / 2.0 ** DELTA_FRAC,
             torch.from_numpy(arrays["log_delta"].astype(np.float64)) / 2.0 ** ACT_FRAC,
             RansTables(arrays["cdfs"], arrays["cdf_lengths"], arrays["cdf_offsets"]),
+            arrays,
         )
 
     @property
@@ -56,7 +63,10 @@ class NNBundle:
         return self.config.levels
 
     def stage_masks(self, h: int, w: int) -> list[torch.Tensor]:
-        return [m.double() for m in self.analysis.stage_masks(h, w)]
+        if self.config.context == "checkerboard":
+            anchor = checkerboard_anchor_mask(h, w).double()
+            return [anchor, 1 - anchor]
+        return [m.double() for m in four_pass_masks(h, w)]
 
 
 def scale_indices(logsig: torch.Tensor, log_delta: torch.Tensor) -> torch.Tensor:
@@ -94,40 +104,14 @@ class LatentCoder:
         return activation(symbols * self.delta + mu)
 
 
-def _z_indexes(bundle: NNBundle, z_shape: tuple[int, ...]) -> np.ndarray:
+def z_indexes(bundle: NNBundle, z_shape: tuple[int, ...]) -> np.ndarray:
     channels = z_shape[1]
     idx = NUM_SCALES + np.arange(channels, dtype=np.int64).reshape(1, -1, 1, 1)
     return np.broadcast_to(idx, z_shape).reshape(-1)
 
 
-def _select(t: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+def select(t: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
     return torch.masked_select(t, mask.expand_as(t).bool()).numpy()
-
-
-def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int) -> tuple[bytes, torch.Tensor]:
-    """x: (1, 6, H, W) in [-0.5, 0.5], H and W multiples of ALIGN/2.  Returns (payload, exact x_hat)."""
-    coder = LatentCoder(bundle, level)
-    with torch.no_grad():
-        y = bundle.analysis.g_a(x.float()).double()
-        z_hat = torch.round(bundle.analysis.h_a(y.float()).double())
-    hyper = bundle.h_s(z_hat)
-    masks = bundle.stage_masks(y.shape[2], y.shape[3])
-    y_hat = torch.zeros_like(y)
-    seen = torch.zeros_like(masks[0])
-    passes = [(z_hat.numpy().reshape(-1).astype(np.int64), _z_indexes(bundle, tuple(z_hat.shape)))]
-    for k, mask in enumerate(masks):
-        p = coder.stage_params(hyper, y_hat, seen, k)
-        symbols = torch.round((y - p.mu) / coder.delta)
-        y_hat = y_hat + coder.dequantise(symbols, p.mu) * mask
-        passes.append((_select(symbols, mask).astype(np.int64), _select(p.index, mask)))
-        seen = seen + mask
-    x_hat = bundle.g_s(y_hat)
-    ideal = sum(estimate_bits(s, i, bundle.tables) for s, i in passes)
-    lanes = lane_count_for(ideal)
-    enc = RansEncoder(bundle.tables, lanes=lanes)
-    for s, i in passes:
-        enc.encode_pass(s, i)
-    return bytes([lanes.bit_length() - 1]) + enc.finish(), x_hat
 
 
 def decode_latents(bundle: NNBundle, payload: bytes, height: int, width: int, level: int) -> torch.Tensor:
@@ -142,14 +126,14 @@ def decode_latents(bundle: NNBundle, payload: bytes, height: int, width: int, le
     hy, wy = height // 8, width // 8
     z_shape = (1, cfg.hyper, hy // 4, wy // 4)
     dec = RansDecoder(payload[1:], bundle.tables, lanes=1 << log2_lanes)
-    z_hat = torch.from_numpy(dec.decode_pass(_z_indexes(bundle, z_shape)).astype(np.float64)).view(z_shape)
+    z_hat = torch.from_numpy(dec.decode_pass(z_indexes(bundle, z_shape)).astype(np.float64)).view(z_shape)
     hyper = bundle.h_s(z_hat)
     masks = bundle.stage_masks(hy, wy)
     y_hat = torch.zeros((1, cfg.latent, hy, wy), dtype=torch.float64)
     seen = torch.zeros_like(masks[0])
     for k, mask in enumerate(masks):
         p = coder.stage_params(hyper, y_hat, seen, k)
-        values = dec.decode_pass(_select(p.index, mask))
+        values = dec.decode_pass(select(p.index, mask))
         symbols = torch.zeros_like(y_hat).masked_scatter(
             mask.expand_as(y_hat).bool(), torch.from_numpy(values.astype(np.float64)))
         y_hat = y_hat + coder.dequantise(symbols, p.mu) * mask

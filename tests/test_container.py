@@ -1,0 +1,192 @@
+"""Raw bit I/O and the container: round trips, range checks on write and read, malformed data."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bitstream.bitio import MAX_UE_PREFIX, BitReader, BitWriter
+from bitstream.container import (MAGIC, VERSION, PictureHeader, SubstreamType, read_container,
+                                 write_container, write_picture_header)
+from bitstream.errors import BitstreamError
+
+NN_HEADER = PictureHeader(width=1920, height=1080, bit_depth=10, chroma_format=3, ctu_size=128,
+                          min_cu_size=8, max_tu_size=64, qp=51, deblocking_enabled=False,
+                          dst4_enabled=False, nn_compress_enable=True, nn_level_offset=-8,
+                          output_channels=1, output_bit_depth=16, model_id=bytes(range(16)),
+                          extension=b"future")
+SUBSTREAMS = [(SubstreamType.HOST_CABAC, b"\x01\x02\x03"), (SubstreamType.NN_LATENTS, b""),
+              (SubstreamType.HOST_CABAC, bytes(range(256)) * 3)]
+
+
+# ---- bit I/O -------------------------------------------------------------------------------
+
+def test_bitio_round_trip() -> None:
+    w = BitWriter()
+    w.u(5, 3)
+    w.flag(True)
+    for v in (0, 1, 2, 3, 254, (1 << 33) - 2):
+        w.ue(v)
+    for v in (0, 1, -1, 8, -8, 1000):
+        w.se(v)
+    w.byte_align()
+    w.write_bytes(b"xyz")
+    w.u(0xABCDE, 20)
+    data = w.bytes()
+    r = BitReader(data)
+    assert r.u(3) == 5 and r.flag()
+    assert [r.ue() for _ in range(6)] == [0, 1, 2, 3, 254, (1 << 33) - 2]
+    assert [r.se() for _ in range(6)] == [0, 1, -1, 8, -8, 1000]
+    r.byte_align()
+    assert r.read_bytes(3) == b"xyz" and r.u(20) == 0xABCDE
+    r.byte_align()
+    assert r.bytes_left == 0
+    with pytest.raises(BitstreamError, match="truncated"):
+        r.u(1)
+
+
+def test_bitio_exp_golomb_codes_and_bounds() -> None:
+    w = BitWriter()
+    for v in (0, 1, 2, 3):
+        w.ue(v)
+    assert w.bytes() == bytes([0b10100110, 0b01000000])     # 1 010 011 00100
+    with pytest.raises(ValueError):
+        BitWriter().ue((1 << (MAX_UE_PREFIX + 1)) - 1)
+    with pytest.raises(ValueError):
+        BitWriter().u(4, 2)
+    with pytest.raises(BitstreamError, match="prefix"):
+        BitReader(bytes(8) + b"\xff").ue()                  # 64 leading zeros
+    with pytest.raises(BitstreamError, match="truncated"):
+        BitReader(b"\x00").ue()
+    with pytest.raises(BitstreamError, match="alignment"):
+        r = BitReader(b"\x41")
+        r.u(1)
+        r.byte_align()
+    with pytest.raises(BitstreamError, match="truncated"):
+        BitReader(b"ab").read_bytes(3)
+
+
+# ---- container -------------------------------------------------------------------------------
+
+def test_container_round_trip() -> None:
+    for header in (PictureHeader(width=1, height=1), NN_HEADER,
+                   PictureHeader(width=32768, height=8192, chroma_format=0)):
+        data = write_container(header, SUBSTREAMS)
+        assert data[:4] == MAGIC + bytes([VERSION])
+        parsed, substreams = read_container(data)
+        assert parsed == header and substreams == SUBSTREAMS
+        assert all(isinstance(kind, SubstreamType) for kind, _ in substreams)
+    assert read_container(write_container(NN_HEADER, []))[1] == []
+
+
+@pytest.mark.parametrize("field, value", [
+    ("width", 0), ("width", 32769), ("height", 0), ("height", 40000), ("width", 32768),  # 32768^2 > 2^28
+    ("bit_depth", 9), ("bit_depth", 12), ("chroma_format", 2), ("chroma_format", 4), ("ctu_size", 32),
+    ("min_cu_size", 16), ("max_tu_size", 16), ("qp", -1), ("qp", 52), ("nn_level_offset", 9),
+    ("nn_level_offset", -9), ("output_channels", 2), ("output_bit_depth", 10), ("color_matrix", 7),
+    ("model_id", b"short"), ("extension", bytes(1025)),
+])
+def test_header_fields_are_range_checked_on_write(field: str, value: object) -> None:
+    base = dataclasses.asdict(NN_HEADER) | ({"height": 32768} if field == "width" and value == 32768 else {})
+    with pytest.raises(BitstreamError, match="picture header"):
+        PictureHeader(**(base | {field: value}))
+
+
+def test_model_id_only_with_the_neural_tool() -> None:
+    with pytest.raises(BitstreamError, match="model_id"):
+        PictureHeader(width=8, height=8, model_id=bytes(16))
+    with pytest.raises(BitstreamError, match="model_id"):
+        PictureHeader(width=8, height=8, nn_compress_enable=True)
+
+
+def raw_header(**codes: int) -> bytes:
+    """A container whose header fields are given as raw codes (so invalid codes can be written)."""
+    code = dict(w=1919, h=1079, bd=0, cf=1, ctu=0, mincu=0, maxtu=0, qp=32, dbk=1, dst=1, nn=0,
+                off=0, ch=2, obd=0, cm=0, ext=0) | codes
+    w = BitWriter()
+    w.write_bytes(MAGIC)
+    w.u(VERSION, 8)
+    for name, n in (("w", 15), ("h", 15), ("bd", 2), ("cf", 2), ("ctu", 1), ("mincu", 1), ("maxtu", 1),
+                    ("qp", 6), ("dbk", 1), ("dst", 1), ("nn", 1)):
+        w.u(code[name], n)
+    w.se(code["off"])
+    w.u(code["ch"], 2)
+    w.u(code["obd"], 1)
+    w.u(code["cm"], 8)
+    w.byte_align()
+    w.ue(code["ext"])
+    w.byte_align()
+    w.u(0, 8)                                                  # no substreams
+    return w.bytes()
+
+
+def test_raw_header_helper_matches_the_writer() -> None:
+    w = BitWriter()
+    w.write_bytes(MAGIC)
+    w.u(VERSION, 8)
+    write_picture_header(w, PictureHeader(width=1920, height=1080))
+    w.u(0, 8)
+    assert raw_header() == w.bytes()
+
+
+@pytest.mark.parametrize("codes, field", [
+    ({"bd": 1}, "bit_depth"), ({"bd": 3}, "bit_depth"), ({"cf": 2}, "chroma_format"), ({"qp": 52}, "qp"),
+    ({"qp": 63}, "qp"), ({"off": 9}, "nn_level_offset"), ({"off": -100}, "nn_level_offset"),
+    ({"ch": 1}, "output_channels"), ({"ch": 3}, "output_channels"), ({"cm": 1}, "color_matrix"),
+    ({"w": 32767, "h": 32767}, "width"), ({"ext": 1025}, "extension length"),
+    ({"ext": 10 ** 9}, "extension length"),
+])
+def test_header_fields_are_range_checked_on_read(codes: dict[str, int], field: str) -> None:
+    with pytest.raises(BitstreamError, match=field):
+        read_container(raw_header(**codes))
+
+
+def test_container_inconsistencies_are_rejected() -> None:
+    data = write_container(NN_HEADER, SUBSTREAMS)
+    for bad, message in ((b"HBD" + data[3:], "magic"), (data[:3] + b"\x02" + data[4:], "version"),
+                         (data + b"\x00", "trailing"), (b"", "magic"), (b"HB", "magic")):
+        with pytest.raises(BitstreamError, match=message):
+            read_container(bad)
+    for n in range(len(data)):
+        with pytest.raises(BitstreamError):
+            read_container(data[:n])
+    one = write_container(PictureHeader(width=8, height=8), [(0, b"abc")])
+    type_pos = len(one) - 3 - 4 - 1
+    with pytest.raises(BitstreamError, match="unknown substream type"):
+        read_container(one[:type_pos] + b"\x07" + one[type_pos + 1:])
+    with pytest.raises(BitstreamError, match="past the end"):
+        read_container(one[:type_pos + 1] + (100).to_bytes(4, "big") + b"abc")
+    with pytest.raises(BitstreamError, match="unknown substream type"):
+        write_container(NN_HEADER, [(9, b"")])
+    with pytest.raises(BitstreamError, match="substreams"):
+        write_container(NN_HEADER, [(0, b"")] * 256)
+
+
+VALID = write_container(NN_HEADER, SUBSTREAMS[:2])
+
+
+def _flip(data: bytes, bits: list[int]) -> bytes:
+    out = bytearray(data)
+    for b in bits:
+        out[b >> 3] ^= 0x80 >> (b & 7)
+    return bytes(out)
+
+
+malformed_containers = st.one_of(
+    st.integers(0, len(VALID) - 1).map(lambda n: VALID[:n]),
+    st.lists(st.integers(0, 8 * len(VALID) - 1), min_size=1, max_size=6).map(lambda b: _flip(VALID, b)),
+    st.binary(max_size=200),
+    st.binary(max_size=120).map(lambda tail: MAGIC + bytes([VERSION]) + tail),
+)
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(malformed_containers)
+def test_read_container_on_malformed_data_raises_only_bitstream_error(data: bytes) -> None:
+    try:
+        header, substreams = read_container(data)
+    except BitstreamError:
+        return
+    assert write_container(header, substreams) == data          # whatever parses is canonical

@@ -1,0 +1,123 @@
+"""Neural tool: deterministic decoding, exact arithmetic, model identification, training smoke test."""
+import dataclasses
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from bitstream.container import read_container, write_container
+from hybridcodec import Encoder, EncoderConfig, ModelMismatchError, decode
+from nntools.codec import decode_latents
+from nntools.exact import ACT_FRAC, ExactConv, activation
+from nntools.picture import aligned, planes_to_input
+from nntools.zoo import load_bundle
+from pictures import synthetic_gray, synthetic_rgb
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return load_bundle()
+
+
+def encode_nn(image, **options):
+    return Encoder(EncoderConfig(mode="nn", **options)).encode(image)
+
+
+@pytest.mark.parametrize("image,options", [
+    (synthetic_rgb(70, 100, 1), {}),
+    (synthetic_rgb(33, 47, 2), {"chroma_format": "444"}),
+    (synthetic_gray(50, 61, 3), {}),
+    (synthetic_rgb(40, 40, 4, np.uint16), {}),
+    (synthetic_rgb(1, 1, 5), {"level": 0}),
+])
+def test_nn_mode_decodes_to_encoder_reconstruction(image, options):
+    result = encode_nn(image, **options)
+    decoded = decode(result.bitstream)
+    assert decoded.shape == image.shape and decoded.dtype == image.dtype
+    assert np.array_equal(decoded, result.reconstruction)
+
+
+def test_decode_identical_across_thread_counts():
+    result = encode_nn(synthetic_rgb(96, 128, 7), level=6)
+    pictures = []
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            pictures.append(decode(result.bitstream))
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(pictures[0], pictures[1])
+    assert np.array_equal(pictures[0], result.reconstruction)
+
+
+def test_synthesis_identical_across_batch_sizes(bundle):
+    torch.manual_seed(0)
+    m = bundle.config.latent
+    y_hat = activation(torch.randn(3, m, 4, 6, dtype=torch.float64) * 4)
+    batched = bundle.g_s(y_hat)
+    for i in range(3):
+        assert torch.equal(bundle.g_s(y_hat[i:i + 1])[0], batched[i])
+
+
+def test_latent_decode_identical_across_runs(bundle):
+    from nntools.encoder import encode_latents
+    image = synthetic_rgb(64, 128, 8)
+    x = planes_to_input([image[..., 0].astype(np.int32)] + [image[::2, ::2, c].astype(np.int32) for c in (1, 2)],
+                        1, 8)
+    payload, x_hat = encode_latents(bundle, x, 3)
+    for _ in range(2):
+        assert torch.equal(decode_latents(bundle, payload, x.shape[2], x.shape[3], 3), x_hat)
+
+
+def test_fixed_point_convolution_is_exact():
+    """The float64 convolution of grid values equals the same convolution in int64 arithmetic."""
+    rng = np.random.default_rng(0)
+    frac = 14
+    w_int = rng.integers(-30000, 30000, (5, 7, 3, 3))
+    b_int = rng.integers(-2 ** 30, 2 ** 30, 5)
+    x_int = rng.integers(-2 ** 20, 2 ** 20, (1, 7, 6, 6))
+    conv = ExactConv(torch.from_numpy(w_int / 2.0 ** frac), torch.from_numpy(b_int / 2.0 ** (frac + ACT_FRAC)),
+                     1, 1, None)
+    got = conv(torch.from_numpy(x_int / 2.0 ** ACT_FRAC)).numpy() * 2 ** ACT_FRAC
+    padded = np.pad(x_int, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    acc = np.zeros((5, 6, 6), dtype=np.int64)
+    for dy in range(3):
+        for dx in range(3):
+            acc += np.einsum("oc,chw->ohw", w_int[:, :, dy, dx], padded[0, :, dy:dy + 6, dx:dx + 6])
+    acc += b_int[:, None, None]
+    expected = np.clip(np.round(acc / 2.0 ** frac), -2 ** 20, 2 ** 20)   # ties cannot occur below 2^53
+    assert np.array_equal(got[0], expected)
+
+
+def test_rate_grows_with_level():
+    image = cv2.GaussianBlur(synthetic_rgb(64, 96, 9), (5, 5), 1.5)
+    sizes = [len(encode_nn(image, level=level).bitstream) for level in (0, 3, 7)]
+    assert sizes[0] < sizes[1] < sizes[2]
+
+
+def test_foreign_model_is_refused():
+    data = encode_nn(synthetic_rgb(16, 16, 3)).bitstream
+    header, streams = read_container(data)
+    with pytest.raises(ModelMismatchError):
+        decode(write_container(dataclasses.replace(header, model_id=bytes(16)), streams))
+
+
+def test_training_runs_checkpoints_and_resumes(tmp_path):
+    data = tmp_path / "images"
+    data.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(data / f"{i}.png"), synthetic_rgb(96, 96, i))
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "nntools.train", "--data", str(data), "--out", str(out), "--batch", "2",
+            "--crop", "64", "--channels", "16", "--latent", "16", "--hyper", "16", "--log-every", "1",
+            "--threads", "1"]
+    subprocess.run(args + ["--steps", "2"], check=True, capture_output=True)
+    assert torch.load(out / "checkpoint.pt")["step"] == 2
+    subprocess.run(args + ["--steps", "3"], check=True, capture_output=True)
+    assert torch.load(out / "checkpoint.pt")["step"] == 3
+    rows = (out / "log.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("step,hours,loss") and len(rows) == 4
