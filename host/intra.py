@@ -88,22 +88,54 @@ def reference_samples(plane: np.ndarray, avail: np.ndarray, x: int, y: int, size
     _check_bit_depth(bit_depth)
     plane = np.asarray(plane)
     avail = np.asarray(avail, dtype=bool)
+    if plane.ndim != 2:
+        raise InputError(f"plane must be 2-D, got shape {plane.shape}")
     height, width = plane.shape
     if avail.shape != (-(-height // 4), -(-width // 4)):
         raise InputError(f"availability map {avail.shape} does not match plane {plane.shape}")
     if not (0 <= x < width and 0 <= y < height and x % 4 == 0 and y % 4 == 0):
         raise InputError(f"block position ({x}, {y}) must be inside the plane on the 4x4 grid")
-    cols, rows = reference_sample_positions(x, y, size)
-    inside = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
-    cols_c = np.clip(cols, 0, width - 1)
-    rows_c = np.clip(rows, 0, height - 1)
-    available = inside & avail[rows_c // 4, cols_c // 4]
-    if not available.any():
-        return np.full(4 * size + 1, 1 << (bit_depth - 1), dtype=np.int32)
-    source = np.where(available, np.arange(4 * size + 1), -1)
+    return reference_samples_unchecked(plane, avail, x, y, size, bit_depth)
+
+
+def reference_samples_unchecked(plane: np.ndarray, avail: np.ndarray, x: int, y: int, size: int,
+                                bit_depth: int) -> np.ndarray:
+    """``reference_samples`` for trusted callers (reconstruction, RD search): arguments as validated
+    there.  Same result, no validation; reads the left column, corner and top row as slices."""
+    n2 = 2 * size
+    height, width = plane.shape
+    ref = np.empty(2 * n2 + 1, dtype=np.int32)
+    ok = np.zeros(2 * n2 + 1, dtype=bool)
+    ux, uy = x >> 2, y >> 2
+    if x:
+        bottom = min(y + n2, height)
+        count = bottom - y
+        ref[n2 - count:n2] = plane[y:bottom, x - 1][::-1]
+        ok[n2 - count:n2] = np.repeat(avail[uy:(bottom + 3) >> 2, ux - 1], 4)[count - 1::-1]
+        if y:
+            ref[n2] = plane[y - 1, x - 1]
+            ok[n2] = avail[uy - 1, ux - 1]
+    if y:
+        right = min(x + n2, width)
+        count = right - x
+        ref[n2 + 1:n2 + 1 + count] = plane[y - 1, x:right]
+        ok[n2 + 1:n2 + 1 + count] = np.repeat(avail[uy - 1, ux:(right + 3) >> 2], 4)[:count]
+    if ok.all():
+        return ref
+    if not ok.any():
+        ref.fill(1 << (bit_depth - 1))
+        return ref
+    source = np.where(ok, _positions(size), -1)
     source = np.maximum.accumulate(source)
-    source[source < 0] = np.argmax(available)
-    return plane[rows_c[source], cols_c[source]].astype(np.int32)
+    source[source < 0] = ok.argmax()
+    return ref[source]
+
+
+@lru_cache(maxsize=None)
+def _positions(size: int) -> np.ndarray:
+    positions = np.arange(4 * size + 1)
+    positions.setflags(write=False)
+    return positions
 
 
 def _filter_flag(mode: int, size: int) -> bool:
@@ -121,25 +153,42 @@ def _filter_flags(size: int) -> np.ndarray:
     return flags
 
 
+_FILTER_FLAG_LISTS = {size: [bool(f) for f in _filter_flags(size)] for size in INTRA_BLOCK_SIZES}
+
+
 def filter_reference(ref: np.ndarray, size: int, is_luma: bool, bit_depth: int) -> np.ndarray:
     """HEVC 8.4.4.2.3 smoothing: bi-linear strong smoothing for flat luma >= 32, else [1 2 1]."""
-    ref = _check_ref(ref, size)
+    return _filter_unchecked(_check_ref(ref, size).astype(np.int32), size, is_luma, bit_depth)
+
+
+def _filter_unchecked(ref: np.ndarray, size: int, is_luma: bool, bit_depth: int) -> np.ndarray:
+    """filter_reference of an int32 reference array of the right length."""
     n2 = 2 * size
-    corner, left_end, top_end = ref[n2], ref[0], ref[2 * n2]
-    flat_threshold = 1 << (bit_depth - 5)
-    strong = (is_luma and size >= 32
-              and abs(corner + top_end - 2 * ref[n2 + size]) < flat_threshold
-              and abs(corner + left_end - 2 * ref[size]) < flat_threshold)
-    if strong:
-        shift = n2.bit_length() - 1
-        k = np.arange(1, n2)                                  # distance from the corner, 1..2N-1
-        out = ref.copy()
-        out[n2 + k] = ((n2 - k) * corner + k * top_end + (1 << (shift - 1))) >> shift
-        out[n2 - k] = ((n2 - k) * corner + k * left_end + (1 << (shift - 1))) >> shift
-        return out.astype(np.int32)
+    if is_luma and size >= 32:
+        corner, left_end, top_end = int(ref[n2]), int(ref[0]), int(ref[2 * n2])
+        flat_threshold = 1 << (bit_depth - 5)
+        if (abs(corner + top_end - 2 * int(ref[n2 + size])) < flat_threshold
+                and abs(corner + left_end - 2 * int(ref[size])) < flat_threshold):
+            far, near, shift = _strong_weights(size)      # k = 1..2N-1 from the corner: 2N - k, k
+            rounding = 1 << (shift - 1)
+            out = ref.copy()
+            out[n2 + 1:2 * n2] = (near * corner + far * top_end + rounding) >> shift
+            out[1:n2] = (far * corner + near * left_end + rounding) >> shift
+            return out
     out = ref.copy()
     out[1:-1] = (ref[:-2] + 2 * ref[1:-1] + ref[2:] + 2) >> 2
-    return out.astype(np.int32)
+    return out
+
+
+@lru_cache(maxsize=None)
+def _strong_weights(size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Weights of the strong smoothing: 2N - k and k for k = 1..2N-1, and the shift log2(2N)."""
+    n2 = 2 * size
+    k = np.arange(1, n2, dtype=np.int32)
+    far, near = k, n2 - k
+    far.setflags(write=False)
+    near.setflags(write=False)
+    return far, near, n2.bit_length() - 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -184,78 +233,64 @@ def _angular_tables(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tables
 
 
+@lru_cache(maxsize=None)
+def _angular_modes(size: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool], ...]:
+    """Per mode 2..34 (index mode - 2): a, b, f, 32 - f, and whether every f is 0 (a pure copy)."""
+    a, b, f = _angular_tables(size)
+    return tuple((a[i], b[i], f[i], (32 - f[i]).astype(np.int32), not f[i].any()) for i in range(len(a)))
+
+
+@lru_cache(maxsize=None)
+def _planar_weights(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """N-1-k and k+1 for k = 0..N-1, the planar weights along a row or column."""
+    k = np.arange(size, dtype=np.int32)
+    return size - 1 - k, k + 1
+
+
 def _planar(ref: np.ndarray, size: int) -> np.ndarray:
-    """HEVC 8.4.4.2.5 for references of shape (..., 4N+1) -> (..., N, N)."""
+    """HEVC 8.4.4.2.5 for one reference array (4N+1,) -> (N, N)."""
     n2 = 2 * size
-    k = np.arange(size)
-    top = ref[..., n2 + 1 + k]                         # p[x][-1]
-    left = ref[..., n2 - 1 - k]                        # p[-1][y]
-    top_right = ref[..., n2 + 1 + size, None, None]    # p[N][-1]
-    bottom_left = ref[..., n2 - 1 - size, None, None]  # p[-1][N]
-    col = k[None, :]
-    row = k[:, None]
-    value = ((size - 1 - col) * left[..., :, None] + (col + 1) * top_right
-             + (size - 1 - row) * top[..., None, :] + (row + 1) * bottom_left + size)
-    return value >> (size.bit_length())
+    top = ref[n2 + 1:n2 + 1 + size]                    # p[x][-1]
+    left = ref[n2 - 1:n2 - 1 - size:-1]                # p[-1][y]
+    top_right = int(ref[n2 + 1 + size])                # p[N][-1]
+    bottom_left = int(ref[n2 - 1 - size])              # p[-1][N]
+    falling, rising = _planar_weights(size)
+    value = (np.multiply.outer(left, falling) + np.multiply.outer(falling, top)
+             + (rising * top_right)[None, :] + (rising * bottom_left + size)[:, None])
+    return value >> size.bit_length()
 
 
-def _dc_value(ref: np.ndarray, size: int) -> np.ndarray:
+def _dc_value(ref: np.ndarray, size: int) -> int:
     n2 = 2 * size
-    total = ref[..., n2 + 1:n2 + 1 + size].sum(axis=-1) + ref[..., size:n2].sum(axis=-1)
+    total = int(ref[n2 + 1:n2 + 1 + size].sum()) + int(ref[size:n2].sum())
     return (total + size) >> size.bit_length()
 
 
-def _boundary_filter(pred: np.ndarray, ref: np.ndarray, size: int, mode: int,
-                     bit_depth: int) -> np.ndarray:
-    """HEVC edge filters for luma blocks < 32: DC corner/edges, first column (26) / row (10)."""
+def _boundary_filter(pred: np.ndarray, ref: np.ndarray, size: int, mode: int, bit_depth: int) -> None:
+    """HEVC edge filters for luma blocks < 32, in place: DC corner/edges, first column (26) / row (10).
+    ``ref`` is the unfiltered reference (these modes never use the smoothed one)."""
     n2 = 2 * size
     top = ref[n2 + 1:n2 + 1 + size]
-    left = ref[n2 - 1::-1][:size]
-    corner = ref[n2]
-    pred = pred.copy()
+    left = ref[n2 - 1:n2 - 1 - size:-1]
+    corner = int(ref[n2])
     if mode == INTRA_DC:
-        dc = pred[-1, -1]  # the DC value: interior samples are not filtered
-        pred[0, 1:] = (top[1:] + 3 * dc + 2) >> 2
-        pred[1:, 0] = (left[1:] + 3 * dc + 2) >> 2
-        pred[0, 0] = (left[0] + 2 * dc + top[0] + 2) >> 2
+        dc = int(pred[-1, -1])  # the DC value: interior samples are not filtered
+        pred[0, 1:] = (top[1:] + (3 * dc + 2)) >> 2
+        pred[1:, 0] = (left[1:] + (3 * dc + 2)) >> 2
+        pred[0, 0] = (int(left[0]) + 2 * dc + int(top[0]) + 2) >> 2
     elif mode == INTRA_VERTICAL:
-        pred[:, 0] = np.clip(top[0] + ((left - corner) >> 1), 0, (1 << bit_depth) - 1)
+        pred[:, 0] = np.minimum(np.maximum(int(top[0]) + ((left - corner) >> 1), 0), (1 << bit_depth) - 1)
     elif mode == INTRA_HORIZONTAL:
-        pred[0, :] = np.clip(left[0] + ((top - corner) >> 1), 0, (1 << bit_depth) - 1)
-    return pred
+        pred[0, :] = np.minimum(np.maximum(int(left[0]) + ((top - corner) >> 1), 0), (1 << bit_depth) - 1)
 
 
-def _predict_modes(ref: np.ndarray, size: int, modes: np.ndarray, is_luma: bool, bit_depth: int,
-                   filter_enabled: bool | None) -> np.ndarray:
+def _validated_ref(ref: np.ndarray, size: int, bit_depth: int) -> np.ndarray:
     _check_size(size)
     _check_bit_depth(bit_depth)
-    ref = _check_ref(ref, size).astype(np.int32)
+    ref = _check_ref(ref, size)
     if ref.min() < 0 or ref.max() >= 1 << bit_depth:
         raise InputError(f"reference samples must lie in [0, {1 << bit_depth})")
-    if filter_enabled is None:
-        filter_enabled = is_luma
-    if filter_enabled:
-        filtered = filter_reference(ref, size, is_luma, bit_depth)
-        sources = np.where(_filter_flags(size)[modes][:, None], filtered, ref)
-    else:
-        sources = np.broadcast_to(ref, (len(modes), ref.size))
-    pred = np.empty((len(modes), size, size), dtype=np.int32)
-    angular = modes >= 2
-    if angular.any():
-        a, b, f = (t[modes[angular] - 2] for t in _angular_tables(size))
-        src = sources[angular]
-        rows = np.arange(len(src))[:, None, None]
-        pred[angular] = ((32 - f) * src[rows, a] + f * src[rows, b] + 16) >> 5
-    planar = modes == INTRA_PLANAR
-    if planar.any():
-        pred[planar] = _planar(sources[planar], size)
-    dc = modes == INTRA_DC
-    if dc.any():
-        pred[dc] = _dc_value(sources[dc], size)[:, None, None]
-    if is_luma and size <= _BOUNDARY_FILTER_MAX_SIZE:
-        for i in np.flatnonzero(np.isin(modes, (INTRA_DC, INTRA_HORIZONTAL, INTRA_VERTICAL))):
-            pred[i] = _boundary_filter(pred[i], sources[i], size, int(modes[i]), bit_depth)
-    return pred
+    return ref.astype(np.int32)
 
 
 def predict(ref: np.ndarray, size: int, mode: int, is_luma: bool, bit_depth: int,
@@ -268,13 +303,73 @@ def predict(ref: np.ndarray, size: int, mode: int, is_luma: bool, bit_depth: int
     """
     if not 0 <= mode < NUM_INTRA_MODES:
         raise InputError(f"intra mode must be 0..34, got {mode}")
-    return _predict_modes(ref, size, np.array([mode]), is_luma, bit_depth, filter_enabled)[0]
+    return predict_unchecked(_validated_ref(ref, size, bit_depth), size, mode, is_luma, bit_depth,
+                             filter_enabled)
+
+
+def predict_unchecked(ref: np.ndarray, size: int, mode: int, is_luma: bool, bit_depth: int,
+                      filter_enabled: bool | None = None) -> np.ndarray:
+    """``predict`` for trusted callers (reconstruction): ``ref`` an int32 array (4N+1,) of samples in
+    range, as ``reference_samples`` returns it; size, mode and bit depth valid.  Same result."""
+    if filter_enabled is None:
+        filter_enabled = is_luma
+    src = ref
+    if filter_enabled and _FILTER_FLAG_LISTS[size][mode]:
+        src = _filter_unchecked(ref, size, is_luma, bit_depth)
+    if mode >= 2:
+        a, b, f, g, copy = _angular_modes(size)[mode - 2]
+        pred = src[a] if copy else (g * src[a] + f * src[b] + 16) >> 5
+        if is_luma and size <= _BOUNDARY_FILTER_MAX_SIZE and (mode == INTRA_HORIZONTAL or mode == INTRA_VERTICAL):
+            _boundary_filter(pred, ref, size, mode, bit_depth)
+        return pred
+    if mode == INTRA_PLANAR:
+        return _planar(src, size)
+    pred = np.full((size, size), _dc_value(src, size), dtype=np.int32)
+    if is_luma and size <= _BOUNDARY_FILTER_MAX_SIZE:
+        _boundary_filter(pred, ref, size, INTRA_DC, bit_depth)
+    return pred
 
 
 def predict_all_modes(ref: np.ndarray, size: int, is_luma: bool, bit_depth: int,
                       filter_enabled: bool | None = None) -> np.ndarray:
     """All 35 predictions (35, N, N) int32; entry m equals predict(ref, size, m, ...)."""
-    return _predict_modes(ref, size, np.arange(NUM_INTRA_MODES), is_luma, bit_depth, filter_enabled)
+    return predict_all_modes_unchecked(_validated_ref(ref, size, bit_depth), size, is_luma, bit_depth,
+                                       filter_enabled)
+
+
+def predict_all_modes_unchecked(ref: np.ndarray, size: int, is_luma: bool, bit_depth: int,
+                                filter_enabled: bool | None = None) -> np.ndarray:
+    """``predict_all_modes`` for trusted callers (the RD search), arguments as for
+    ``predict_unchecked``.  The angular modes run as one gather over per-size index tables."""
+    if filter_enabled is None:
+        filter_enabled = is_luma
+    pred = np.empty((NUM_INTRA_MODES, size, size), dtype=np.int32)
+    if filter_enabled and size > 4:
+        filtered = _filter_unchecked(ref, size, is_luma, bit_depth)
+        sources = np.where(_filter_flags(size)[:, None], filtered, ref)
+    else:
+        filtered = ref
+        sources = np.broadcast_to(ref, (NUM_INTRA_MODES, ref.size))
+    a, b, f = _angular_tables(size)
+    rows, g = _gather_rows(size)
+    src = sources[2:]
+    pred[2:] = (g * src[rows, a] + f * src[rows, b] + 16) >> 5
+    pred[INTRA_PLANAR] = _planar(filtered if filter_enabled and _FILTER_FLAG_LISTS[size][INTRA_PLANAR]
+                                 else ref, size)
+    pred[INTRA_DC] = _dc_value(ref, size)
+    if is_luma and size <= _BOUNDARY_FILTER_MAX_SIZE:
+        for mode in (INTRA_DC, INTRA_HORIZONTAL, INTRA_VERTICAL):
+            _boundary_filter(pred[mode], ref, size, mode, bit_depth)
+    return pred
+
+
+@lru_cache(maxsize=None)
+def _gather_rows(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row index (33, 1, 1) for gathering every angular mode at once, and the weights 32 - f."""
+    rows = np.arange(NUM_INTRA_MODES - 2)[:, None, None]
+    g = (32 - _angular_tables(size)[2]).astype(np.int32)
+    g.setflags(write=False)
+    return rows, g
 
 
 # --------------------------------------------------------------------------------------------------

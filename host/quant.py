@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from functools import lru_cache
+
 from bitstream.errors import InputError
 
 LEVEL_SCALE = (40, 45, 51, 57, 64, 72)                     # HEVC levelScale[qP % 6] (dequantiser)
@@ -63,9 +65,24 @@ def dequantize(levels: np.ndarray, qp: int | np.ndarray, size: int, bit_depth: i
     qp_prime = _qp_prime(qp, bit_depth, levels.ndim - 2)
     level_scale = np.asarray(LEVEL_SCALE, dtype=np.int64)[qp_prime % 6]
     bd_shift = bit_depth + log2_size - 5
-    scaled = (np.clip(levels, COEFF_MIN, COEFF_MAX).astype(np.int64)
-              * (FLAT_SCALING_FACTOR * level_scale) << (qp_prime // 6))
-    return np.clip((scaled + (1 << (bd_shift - 1))) >> bd_shift, COEFF_MIN, COEFF_MAX).astype(np.int32)
+    scaled = (_clip16(levels).astype(np.int64) * (FLAT_SCALING_FACTOR * level_scale) << (qp_prime // 6))
+    return _clip16((scaled + (1 << (bd_shift - 1))) >> bd_shift).astype(np.int32)
+
+
+@lru_cache(maxsize=None)
+def _dequant_params(qp: int, log2_size: int, bit_depth: int) -> tuple[int, int, int]:
+    """(scale, rounding, shift) of dequantize at one scalar qp: level * scale + rounding >> shift."""
+    qp_prime = qp + qp_bd_offset(bit_depth)
+    bd_shift = bit_depth + log2_size - 5
+    scale = (FLAT_SCALING_FACTOR * LEVEL_SCALE[qp_prime % 6]) << (qp_prime // 6)
+    return scale, 1 << (bd_shift - 1), bd_shift
+
+
+def dequantize_unchecked(levels: np.ndarray, qp: int, log2_size: int, bit_depth: int) -> np.ndarray:
+    """``dequantize`` for trusted callers (reconstruction): ``levels`` an integer array within 16 bits
+    (as parsed or quantised), scalar ``qp`` in range.  Same result, no validation."""
+    scale, rounding, shift = _dequant_params(qp, log2_size, bit_depth)
+    return _clip16((levels.astype(np.int64) * scale + rounding) >> shift).astype(np.int32)
 
 
 def quantize(coeffs: np.ndarray, qp: int | np.ndarray, size: int, bit_depth: int,
@@ -84,9 +101,32 @@ def quantize(coeffs: np.ndarray, qp: int | np.ndarray, size: int, bit_depth: int
     q_bits = 14 + qp_prime // 6 + transform_shift
     quant_scale = np.asarray(QUANT_SCALE, dtype=np.int64)[qp_prime % 6]
     offset = np.int64(rounding_offset) << (q_bits - 9)
-    c = np.clip(coeffs, COEFF_MIN, COEFF_MAX).astype(np.int64)
+    c = _clip16(coeffs).astype(np.int64)
     magnitude = (np.abs(c) * quant_scale + offset) >> q_bits
-    return np.clip(np.sign(c) * magnitude, COEFF_MIN, COEFF_MAX).astype(np.int32)
+    return _clip16(np.sign(c) * magnitude).astype(np.int32)
+
+
+@lru_cache(maxsize=None)
+def _quant_params(qp: int, log2_size: int, bit_depth: int, rounding_offset: int) -> tuple[int, int, int, bool]:
+    """(quantScale, offset, qBits, whether a 16-bit coefficient can give a level beyond 16 bits)."""
+    qp_prime = qp + qp_bd_offset(bit_depth)
+    q_bits = 14 + qp_prime // 6 + 15 - bit_depth - log2_size
+    scale, offset = QUANT_SCALE[qp_prime % 6], rounding_offset << (q_bits - 9)
+    return scale, offset, q_bits, (-COEFF_MIN * scale + offset) >> q_bits > COEFF_MAX
+
+
+def quantize_unchecked(coeffs: np.ndarray, qp: int, log2_size: int, bit_depth: int,
+                       rounding_offset: int = INTRA_ROUNDING_OFFSET) -> np.ndarray:
+    """``quantize`` for trusted callers (the RD search): ``coeffs`` an integer array within 16 bits
+    (as ``forward_transform`` returns them), scalar ``qp`` in range.  Same result, no validation."""
+    scale, offset, q_bits, may_overflow = _quant_params(qp, log2_size, bit_depth, rounding_offset)
+    c = coeffs.astype(np.int64)
+    levels = ((np.abs(c) * scale + offset) >> q_bits) * np.sign(c)
+    return (_clip16(levels) if may_overflow else levels).astype(np.int32)
+
+
+def _clip16(values: np.ndarray) -> np.ndarray:
+    return np.minimum(np.maximum(values, COEFF_MIN), COEFF_MAX)
 
 
 def chroma_qp(qp_y: int | np.ndarray, chroma_format: int, qp_offset: int = 0) -> int | np.ndarray:

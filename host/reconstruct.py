@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from host.intra import predict, reference_samples
+from host.intra import predict_unchecked, reference_samples_unchecked
 from host.partition import UNIT, CodingUnit, ComponentBlock, PictureGeometry, component_blocks
-from host.quant import chroma_qp, dequantize
-from host.transform import DCT2, DST7, inverse_transform
+from host.quant import chroma_qp, dequantize_unchecked
+from host.transform import DCT2, DST7, inverse_transform_unchecked
 
 
 def transform_kind(blk: ComponentBlock, dst4_enabled: bool) -> str:
@@ -19,9 +19,13 @@ def transform_kind(blk: ComponentBlock, dst4_enabled: bool) -> str:
 
 def block_residual(levels: np.ndarray, qp: int, blk: ComponentBlock, dst4_enabled: bool,
                    bit_depth: int) -> np.ndarray:
-    size = 1 << blk.log2_size
-    coeffs = dequantize(levels, qp, size, bit_depth)
-    return inverse_transform(coeffs, size, transform_kind(blk, dst4_enabled), bit_depth)
+    """Dequantised, inverse-transformed residual of a block's levels (integers within 16 bits, as
+    parsed or quantised; a batch (..., N, N) of blocks of the same kind also works)."""
+    log2_size = blk.log2_size
+    if log2_size == 6:        # only the low-frequency 32x32 levels can be non-zero (zero-out)
+        levels = levels[..., :32, :32]
+    coeffs = dequantize_unchecked(levels, qp, log2_size, bit_depth)
+    return inverse_transform_unchecked(coeffs, 1 << log2_size, transform_kind(blk, dst4_enabled), bit_depth)
 
 
 class PictureBuffer:
@@ -30,18 +34,34 @@ class PictureBuffer:
     def __init__(self, geo: PictureGeometry, bit_depth: int):
         self.geo = geo
         self.bit_depth = bit_depth
+        self.max_sample = (1 << bit_depth) - 1
+        self._chroma_qp: dict[int, int] = {}
         self.planes = [np.zeros(geo.plane_shape(c), dtype=np.int32) for c in range(geo.num_components)]
         self.avail = [np.zeros((h // UNIT, w // UNIT), dtype=bool)
                       for h, w in (geo.plane_shape(c) for c in range(geo.num_components))]
 
     def qp_for(self, c_idx: int, qp: int) -> int:
-        return qp if c_idx == 0 else chroma_qp(qp, self.geo.chroma_format)
+        if c_idx == 0:
+            return qp
+        qp_c = self._chroma_qp.get(qp)
+        if qp_c is None:
+            qp_c = self._chroma_qp[qp] = chroma_qp(qp, self.geo.chroma_format)
+        return qp_c
+
+    def reference(self, blk: ComponentBlock) -> np.ndarray:
+        """The block's intra reference samples from the current reconstruction."""
+        return reference_samples_unchecked(self.planes[blk.c_idx], self.avail[blk.c_idx], blk.x, blk.y,
+                                           1 << blk.log2_size, self.bit_depth)
 
     def predict_block(self, blk: ComponentBlock, mode: int) -> np.ndarray:
         size = 1 << blk.log2_size
-        ref = reference_samples(self.planes[blk.c_idx], self.avail[blk.c_idx], blk.x, blk.y, size,
-                                self.bit_depth)
-        return predict(ref, size, mode, blk.c_idx == 0, self.bit_depth)
+        ref = reference_samples_unchecked(self.planes[blk.c_idx], self.avail[blk.c_idx], blk.x, blk.y,
+                                          size, self.bit_depth)
+        return predict_unchecked(ref, size, mode, blk.c_idx == 0, self.bit_depth)
+
+    def add_residual(self, pred: np.ndarray, residual: np.ndarray) -> np.ndarray:
+        """pred + residual clipped to the sample range."""
+        return np.minimum(np.maximum(pred + residual, 0), self.max_sample)
 
     def store_block(self, blk: ComponentBlock, samples: np.ndarray) -> None:
         size = 1 << blk.log2_size
@@ -52,7 +72,7 @@ class PictureBuffer:
 
     def reconstruct_block(self, blk: ComponentBlock, mode: int, residual: np.ndarray | None) -> np.ndarray:
         pred = self.predict_block(blk, mode)
-        rec = pred if residual is None else np.clip(pred + residual, 0, (1 << self.bit_depth) - 1)
+        rec = pred if residual is None else self.add_residual(pred, residual)
         self.store_block(blk, rec)
         return rec
 

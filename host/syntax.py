@@ -57,7 +57,7 @@ class TreeSyntax:
                       split: int) -> int:
         left, above = self.state.neighbour_depths(x0, y0)
         sc.category = "partition"
-        split = sc.decision(self.ctx.split_cu_flag + (left > depth) + (above > depth), split)
+        split = sc.decision(self.ctx.split_cu_flag + (left > depth) + (above > depth), int(split))
         sc.trace("split_cu_flag", split, x=x0, y=y0, log2=log2_size)
         return split
 

@@ -112,6 +112,24 @@ def _round_shift(values: np.ndarray, shift: int) -> np.ndarray:
     return (values.astype(np.int64) + (1 << (shift - 1))) >> shift
 
 
+def _clip16(values: np.ndarray) -> np.ndarray:
+    return np.minimum(np.maximum(values, COEFF_MIN), COEFF_MAX)
+
+
+@lru_cache(maxsize=None)
+def _float_matrices(size: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(T, T transposed, inverse first-stage matrix, inverse second-stage matrix) as float64.
+
+    The inverse matrices are cut to the 32 low-frequency rows for size 64 (VVC zero-out).
+    """
+    t = transform_matrix(size, kind).astype(np.float64)
+    t_inv = t[:ZERO_OUT_SIZE] if size == 64 else t
+    mats = (t, np.ascontiguousarray(t.T), np.ascontiguousarray(t_inv.T), np.ascontiguousarray(t_inv))
+    for m in mats:
+        m.setflags(write=False)
+    return mats
+
+
 def forward_transform(residual: np.ndarray, size: int, kind: str = DCT2,
                       bit_depth: int = 8) -> np.ndarray:
     """Encoder forward transform of residual blocks (..., N, N) -> int32 coefficients (..., N, N).
@@ -121,11 +139,17 @@ def forward_transform(residual: np.ndarray, size: int, kind: str = DCT2,
     """
     _check_size_kind(size, kind)
     _check_bit_depth(bit_depth)
-    x = np.clip(_as_blocks(residual, size, "residual"), COEFF_MIN, COEFF_MAX).astype(np.float64)
-    t = transform_matrix(size, kind).astype(np.float64)
+    return forward_transform_unchecked(_clip16(_as_blocks(residual, size, "residual")), size, kind,
+                                       bit_depth)
+
+
+def forward_transform_unchecked(residual: np.ndarray, size: int, kind: str, bit_depth: int) -> np.ndarray:
+    """``forward_transform`` for trusted callers (the RD search): the residual must already be an
+    integer array within 16 bits, and size/kind/bit depth valid.  Same result, no validation."""
+    t, t_t, _, _ = _float_matrices(size, kind)
     log2_size = size.bit_length() - 1
-    tmp = _round_shift(x @ t.T, log2_size + bit_depth - 9).astype(np.float64)
-    coeffs = np.clip(_round_shift(t @ tmp, log2_size + 6), COEFF_MIN, COEFF_MAX)
+    tmp = _round_shift(residual @ t_t, log2_size + bit_depth - 9).astype(np.float64)
+    coeffs = _clip16(_round_shift(t @ tmp, log2_size + 6))
     if size == 64:
         coeffs[..., ZERO_OUT_SIZE:, :] = 0
         coeffs[..., :, ZERO_OUT_SIZE:] = 0
@@ -141,11 +165,18 @@ def inverse_transform(coeffs: np.ndarray, size: int, kind: str = DCT2,
     """
     _check_size_kind(size, kind)
     _check_bit_depth(bit_depth)
-    c = np.clip(_as_blocks(coeffs, size, "coefficients"), COEFF_MIN, COEFF_MAX)
-    t = transform_matrix(size, kind).astype(np.float64)
+    c = _as_blocks(coeffs, size, "coefficients")
     if size == 64:
         c = c[..., :ZERO_OUT_SIZE, :ZERO_OUT_SIZE]
-        t = t[:ZERO_OUT_SIZE]
-    c = c.astype(np.float64)
-    intermediate = np.clip(_round_shift(t.T @ c, 7), COEFF_MIN, COEFF_MAX).astype(np.float64)
-    return _round_shift(intermediate @ t, 20 - bit_depth).astype(np.int32)
+    return inverse_transform_unchecked(_clip16(c), size, kind, bit_depth)
+
+
+def inverse_transform_unchecked(coeffs: np.ndarray, size: int, kind: str, bit_depth: int) -> np.ndarray:
+    """``inverse_transform`` for trusted callers (reconstruction): ``coeffs`` must be integers within
+    16 bits (as ``dequantize`` returns them), of shape (..., N, N) or, for size 64, either
+    (..., 64, 64) or just the low-frequency (..., 32, 32); size/kind/bit depth valid."""
+    _, _, t_first, t_second = _float_matrices(size, kind)
+    if coeffs.shape[-1] != t_first.shape[-1]:
+        coeffs = coeffs[..., :ZERO_OUT_SIZE, :ZERO_OUT_SIZE]
+    intermediate = _clip16(_round_shift(t_first @ coeffs, 7)).astype(np.float64)
+    return _round_shift(intermediate @ t_second, 20 - bit_depth).astype(np.int32)

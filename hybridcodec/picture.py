@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bitstream.container import PictureHeader
+from bitstream.container import COLOR_MATRIX_BT601_FULL, COLOR_MATRIX_YCBCR, PictureHeader
 from host.color import crop_planes, pad_planes, planes_to_rgb, rgb_to_planes
 from host.partition import CODED_SIZE_MULTIPLE
 from hybridcodec.config import CHROMA_FORMATS, EncoderConfig
@@ -29,8 +29,6 @@ class SourcePicture:
     color_matrix: int
 
 
-COLOR_MATRIX_BT601_FULL = 0   # RGB pictures: coded as BT.601 full-range YCbCr, returned as RGB
-COLOR_MATRIX_YCBCR = 1        # YCbCr pictures (.yuv/.y4m): coded and returned as planes
 _FORMAT_NAMES = {0: "400", 1: "420", 3: "444"}
 
 
@@ -56,7 +54,7 @@ def _prepare_yuv(frame: YuvFrame) -> SourcePicture:
     planes = pad_planes([p.astype(np.int32) for p in frame.planes], CODED_SIZE_MULTIPLE,
                         CODED_SIZE_MULTIPLE, chroma_format)
     return SourcePicture(planes, frame.width, frame.height, frame.bit_depth, chroma_format,
-                         len(frame.planes), frame.bit_depth, COLOR_MATRIX_YCBCR)
+                         len(frame.planes), 8 if frame.bit_depth == 8 else 16, COLOR_MATRIX_YCBCR)
 
 
 def output_picture(planes: list[np.ndarray], header: PictureHeader) -> np.ndarray | YuvFrame:

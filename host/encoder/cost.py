@@ -23,5 +23,5 @@ def satd(diff: np.ndarray) -> np.ndarray:
 
 
 def sse(a: np.ndarray, b: np.ndarray) -> int:
-    d = a.astype(np.int64) - b
-    return int(np.einsum("ij,ij->", d, d))
+    d = (a.astype(np.int64) - b).ravel()
+    return int(np.dot(d, d))

@@ -13,14 +13,14 @@ import numpy as np
 
 from bitstream.syntax_coder import RateEstimator
 from host.encoder.cost import satd, sse
-from host.intra import chroma_candidate_modes, most_probable_modes, predict_all_modes, reference_samples
+from host.intra import chroma_candidate_modes, most_probable_modes, predict_all_modes_unchecked
 from host.partition import (MIN_CB_LOG2, CodingNode, CodingUnit, ComponentBlock, ParseState,
                             PictureGeometry, component_blocks)
-from host.quant import qp_to_lambda, quantize
+from host.quant import qp_to_lambda, quantize_unchecked
 from host.reconstruct import PictureBuffer, block_residual, transform_kind
 from host.scan import scan_idx_for
 from host.syntax import TreeSyntax
-from host.transform import forward_transform
+from host.transform import forward_transform_unchecked
 
 LARGE_CU_MODES = (0, 1, 10, 26)   # planar, DC, horizontal, vertical
 
@@ -130,17 +130,16 @@ class CtuSearch:
             pred = self.buf.predict_block(blk, mode)
             org = self.org[blk.c_idx][blk.y:blk.y + n, blk.x:blk.x + n]
             qp_c = self.buf.qp_for(blk.c_idx, qp)
-            coeffs = forward_transform(org - pred, n, transform_kind(blk, self.cfg.dst4_enabled), bd)
+            coeffs = forward_transform_unchecked(org - pred, n, transform_kind(blk, self.cfg.dst4_enabled), bd)
             if self.cfg.rdoq:
                 scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, self.geo.chroma_format == 3)
                 levels = self._rdoq(coeffs, qp_c, n, blk.c_idx, self.lam, self.est, bd, scan_idx=scan,
                                     cbf_ctx=self.syntax.cbf_context(cu, blk))
             else:
-                levels = quantize(coeffs, qp_c, n, bd)
+                levels = quantize_unchecked(coeffs, qp_c, blk.log2_size, bd)
             if levels.any():
                 cu.cbf[i], cu.coeffs[i] = 1, levels
-                rec = np.clip(pred + block_residual(levels, qp_c, blk, self.cfg.dst4_enabled, bd),
-                              0, (1 << bd) - 1)
+                rec = self.buf.add_residual(pred, block_residual(levels, qp_c, blk, self.cfg.dst4_enabled, bd))
             else:
                 cu.cbf[i], cu.coeffs[i] = 0, None
                 rec = pred
@@ -164,8 +163,8 @@ class CtuSearch:
         size = 1 << log2
         if log2 > self.geo.max_tb_log2:
             return list(dict.fromkeys(LARGE_CU_MODES + tuple(mpm)))
-        ref = reference_samples(self.buf.planes[0], self.buf.avail[0], x, y, size, self.bit_depth)
-        preds = predict_all_modes(ref, size, True, self.bit_depth)
+        ref = self.buf.reference(ComponentBlock(0, x, y, log2, 0))
+        preds = predict_all_modes_unchecked(ref, size, True, self.bit_depth)
         org = self.org[0][y:y + size, x:x + size]
         mode_bits = np.full(35, 6.0)
         mode_bits[list(mpm)] = (2.0, 3.0, 3.0)

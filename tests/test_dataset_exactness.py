@@ -1,0 +1,30 @@
+"""Exactness on real pictures: every picture of a dev folder, cropped to an awkward size, in each chroma
+format and across QPs.  Uses ../shared/data (or $HYBRIDCODEC_DATA) when present; the full-size run over
+all QPs is benchmarks/exactness.py."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hybridcodec import Encoder, EncoderConfig, decode
+from hybridcodec.imageio import read_image
+from nntools.data import list_images
+
+ROOT = Path(os.environ.get("HYBRIDCODEC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+PICTURES = [p for folder in ("dev", "dev-screen") if (ROOT / folder).is_dir() for p in list_images(ROOT / folder)]
+QPS = (22, 27, 32, 37)
+
+
+@pytest.mark.skipif(not PICTURES, reason=f"no dev pictures under {ROOT}")
+@pytest.mark.parametrize("index", range(len(PICTURES)))
+@pytest.mark.parametrize("fmt", ["420", "444", "gray"])
+def test_dev_picture_crop(index, fmt):
+    rgb = read_image(PICTURES[index])
+    h, w = rgb.shape[:2]
+    crop = rgb[h // 3:h // 3 + 136, w // 3:w // 3 + 200]          # 136 x 200: not a CTU multiple
+    image = np.round(crop.astype(np.float64).mean(axis=-1)).astype(np.uint8) if fmt == "gray" else crop
+    qp = QPS[(index + len(fmt)) % len(QPS)]
+    cfg = EncoderConfig(qp=qp, chroma_format="444" if fmt == "444" else "420")
+    result = Encoder(cfg).encode(image)
+    assert np.array_equal(decode(result.bitstream), result.reconstruction)
