@@ -7,9 +7,10 @@ and the terminating bin.  Three engines share that model: ``CabacEncoder``, ``Ca
 calling convention ``value = engine.method(..., value)`` so that ``bitstream.syntax_coder`` can mix
 the engines into its coders without a second call per bin.
 
-Everything is integer arithmetic.  The per-bin methods are written for CPython speed: flat lists
-indexed by context, locals instead of attributes, table lookups instead of arithmetic, and runs of
-bypass bins coded as one multiplication (encoder) or one ``divmod`` (decoder).
+Coding is integer arithmetic; only the bit-cost tables (estimates, which never influence a decoded
+value) are derived once with floating point.  The per-bin methods are written for CPython speed:
+flat lists indexed by context, locals instead of attributes, table lookups instead of arithmetic,
+and runs of bypass bins coded as one multiplication (encoder) or one ``divmod`` (decoder).
 
 Differences from the VVC text that do not change any coded bin: the encoder resolves carries by
 incrementing already written bytes; a terminating bin equal to 1 does not end the substream (the
@@ -65,6 +66,9 @@ def _cost_tables() -> tuple[list[int], list[int]]:
 # probability is ``state``, indexed by ``state >> 9`` (which is all the coder itself uses of it).
 MPS_COST, LPS_COST = _cost_tables()
 TERMINATE_COST = (_expected_cost(lambda r: r - 2), _expected_cost(lambda r: 2))
+# The same costs by bin value instead of MPS/LPS (the MPS is 1 when state >> 9 >= 32), for the estimator.
+COST_OF_ZERO = [LPS_COST[s] if s >= 32 else MPS_COST[s] for s in range(64)]
+COST_OF_ONE = [MPS_COST[s] if s >= 32 else LPS_COST[s] for s in range(64)]
 
 
 def bin_cost(prob0: int, prob1: int, value: int) -> int:
@@ -381,15 +385,14 @@ class CabacEstimator(_AdaptiveContexts):
         p1 = self._prob1
         a = p0[ctx]
         b = p1[ctx]
-        state9 = (b + (a << 4)) >> 9
         if value:
-            self.frac += MPS_COST[state9] if state9 >= 32 else LPS_COST[state9]
+            self.frac += COST_OF_ONE[(b + (a << 4)) >> 9]
             shift = self._shift0[ctx]
             p0[ctx] = a - (a >> shift) + (1023 >> shift)
             shift = self._shift1[ctx]
             p1[ctx] = b - (b >> shift) + (16383 >> shift)
         else:
-            self.frac += LPS_COST[state9] if state9 >= 32 else MPS_COST[state9]
+            self.frac += COST_OF_ZERO[(b + (a << 4)) >> 9]
             p0[ctx] = a - (a >> self._shift0[ctx])
             p1[ctx] = b - (b >> self._shift1[ctx])
         return value

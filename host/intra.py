@@ -111,7 +111,7 @@ def reference_samples_unchecked(plane: np.ndarray, avail: np.ndarray, x: int, y:
         bottom = min(y + n2, height)
         count = bottom - y
         ref[n2 - count:n2] = plane[y:bottom, x - 1][::-1]
-        ok[n2 - count:n2] = np.repeat(avail[uy:(bottom + 3) >> 2, ux - 1], 4)[count - 1::-1]
+        ok[n2 - count:n2] = avail[uy:(bottom + 3) >> 2, ux - 1].repeat(4)[count - 1::-1]
         if y:
             ref[n2] = plane[y - 1, x - 1]
             ok[n2] = avail[uy - 1, ux - 1]
@@ -119,7 +119,7 @@ def reference_samples_unchecked(plane: np.ndarray, avail: np.ndarray, x: int, y:
         right = min(x + n2, width)
         count = right - x
         ref[n2 + 1:n2 + 1 + count] = plane[y - 1, x:right]
-        ok[n2 + 1:n2 + 1 + count] = np.repeat(avail[uy - 1, ux:(right + 3) >> 2], 4)[:count]
+        ok[n2 + 1:n2 + 1 + count] = avail[uy - 1, ux:(right + 3) >> 2].repeat(4)[:count]
     if ok.all():
         return ref
     if not ok.any():

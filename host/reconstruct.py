@@ -53,11 +53,11 @@ class PictureBuffer:
         return reference_samples_unchecked(self.planes[blk.c_idx], self.avail[blk.c_idx], blk.x, blk.y,
                                            1 << blk.log2_size, self.bit_depth)
 
-    def predict_block(self, blk: ComponentBlock, mode: int) -> np.ndarray:
-        size = 1 << blk.log2_size
-        ref = reference_samples_unchecked(self.planes[blk.c_idx], self.avail[blk.c_idx], blk.x, blk.y,
-                                          size, self.bit_depth)
-        return predict_unchecked(ref, size, mode, blk.c_idx == 0, self.bit_depth)
+    def predict_block(self, blk: ComponentBlock, mode: int, ref: np.ndarray | None = None) -> np.ndarray:
+        """Intra prediction of the block; ``ref``: its reference samples, if already gathered."""
+        if ref is None:
+            ref = self.reference(blk)
+        return predict_unchecked(ref, 1 << blk.log2_size, mode, blk.c_idx == 0, self.bit_depth)
 
     def add_residual(self, pred: np.ndarray, residual: np.ndarray) -> np.ndarray:
         """pred + residual clipped to the sample range."""

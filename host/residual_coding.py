@@ -409,10 +409,11 @@ def residual_coding(sc: SyntaxCoder, coeffs: np.ndarray | None, log2_size: int, 
 
 def _levels_in_scan_order(coeffs: np.ndarray, log2_size: int, log2c: int,
                           plan: ScanPlan) -> tuple[list[int], list[int], list[int], int]:
-    """Levels, significance (0/1) in coding order, coded flag per sub-block, last position."""
-    block = np.asarray(coeffs)
+    """Levels, significance (0/1) in coding order, coded flag per sub-block, last position; the lists
+    stop after the sub-block holding the last position (nothing beyond it is coded)."""
+    block = coeffs if isinstance(coeffs, np.ndarray) else np.asarray(coeffs)
     size = 1 << log2_size
-    if block.shape != (size, size) or not np.issubdtype(block.dtype, np.integer):
+    if block.shape != (size, size) or block.dtype.kind not in "iu":
         raise CodecError(f"expected a {size}x{size} integer block, got {block.shape} {block.dtype}")
     if log2c < log2_size:
         coded = 1 << log2c
@@ -421,11 +422,14 @@ def _levels_in_scan_order(coeffs: np.ndarray, log2_size: int, log2c: int,
         block = block[:coded, :coded]
     scanned = block.reshape(-1)[plan.scan]
     nonzero = scanned != 0
-    if not nonzero.any():
+    positions = np.flatnonzero(nonzero)
+    if not positions.size:
         raise CodecError("residual_coding needs at least one non-zero level")
-    last = int(np.flatnonzero(nonzero)[-1])
+    last = int(positions[-1])
+    end = (last | 15) + 1
+    nonzero = nonzero[:end]
     sb_coded = nonzero.reshape(-1, 16).any(axis=1).view(np.int8)
-    return scanned.tolist(), nonzero.view(np.int8).tolist(), sb_coded.tolist(), last
+    return scanned[:end].tolist(), nonzero.view(np.int8).tolist(), sb_coded.tolist(), last
 
 
 def _levels_to_block(out: list[int], plan: ScanPlan, log2_size: int) -> np.ndarray:

@@ -33,6 +33,16 @@ def _add_encode(sub) -> None:
     g.add_argument("--no-dst4", action="store_true", help="DCT instead of DST-VII for 4x4 luma")
     g.add_argument("--rdoq", action="store_true", help="rate-distortion optimised quantisation")
     g.add_argument("--rd-modes", type=int, default=3, help="luma modes given a full RD check (default 3)")
+    f = p.add_argument_group("encoder speed heuristics (defaults: see docs/RESULTS.md)")
+    f.add_argument("--chroma-rd-modes", type=int, default=EncoderConfig.chroma_rd_modes,
+                   help="chroma modes given a full RD check, 1..5 (best by SATD)")
+    f.add_argument("--zero-cbf-split-stop", action=argparse.BooleanOptionalAction,
+                   default=EncoderConfig.zero_cbf_split_stop,
+                   help="do not try to split a CU whose best coding has no residual")
+    f.add_argument("--large-cu-bottom-up", action=argparse.BooleanOptionalAction,
+                   default=EncoderConfig.large_cu_bottom_up,
+                   help="CUs above the transform size: try the split first, the whole CU only when "
+                        "no quadrant splits further")
     r = p.add_argument_group("raw input (.yuv)")
     r.add_argument("-s", "--size", help="WxH of a .yuv input")
     r.add_argument("--input-bit-depth", type=int, default=8, help=".yuv sample bit depth (8 or 10)")
@@ -89,7 +99,9 @@ def cmd_encode(args) -> dict:
     cfg = EncoderConfig(qp=args.qp, mode=args.mode, chroma_format=args.chroma_format, ctu_size=args.ctu_size,
                         min_cu_size=args.min_cu_size, max_tu_size=args.max_tu_size,
                         deblocking=not args.no_deblock, dst4=not args.no_dst4, rdoq=args.rdoq,
-                        rd_modes=args.rd_modes)
+                        rd_modes=args.rd_modes, chroma_rd_modes=args.chroma_rd_modes,
+                        zero_cbf_split_stop=args.zero_cbf_split_stop,
+                        large_cu_bottom_up=args.large_cu_bottom_up)
     trace = _open_trace(args.trace)
     try:
         result = Encoder(cfg).encode(picture, trace_sink=trace, progress=args.progress)

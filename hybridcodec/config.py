@@ -22,6 +22,10 @@ class EncoderConfig:
     dst4: bool = True               # DST-VII for 4x4 luma blocks
     rdoq: bool = False              # rate-distortion optimised quantisation
     rd_modes: int = 3               # luma modes of the SATD shortlist that get a full RD check
+    # Encoder speed heuristics (see docs/RESULTS.md for their measured speed and BD-rate cost).
+    zero_cbf_split_stop: bool = False  # do not try to split a CU whose best coding has no residual
+    large_cu_bottom_up: bool = False      # CUs above max_tu_size: split first, unsplit only if no quadrant splits
+    chroma_rd_modes: int = 5        # chroma modes (best by SATD) that get a full RD check, 1..5
     level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
     nn_model: str = "hyperprior-cb" # neural-tool weights (a name from nntools.zoo or a .npz path)
 
@@ -35,6 +39,10 @@ class EncoderConfig:
             (self.max_tu_size in (32, 64), f"max_tu_size must be 32 or 64, got {self.max_tu_size!r}"),
             (self.max_tu_size <= self.ctu_size, "max_tu_size must not exceed ctu_size"),
             (isinstance(self.rd_modes, int) and 1 <= self.rd_modes <= 35, "rd_modes must be 1..35"),
+            (isinstance(self.chroma_rd_modes, int) and 1 <= self.chroma_rd_modes <= 5,
+             "chroma_rd_modes must be 1..5"),
+            (isinstance(self.zero_cbf_split_stop, bool), "zero_cbf_split_stop must be a bool"),
+            (isinstance(self.large_cu_bottom_up, bool), "large_cu_bottom_up must be a bool"),
             (isinstance(self.level, int) and 0 <= self.level < NN_LEVELS, f"level must be 0..{NN_LEVELS - 1}"),
         ]
         for ok, message in checks:

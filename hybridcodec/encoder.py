@@ -57,7 +57,9 @@ class Encoder:
         header = self.header_for(src)
         if c.mode == "nn":
             return self._encode_nn(src, header, t0)
-        search = SearchConfig(rd_modes=c.rd_modes, rdoq=c.rdoq, dst4_enabled=c.dst4)
+        search = SearchConfig(rd_modes=c.rd_modes, rdoq=c.rdoq, dst4_enabled=c.dst4,
+                              zero_cbf_split_stop=c.zero_cbf_split_stop,
+                              large_cu_bottom_up=c.large_cu_bottom_up, chroma_rd_modes=c.chroma_rd_modes)
         bar = None
         if progress:
             from tqdm import tqdm

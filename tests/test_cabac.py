@@ -283,7 +283,8 @@ def test_round_trip_and_conformance_with_reference(seed: int) -> None:
         elif op[0] == "b":
             assert ref_dec.bypass() == op[1]
         elif op[0] == "r":
-            assert [ref_dec.bypass() for _ in range(op[2])] == [(op[1] >> (op[2] - 1 - i)) & 1 for i in range(op[2])]
+            expected = [(op[1] >> (op[2] - 1 - i)) & 1 for i in range(op[2])]
+            assert [ref_dec.bypass() for _ in range(op[2])] == expected
         else:
             assert ref_dec.terminate() == op[1]
 

@@ -134,7 +134,7 @@ def test_raw_header_helper_matches_the_writer() -> None:
 @pytest.mark.parametrize("codes, field", [
     ({"bd": 1}, "bit_depth"), ({"bd": 3}, "bit_depth"), ({"cf": 2}, "chroma_format"), ({"qp": 52}, "qp"),
     ({"qp": 63}, "qp"), ({"off": 9}, "nn_level_offset"), ({"off": -100}, "nn_level_offset"),
-    ({"ch": 1}, "output_channels"), ({"ch": 3}, "output_channels"), ({"cm": 1}, "color_matrix"),
+    ({"ch": 1}, "output_channels"), ({"ch": 3}, "output_channels"), ({"cm": 200}, "color_matrix"),
     ({"w": 32767, "h": 32767}, "width"), ({"ext": 1025}, "extension length"),
     ({"ext": 10 ** 9}, "extension length"),
 ])

@@ -58,7 +58,8 @@ def test_binarizations_match_the_standard() -> None:
     assert [bins_of("tu", v, 5) for v in (0, 3, 5)] == ["0", "1110", "11111"]
     assert [bins_of("tr", v, 8, 1) for v in (0, 1, 5, 7, 8)] == ["00", "01", "1101", "11101", "1111"]
     assert [bins_of("tr", v, 4, 0) for v in (0, 2, 4)] == ["0", "110", "1111"]
-    assert [bins_of("egk", v, 0) for v in (0, 1, 2, 3, 6, 7)] == ["0", "100", "101", "11000", "11011", "1110000"]
+    assert [bins_of("egk", v, 0) for v in (0, 1, 2, 3, 6, 7)] == [
+        "0", "100", "101", "11000", "11011", "1110000"]
     assert [bins_of("egk", v, 1) for v in (0, 1, 2, 5, 6)] == ["00", "01", "1000", "1011", "110000"]
     rec = BinRecorder()
     rec.tu(4, 6, [10, 11])

@@ -19,7 +19,7 @@ from host.partition import (MIN_CB_LOG2, CodingNode, CodingUnit, ComponentBlock,
 from host.quant import qp_to_lambda, quantize_unchecked
 from host.reconstruct import PictureBuffer, block_residual, transform_kind
 from host.scan import scan_idx_for
-from host.syntax import TreeSyntax
+from host.syntax import DM_CHROMA_IDX, TreeSyntax
 from host.transform import forward_transform_unchecked
 
 LARGE_CU_MODES = (0, 1, 10, 26)   # planar, DC, horizontal, vertical
@@ -31,6 +31,11 @@ class SearchConfig:
     rdoq: bool = False
     dst4_enabled: bool = True
     early_split_stop: bool = True   # stop evaluating children once their cost exceeds the unsplit CU's
+    # Speed heuristics (each may cost some coding efficiency; see EncoderConfig for the defaults).
+    zero_cbf_split_stop: bool = False   # do not try to split a CU whose best coding has no residual
+    large_cu_bottom_up: bool = False       # CUs above the transform size: try the split first, the
+                                           # unsplit CU only if no quadrant split further
+    chroma_rd_modes: int = 5               # chroma modes (best by SATD) that get a full RD check
 
 
 class CtuSearch:
@@ -59,94 +64,132 @@ class CtuSearch:
         return self.search_node(x, y, self.geo.ctu_log2, 0)[1]
 
     def search_node(self, x: int, y: int, log2: int, depth: int) -> tuple[float, CodingNode]:
-        geo, est, syntax = self.geo, self.est, self.syntax
+        geo = self.geo
         size = 1 << log2
         inside = x + size <= geo.coded_width and y + size <= geo.coded_height
-        can_split = log2 > MIN_CB_LOG2
-        start = self._checkpoint(x, y, size) if can_split else None
+        if log2 == MIN_CB_LOG2:
+            return self._unsplit(x, y, log2, depth) if inside else (math.inf, None)
+        start = self._checkpoint(x, y, size)
+        if inside and self.cfg.large_cu_bottom_up and log2 > geo.max_tb_log2:
+            return self._search_bottom_up(x, y, log2, depth, start)
         best_cost, best_node, best_ck = math.inf, None, None
         if inside:
-            b0 = est.bits
-            if can_split:
-                syntax.split_cu_flag(est, x, y, log2, depth, 0)
-            flag_bits = est.bits - b0
-            cost, cu = self.search_cu(x, y, log2, depth)
-            best_cost, best_node = cost + self.lam * flag_bits, CodingNode(x, y, log2, False, cu=cu)
-            if can_split:
-                best_ck = self._checkpoint(x, y, size)
-        if not can_split:
-            return best_cost, best_node
+            best_cost, best_node = self._unsplit(x, y, log2, depth)
+            if self.cfg.zero_cbf_split_stop and not any(best_node.cu.cbf):
+                return best_cost, best_node
+            best_ck = self._checkpoint(x, y, size)
         self._restore(start)
+        cost, node = self._split(x, y, log2, depth, inside, best_cost)
+        if cost < best_cost:
+            return cost, node
+        self._restore(best_ck)
+        return best_cost, best_node
+
+    def _search_bottom_up(self, x: int, y: int, log2: int, depth: int, start) -> tuple[float, CodingNode]:
+        """Split first; the unsplit CU competes only when every quadrant ended up a single CU (a
+        large CU rarely beats quadrants that are themselves split)."""
+        split_cost, split_node = self._split(x, y, log2, depth, True, math.inf)
+        if any(child.split for child in split_node.children):
+            return split_cost, split_node
+        split_ck = self._checkpoint(x, y, 1 << log2)
+        self._restore(start)
+        cost, node = self._unsplit(x, y, log2, depth)
+        if split_cost < cost:
+            self._restore(split_ck)
+            return split_cost, split_node
+        return cost, node
+
+    def _unsplit(self, x: int, y: int, log2: int, depth: int) -> tuple[float, CodingNode]:
+        """The node coded as one CU (with split_cu_flag = 0 where it is coded)."""
+        b0 = self.est.bits
+        if log2 > MIN_CB_LOG2:
+            self.syntax.split_cu_flag(self.est, x, y, log2, depth, 0)
+        flag_bits = self.est.bits - b0
+        cost, cu = self.search_cu(x, y, log2, depth)
+        return cost + self.lam * flag_bits, CodingNode(x, y, log2, False, cu=cu)
+
+    def _split(self, x: int, y: int, log2: int, depth: int, inside: bool,
+               bound: float) -> tuple[float, CodingNode]:
+        """The node split into quadrants (those inside the picture), each searched recursively;
+        with ``early_split_stop`` the search stops once the cost reaches ``bound``."""
+        geo, est = self.geo, self.est
         cost = 0.0
         if inside:
             b0 = est.bits
-            syntax.split_cu_flag(est, x, y, log2, depth, 1)
+            self.syntax.split_cu_flag(est, x, y, log2, depth, 1)
             cost = self.lam * (est.bits - b0)
         children = []
-        half = size >> 1
+        half = 1 << (log2 - 1)
         for dy in (0, half):
             for dx in (0, half):
                 if x + dx < geo.coded_width and y + dy < geo.coded_height:
                     c, node = self.search_node(x + dx, y + dy, log2 - 1, depth + 1)
                     cost += c
                     children.append(node)
-                    if self.cfg.early_split_stop and cost >= best_cost:
+                    if self.cfg.early_split_stop and cost >= bound:
                         break
-        if cost < best_cost:
-            return cost, CodingNode(x, y, log2, True, children=children)
-        self._restore(best_ck)
-        return best_cost, best_node
+        return cost, CodingNode(x, y, log2, True, children=children)
 
     # -- coding unit ------------------------------------------------------------------------------
     def search_cu(self, x: int, y: int, log2: int, depth: int) -> tuple[float, CodingUnit]:
-        geo, est = self.geo, self.est
+        """Decide luma, then chroma.  Luma and chroma syntax use disjoint contexts, so coding all luma
+        before all chroma leaves the same context states and bit count as the interleaved order of
+        ``coding_unit``: the estimator's bits since the CU start are the CU's exact rate."""
         cu = CodingUnit(x, y, log2)
         self.state.mark_cu(cu, depth)
-        est_start = est.snapshot()
-        self._decide_luma(cu)
-        if geo.num_components > 1:
-            self._decide_chroma(cu)
-        # Exact rate of the decided CU from the CU-start context states, states advanced past it.
-        est.restore(est_start)
-        b0 = est.bits
-        self.syntax.coding_unit(est, x, y, log2, depth, cu)
-        distortion = sum(self._block_sse(blk) for blk in component_blocks(cu, geo))
-        return distortion + self.lam * (est.bits - b0), cu
-
-    def _block_sse(self, blk: ComponentBlock) -> int:
-        n = 1 << blk.log2_size
-        sl = np.s_[blk.y:blk.y + n, blk.x:blk.x + n]
-        return sse(self.org[blk.c_idx][sl], self.buf.planes[blk.c_idx][sl])
+        b0 = self.est.bits
+        distortion = self._decide_luma(cu)
+        if self.geo.num_components > 1:
+            distortion += self._decide_chroma(cu)
+        return distortion + self.lam * (self.est.bits - b0), cu
 
     def _code_blocks(self, cu: CodingUnit, indices: list[int], blocks: list[ComponentBlock]) -> int:
         """Predict, quantise and reconstruct the given transform blocks into the picture buffer, coding
         their cbf/residual syntax on the estimator; returns their SSE."""
         distortion = 0
-        qp, bd = self.qp, self.bit_depth
         for i in indices:
             blk = blocks[i]
             mode = cu.luma_modes[blk.pb] if blk.c_idx == 0 else cu.chroma_mode
             n = 1 << blk.log2_size
             pred = self.buf.predict_block(blk, mode)
             org = self.org[blk.c_idx][blk.y:blk.y + n, blk.x:blk.x + n]
-            qp_c = self.buf.qp_for(blk.c_idx, qp)
-            coeffs = forward_transform_unchecked(org - pred, n, transform_kind(blk, self.cfg.dst4_enabled), bd)
-            if self.cfg.rdoq:
-                scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, self.geo.chroma_format == 3)
-                levels = self._rdoq(coeffs, qp_c, n, blk.c_idx, self.lam, self.est, bd, scan_idx=scan,
-                                    cbf_ctx=self.syntax.cbf_context(cu, blk))
-            else:
-                levels = quantize_unchecked(coeffs, qp_c, blk.log2_size, bd)
-            if levels.any():
-                cu.cbf[i], cu.coeffs[i] = 1, levels
-                rec = self.buf.add_residual(pred, block_residual(levels, qp_c, blk, self.cfg.dst4_enabled, bd))
-            else:
+            coeffs = forward_transform_unchecked(org - pred, n, transform_kind(blk, self.cfg.dst4_enabled),
+                                                 self.bit_depth)
+            levels = self._quantize(cu, blk, coeffs, mode)
+            rec = self._reconstruct(blk, levels, pred)
+            if rec is pred:
                 cu.cbf[i], cu.coeffs[i] = 0, None
-                rec = pred
+            else:
+                cu.cbf[i], cu.coeffs[i] = 1, levels
             self.buf.store_block(blk, rec)
             distortion += sse(org, rec)
             self.syntax.transform_block(self.est, cu, i, blk)
         return distortion
+
+    def _quantize(self, cu: CodingUnit, blk: ComponentBlock, coeffs: np.ndarray, mode: int) -> np.ndarray:
+        """Levels of one block's (or, without RDOQ, a batch of blocks') coefficients.  RDOQ reads the
+        estimator's current context states, so it runs just before the block's syntax is coded."""
+        qp_c = self.buf.qp_for(blk.c_idx, self.qp)
+        if self.cfg.rdoq:
+            scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, self.geo.chroma_format == 3)
+            return self._rdoq(coeffs, qp_c, 1 << blk.log2_size, blk.c_idx, self.lam, self.est, self.bit_depth,
+                              scan_idx=scan, cbf_ctx=self.syntax.cbf_context(cu, blk))
+        return quantize_unchecked(coeffs, qp_c, blk.log2_size, self.bit_depth)
+
+    def _reconstruct(self, blk: ComponentBlock, levels: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """Reconstruction of a block (or a batch of blocks of one kind) from levels and prediction;
+        returns ``pred`` itself when every level is zero."""
+        coded = levels.reshape(*levels.shape[:-2], -1).any(axis=-1)
+        if not coded.any():
+            return pred
+        qp_c = self.buf.qp_for(blk.c_idx, self.qp)
+        if coded.all():
+            return self.buf.add_residual(
+                pred, block_residual(levels, qp_c, blk, self.cfg.dst4_enabled, self.bit_depth))
+        rec = pred.copy()
+        rec[coded] = self.buf.add_residual(
+            pred[coded], block_residual(levels[coded], qp_c, blk, self.cfg.dst4_enabled, self.bit_depth))
+        return rec
 
     def _try(self, cu: CodingUnit, code) -> float:
         """Cost of one candidate: run ``code`` (which reconstructs and codes), then undo everything."""
@@ -157,12 +200,83 @@ class CtuSearch:
         self._restore(ck)
         return cost
 
+    def _try_single_blocks(self, cu: CodingUnit, candidates: list[int], blocks: list[ComponentBlock],
+                           indices: list[int], preds: np.ndarray, code_mode) -> tuple[float, int, tuple]:
+        """Candidate modes for the transform blocks ``indices`` of the CU when their predictions
+        (candidate, block) do not depend on each other's reconstruction: transform, quantisation and
+        reconstruction run batched over all candidates, then each candidate's syntax is coded on the
+        estimator from the same start (``code_mode(candidate)`` sets the mode in the CU and codes its
+        mode syntax).  Costs and tie-breaking are exactly those of trying the candidates one by one.
+
+        Returns (cost, distortion, decision) of the best; ``_apply_single_blocks`` makes it current.
+        Only the estimator (and the parse state, through the mode syntax) is changed here.
+        """
+        est = self.est
+        orgs = np.stack([self._org_block(blocks[i]) for i in indices])
+        blk0 = blocks[indices[0]]
+        coeffs = forward_transform_unchecked(orgs - preds, 1 << blk0.log2_size,
+                                             transform_kind(blk0, self.cfg.dst4_enabled), self.bit_depth)
+        batched = not self.cfg.rdoq     # RDOQ depends on the context states of each candidate
+        if batched:
+            levels = self._quantize(cu, blk0, coeffs, 0)
+            coded = levels.reshape(*levels.shape[:2], -1).any(axis=-1)
+            recs = self._reconstruct(blk0, levels, preds)
+            distortions = self._batch_sse(orgs, recs)
+        start = est.snapshot()
+        b0 = est.bits
+        best = (math.inf, 0, ())
+        for k, candidate in enumerate(candidates):
+            if k:
+                est.restore(start)
+            code_mode(candidate)
+            distortion = 0
+            per_block = []
+            for j, i in enumerate(indices):
+                blk = blocks[i]
+                if batched:
+                    block_levels, rec, block_coded = levels[k, j], recs[k, j], coded[k, j]
+                    distortion += int(distortions[k, j])
+                else:
+                    mode = cu.luma_modes[0] if blk.c_idx == 0 else cu.chroma_mode
+                    pred = preds[k, j]
+                    block_levels = self._quantize(cu, blk, coeffs[k, j], mode)
+                    rec = self._reconstruct(blk, block_levels, pred)
+                    block_coded = rec is not pred
+                    distortion += sse(orgs[j], rec)
+                cu.cbf[i], cu.coeffs[i] = (1, block_levels) if block_coded else (0, None)
+                self.syntax.transform_block(est, cu, i, blk)
+                per_block.append((cu.cbf[i], cu.coeffs[i], rec))
+            cost = distortion + self.lam * (est.bits - b0)
+            if cost < best[0]:
+                best = (cost, distortion, (candidate, per_block, est.snapshot()))
+        return best
+
+    def _apply_single_blocks(self, cu: CodingUnit, blocks: list[ComponentBlock], indices: list[int],
+                             decision: tuple) -> None:
+        """Make a decision of ``_try_single_blocks`` current in the estimator, buffer and CU fields."""
+        _, per_block, snapshot = decision
+        self.est.restore(snapshot)
+        for i, (cbf, levels, rec) in zip(indices, per_block):
+            cu.cbf[i], cu.coeffs[i] = cbf, levels
+            self.buf.store_block(blocks[i], rec)
+
+    def _org_block(self, blk: ComponentBlock) -> np.ndarray:
+        n = 1 << blk.log2_size
+        return self.org[blk.c_idx][blk.y:blk.y + n, blk.x:blk.x + n]
+
+    @staticmethod
+    def _batch_sse(orgs: np.ndarray, recs: np.ndarray) -> np.ndarray:
+        d = (orgs - recs).astype(np.int64)
+        return np.einsum("...ij,...ij->...", d, d)
+
     # -- luma -------------------------------------------------------------------------------------
-    def _luma_shortlist(self, x: int, y: int, log2: int) -> list[int]:
+    def _luma_shortlist(self, x: int, y: int, log2: int) -> tuple[list[int], np.ndarray | None]:
+        """Luma modes worth a full RD check, and all 35 predictions when the block is a single
+        transform block (then they are the candidates' predictions too)."""
         mpm = most_probable_modes(*self.state.neighbour_modes(x, y, self.geo.ctu_log2))
         size = 1 << log2
         if log2 > self.geo.max_tb_log2:
-            return list(dict.fromkeys(LARGE_CU_MODES + tuple(mpm)))
+            return list(dict.fromkeys(LARGE_CU_MODES + tuple(mpm))), None
         ref = self.buf.reference(ComponentBlock(0, x, y, log2, 0))
         preds = predict_all_modes_unchecked(ref, size, True, self.bit_depth)
         org = self.org[0][y:y + size, x:x + size]
@@ -170,20 +284,47 @@ class CtuSearch:
         mode_bits[list(mpm)] = (2.0, 3.0, 3.0)
         cost = satd(org[None].astype(np.int64) - preds) + self.sqrt_lam * mode_bits
         order = [int(m) for m in np.argsort(cost, kind="stable")[:self.cfg.rd_modes]]
-        return list(dict.fromkeys(order + [mpm[0]]))
+        return list(dict.fromkeys(order + [mpm[0]])), preds
 
-    def _decide_luma(self, cu: CodingUnit) -> None:
+    def _decide_luma(self, cu: CodingUnit) -> int:
+        """Choose the CU's luma coding and leave it in the buffer and on the estimator; its SSE."""
         geo = self.geo
-        candidates = [(0, m) for m in self._luma_shortlist(cu.x, cu.y, cu.log2_size)]
+        modes, preds = self._luma_shortlist(cu.x, cu.y, cu.log2_size)
+        cu.part_nxn = 0
+        blocks = component_blocks(cu, geo)
+        cu.cbf, cu.coeffs = [0] * len(blocks), [None] * len(blocks)
+        start = self._checkpoint(cu.x, cu.y, cu.size)
+        if preds is not None:         # 2Nx2N with one transform block: all candidates at once
+            def code_mode(mode: int) -> None:
+                cu.luma_modes = [mode]
+                self.syntax.luma_intra_modes(self.est, cu)
+            cost, distortion, decision = self._try_single_blocks(cu, modes, blocks, [0], preds[modes][:, None],
+                                                                 code_mode)
+            best = (cost, lambda: self._apply_single_luma(cu, blocks, decision, distortion))
+        else:
+            best = (math.inf, None)
+            for mode in modes:
+                cost = self._try(cu, lambda: self._code_luma(cu, 0, mode))
+                if cost < best[0]:
+                    best = (cost, lambda m=mode: self._recode_luma(cu, start, 0, m, None))
         if cu.log2_size == MIN_CB_LOG2 and geo.nxn_enabled:
-            candidates.append((1, None))
-        best = (math.inf, None)
-        for nxn, mode in candidates:
-            cost = self._try(cu, lambda: self._code_luma(cu, nxn, mode))
+            self._restore(start)
+            cost = self._try(cu, lambda: self._code_luma(cu, 1, None))
             if cost < best[0]:
-                best = (cost, (nxn, mode, list(cu.luma_modes)))
-        nxn, mode, modes = best[1]
-        self._code_luma(cu, nxn, mode, modes)
+                nxn_modes = list(cu.luma_modes)
+                best = (cost, lambda: self._recode_luma(cu, start, 1, None, nxn_modes))
+        return best[1]()
+
+    def _apply_single_luma(self, cu: CodingUnit, blocks: list[ComponentBlock], decision: tuple,
+                           distortion: int) -> int:
+        cu.part_nxn, cu.luma_modes = 0, [decision[0]]
+        self.state.mark_luma_mode(cu.x, cu.y, cu.size, decision[0])
+        self._apply_single_blocks(cu, blocks, [0], decision)
+        return distortion
+
+    def _recode_luma(self, cu: CodingUnit, start, nxn: int, mode: int | None, modes: list[int] | None) -> int:
+        self._restore(start)
+        return self._code_luma(cu, nxn, mode, modes)
 
     def _code_luma(self, cu: CodingUnit, nxn: int, mode: int | None, modes: list[int] | None = None) -> int:
         """Code the luma of the CU with one mode (2Nx2N) or four (NxN, chosen block by block unless
@@ -205,7 +346,7 @@ class CtuSearch:
             for pb, i in enumerate(luma):
                 blk = blocks[i]
                 best = (math.inf, 1)
-                for m in self._luma_shortlist(blk.x, blk.y, 2):
+                for m in self._luma_shortlist(blk.x, blk.y, 2)[0]:
                     cu.luma_modes = modes + [m] * (4 - pb)
                     cost = self._try(cu, lambda: self._code_blocks(cu, [i], blocks))
                     if cost < best[0]:
@@ -219,22 +360,52 @@ class CtuSearch:
         return self._code_blocks(cu, luma, blocks)
 
     # -- chroma -----------------------------------------------------------------------------------
-    def _decide_chroma(self, cu: CodingUnit) -> None:
+    def _decide_chroma(self, cu: CodingUnit) -> int:
+        """Choose the CU's chroma mode and leave its coding in the buffer and on the estimator; its SSE."""
         blocks = component_blocks(cu, self.geo)
         chroma = [i for i, b in enumerate(blocks) if b.c_idx > 0]
         modes = chroma_candidate_modes(cu.luma_modes[0])
+        candidates = []
+        for idx in (4, 0, 1, 2, 3):             # DM first; a mode listed twice is tried once
+            if all(modes[idx] != modes[c] for c in candidates):
+                candidates.append(idx)
+        shortlist = self.cfg.chroma_rd_modes < len(candidates)
+        if len(chroma) == 2 or shortlist:
+            first = chroma[:2]                    # the first Cb and Cr blocks: predicted from outside the CU
+            refs = [self.buf.reference(blocks[i]) for i in first]
+            preds = np.stack([[self.buf.predict_block(blocks[i], modes[idx], ref)
+                               for i, ref in zip(first, refs)] for idx in candidates])
+        if shortlist:
+            keep = self._chroma_shortlist(candidates, [blocks[i] for i in first], preds)
+            candidates = [c for c, kept in zip(candidates, keep) if kept]
+            preds = preds[keep]
+        if len(chroma) == 2:          # one transform block per chroma component: all candidates at once
+            def code_mode(idx: int) -> None:
+                cu.chroma_mode_idx, cu.chroma_mode = idx, modes[idx]
+                self.syntax.chroma_intra_mode(self.est, cu)
+            _, distortion, decision = self._try_single_blocks(cu, candidates, blocks, chroma, preds, code_mode)
+            cu.chroma_mode_idx, cu.chroma_mode = decision[0], modes[decision[0]]
+            self._apply_single_blocks(cu, blocks, chroma, decision)
+            return distortion
         best = (math.inf, 4)
-        seen = set()
-        for idx in (4, 0, 1, 2, 3):
-            if modes[idx] in seen:
-                continue
-            seen.add(modes[idx])
+        for idx in candidates:
             cu.chroma_mode_idx, cu.chroma_mode = idx, modes[idx]
             cost = self._try(cu, lambda: self._code_chroma(cu, chroma, blocks))
             if cost < best[0]:
                 best = (cost, idx)
         cu.chroma_mode_idx, cu.chroma_mode = best[1], modes[best[1]]
-        self._code_chroma(cu, chroma, blocks)
+        return self._code_chroma(cu, chroma, blocks)
+
+    def _chroma_shortlist(self, candidates: list[int], blocks: list[ComponentBlock],
+                          preds: np.ndarray) -> np.ndarray:
+        """Which chroma candidates get a full RD check: the ``chroma_rd_modes`` best by SATD of the
+        first Cb and Cr blocks plus the mode's bits (DM: 1, others: 3)."""
+        orgs = np.stack([self._org_block(blk) for blk in blocks])
+        mode_bits = np.array([1.0 if idx == DM_CHROMA_IDX else 3.0 for idx in candidates])
+        cost = satd(orgs[None].astype(np.int64) - preds).sum(axis=1) + self.sqrt_lam * mode_bits
+        keep = np.zeros(len(candidates), dtype=bool)
+        keep[np.argsort(cost, kind="stable")[:self.cfg.chroma_rd_modes]] = True
+        return keep
 
     def _code_chroma(self, cu: CodingUnit, chroma: list[int], blocks: list[ComponentBlock]) -> int:
         self.syntax.chroma_intra_mode(self.est, cu)
