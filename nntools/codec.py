@@ -20,7 +20,7 @@ from nntools.layers import checkerboard_anchor_mask, four_pass_masks
 from nntools.model import ModelConfig, NNCodecModel
 from nntools.zoo import DELTA_FRAC, LOG_SCALE_MIN, LOG_SCALE_STEP, NUM_SCALES, config_of, float_model
 
-ALIGN = 64            # luma alignment of NN-coded regions: z is 1/64 of luma
+ALIGN = 16            # luma alignment of NN-coded regions: one latent position per 16x16 luma
 
 
 @dataclass
@@ -104,6 +104,12 @@ class LatentCoder:
         return activation(symbols * self.delta + mu)
 
 
+def hyper_features(bundle: NNBundle, z_hat: torch.Tensor, hy: int, wy: int) -> torch.Tensor:
+    """h_s(z) cropped to the latent size: z covers ceil(size / 4) positions, so regions need only be
+    multiples of 16 luma samples, not 64."""
+    return bundle.h_s(z_hat)[:, :, :hy, :wy]
+
+
 def z_indexes(bundle: NNBundle, z_shape: tuple[int, ...]) -> np.ndarray:
     channels = z_shape[1]
     idx = NUM_SCALES + np.arange(channels, dtype=np.int64).reshape(1, -1, 1, 1)
@@ -124,10 +130,10 @@ def decode_latents(bundle: NNBundle, payload: bytes, height: int, width: int, le
     coder = LatentCoder(bundle, level)
     cfg = bundle.config
     hy, wy = height // 8, width // 8
-    z_shape = (1, cfg.hyper, hy // 4, wy // 4)
+    z_shape = (1, cfg.hyper, -(-hy // 4), -(-wy // 4))
     dec = RansDecoder(payload[1:], bundle.tables, lanes=1 << log2_lanes)
     z_hat = torch.from_numpy(dec.decode_pass(z_indexes(bundle, z_shape)).astype(np.float64)).view(z_shape)
-    hyper = bundle.h_s(z_hat)
+    hyper = hyper_features(bundle, z_hat, hy, wy)
     masks = bundle.stage_masks(hy, wy)
     y_hat = torch.zeros((1, cfg.latent, hy, wy), dtype=torch.float64)
     seen = torch.zeros_like(masks[0])

@@ -9,16 +9,16 @@ import numpy as np
 import torch
 
 from bitstream.rans import RansEncoder, estimate_bits, lane_count_for
-from nntools.codec import LatentCoder, NNBundle, select, z_indexes
+from nntools.codec import LatentCoder, NNBundle, hyper_features, select, z_indexes
 
 
 def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int) -> tuple[bytes, torch.Tensor]:
-    """x: (1, 6, H, W) in [-0.5, 0.5], H and W multiples of ALIGN/2.  Returns (payload, exact x_hat)."""
+    """x: (1, 6, H, W) in [-0.5, 0.5], H and W multiples of 8 (ALIGN luma).  Returns (payload, exact x_hat)."""
     coder = LatentCoder(bundle, level)
     with torch.no_grad():
         y = bundle.analysis.g_a(x.float()).double()
         z_hat = torch.round(bundle.analysis.h_a(y.float()).double())
-    hyper = bundle.h_s(z_hat)
+    hyper = hyper_features(bundle, z_hat, y.shape[2], y.shape[3])
     masks = bundle.stage_masks(y.shape[2], y.shape[3])
     y_hat = torch.zeros_like(y)
     seen = torch.zeros_like(masks[0])

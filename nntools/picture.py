@@ -3,8 +3,8 @@
 The network works in 4:2:0 (seed 002 ¶99): luma pixel-unshuffled to 4 channels at half resolution,
 stacked with Cb and Cr.  4:4:4 pictures enter with chroma averaged over 2x2 and leave with the codec's
 normative chroma upsampling (host.color.upsample_chroma); 4:0:0 pictures enter with neutral chroma,
-which the decoder discards.  Regions are padded to a multiple of NN_ALIGN luma samples (z is 1/64 of
-luma) by edge replication; the decoder crops the padding away.
+which the decoder discards.  Regions are padded to a multiple of ALIGN (16) luma samples by edge
+replication; the decoder crops the padding away.
 """
 from __future__ import annotations
 
@@ -14,13 +14,10 @@ import torch.nn.functional as F
 
 from bitstream.errors import BitstreamError, ModelMismatchError
 from host.color import upsample_chroma
-from nntools.codec import NNBundle, decode_latents
-
-NN_ALIGN = 64
-
+from nntools.codec import ALIGN, NNBundle, decode_latents
 
 def aligned(n: int) -> int:
-    return -(-n // NN_ALIGN) * NN_ALIGN
+    return -(-n // ALIGN) * ALIGN
 
 
 def planes_to_input(planes: list[np.ndarray], chroma_format: int, bit_depth: int) -> torch.Tensor:
