@@ -18,10 +18,17 @@ reused for later bins), ``None`` means bypass bins.
 
 Every back-end accumulates the estimated cost of each bin (fractional-bits table for context-coded
 bins, 1 bit per bypass bin) in ``bits`` and, per the caller-set ``category``, in ``bits_by_category``.
+
+Tracing (off by default, and then free: ``trace`` returns at once and no engine method is wrapped).
+A sink is a text file or a callable taking a line (the ``syntax`` channel), a ``ChannelTrace`` that
+selects channels (``syntax``: one line per element; ``cabac``: one line per bin with the context index
+and its ``pState``; ``rd``: the encoder's decisions, written by ``host.encoder.search``), or an object
+with an ``element(name, value, where, bits, category)`` method that receives elements as data (the
+inspector).  Writer and reader produce identical syntax and cabac lines.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence, TextIO
+from typing import Callable, Iterable, NamedTuple, Sequence, TextIO
 
 from bitstream.cabac import FRAC_ONE, CabacDecoder, CabacEncoder, CabacEstimator
 from bitstream.contexts import ContextTable
@@ -30,7 +37,47 @@ from bitstream.errors import BitstreamError
 MAX_EGK_PREFIX = 32          # longest accepted Exp-Golomb prefix: values below 2^(32 + k + 1)
 DEFAULT_CATEGORY = "other"
 
+TRACE_CHANNELS = ("syntax", "cabac", "rd")
 TraceSink = Callable[[str], object] | TextIO
+_BIN_METHODS = ("decision", "bypass", "bypass_bits", "bypass_unary", "terminate")
+
+
+def format_element(name: str, value, where: dict, bits: float) -> str:
+    """The syntax channel's line for one element: ``name key=val ... = value (bits bits)``."""
+    fields = "".join(f" {key}={val}" for key, val in where.items())
+    return f"{name}{fields} = {value} ({bits:.3f} bits)"
+
+
+def format_rd_decision(decision: dict) -> str:
+    """The rd channel's line for one encoder decision (a dict whose first item names it)."""
+    items = iter(decision.items())
+    _, kind = next(items)
+    fields = " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
+    return f"rd {kind} {fields}"
+
+
+class ChannelTrace:
+    """A text trace with selectable channels, written to a text file or a callable taking a line.
+
+    Pass it as ``trace_sink`` to the encoder or decoder.  ``rd_sink`` is what the encoder's RD search
+    calls per decision (None unless the ``rd`` channel is on, so the search skips building records).
+    """
+
+    def __init__(self, out: TraceSink, channels: Iterable[str] = ("syntax",)) -> None:
+        self.channels = frozenset(channels)
+        unknown = self.channels - set(TRACE_CHANNELS)
+        if unknown:
+            raise ValueError(f"unknown trace channel(s) {sorted(unknown)}; known: {TRACE_CHANNELS}")
+        self._emit = (lambda line: out.write(line + "\n")) if hasattr(out, "write") else out
+
+    def __call__(self, line: str) -> None:
+        self._emit(line)
+
+    @property
+    def rd_sink(self) -> Callable[[dict], None] | None:
+        if "rd" not in self.channels:
+            return None
+        return lambda decision: self._emit(format_rd_decision(decision))
 
 
 class SyntaxCoder:
@@ -54,7 +101,7 @@ class SyntaxCoder:
         self._category_start = 0
         self._frac_by_category: dict[str, int] = {}
         self._trace_sink: TraceSink | None = None
-        self._trace_emit: Callable[[str], object] | None = None
+        self._trace_emit: Callable[[str, object, dict, float], object] | None = None
         self._trace_start = 0
 
     # ---- statistics -------------------------------------------------------------------------
@@ -90,29 +137,90 @@ class SyntaxCoder:
 
     @property
     def trace_sink(self) -> TraceSink | None:
-        """Where ``trace`` writes: None (off), a callable taking a line, or a writable text file."""
+        """Where ``trace`` writes: None (off), a text file, a callable taking a line, a
+        ``ChannelTrace``, or an object with an ``element`` method (see the module docstring)."""
         return self._trace_sink
 
     @trace_sink.setter
     def trace_sink(self, sink: TraceSink | None) -> None:
         self._trace_sink = sink
         self._trace_start = self.frac
+        self._trace_emit = None
+        for name in _BIN_METHODS:                      # back to the engine's own (untraced) methods
+            self.__dict__.pop(name, None)
         if sink is None:
-            self._trace_emit = None
-        elif hasattr(sink, "write"):
-            self._trace_emit = lambda line: sink.write(line + "\n")
-        else:
-            self._trace_emit = sink
+            return
+        element = getattr(sink, "element", None)
+        if element is not None:
+            self._trace_emit = lambda name, value, where, bits: element(name, value, where, bits, self._category)
+            return
+        emit_line = (lambda line: sink.write(line + "\n")) if hasattr(sink, "write") else sink
+        channels = getattr(sink, "channels", ("syntax",))
+        if "cabac" in channels:
+            emit_line = self._trace_bins(emit_line)
+        if "syntax" in channels:
+            self._trace_emit = lambda name, value, where, bits: emit_line(format_element(name, value, where, bits))
 
     def trace(self, name: str, value, **where) -> None:
         """Record one syntax element: name, position fields, value, and its estimated bits (the
         bits since the previous trace).  Writer and reader produce identical lines."""
         if self._trace_emit is None:
             return
-        fields = "".join(f" {key}={val}" for key, val in where.items())
         spent = (self.frac - self._trace_start) / FRAC_ONE
         self._trace_start = self.frac
-        self._trace_emit(f"{name}{fields} = {value} ({spent:.3f} bits)")
+        self._trace_emit(name, value, where, spent)
+
+    def _trace_bins(self, emit_line: Callable[[str], object]) -> Callable[[str], object]:
+        """Shadow the engine's bin methods on this instance by ones that also trace each bin; returns
+        the line writer for the other channels.  A run of bypass bins is written as one line when
+        the next non-bypass line comes, so however an engine groups them (one call or several, or a
+        unary code built on ``bypass_bits``), writer and reader lines are identical."""
+        engine = type(self)
+        bypass_run: list[str] = []
+        nested = 0
+
+        def write(line: str) -> None:
+            if bypass_run:
+                emit_line("  bypass " + "".join(bypass_run))
+                bypass_run.clear()
+            emit_line(line)
+
+        def decision(ctx: int, value: int = 0) -> int:
+            p_state = (self._prob0[ctx] << 4) + self._prob1[ctx]
+            value = engine.decision(self, ctx, value)
+            write(f"  bin ctx={ctx} pState={p_state} = {int(value)}")
+            return value
+
+        def bypass(value: int = 0) -> int:
+            value = engine.bypass(self, value)
+            if not nested:
+                bypass_run.append(str(int(value)))
+            return value
+
+        def bypass_bits(value: int, n: int) -> int:
+            value = engine.bypass_bits(self, value, n)
+            if not nested and n > 0:
+                bypass_run.append(f"{value:0{n}b}")
+            return value
+
+        def bypass_unary(value: int, cmax: int) -> int:
+            nonlocal nested
+            nested += 1
+            try:
+                value = engine.bypass_unary(self, value, cmax)
+            finally:
+                nested -= 1
+            bypass_run.append("1" * value + ("0" if value < cmax else ""))
+            return value
+
+        def terminate(value: int = 0) -> int:
+            value = engine.terminate(self, value)
+            write(f"  terminate = {int(value)}")
+            return value
+
+        for method in (decision, bypass, bypass_bits, bypass_unary, terminate):
+            setattr(self, method.__name__, method)
+        return write
 
     # ---- binarizations (H.266 §9.3.3) --------------------------------------------------------
 

@@ -104,9 +104,14 @@ def reference_samples_unchecked(plane: np.ndarray, avail: np.ndarray, x: int, y:
     there.  Same result, no validation; reads the left column, corner and top row as slices."""
     n2 = 2 * size
     height, width = plane.shape
+    ux, uy = x >> 2, y >> 2
+    if (x and y and y + n2 <= height and x + n2 <= width and avail[uy - 1, ux - 1]
+            and avail[uy:uy + (n2 >> 2), ux - 1].all() and avail[uy - 1, ux:ux + (n2 >> 2)].all()):
+        # Every reference available (the common case): two slices.
+        return np.concatenate((plane[y + n2 - 1:y - 1:-1, x - 1], plane[y - 1, x - 1:x + n2])).astype(
+            np.int32, copy=False)
     ref = np.empty(2 * n2 + 1, dtype=np.int32)
     ok = np.zeros(2 * n2 + 1, dtype=bool)
-    ux, uy = x >> 2, y >> 2
     if x:
         bottom = min(y + n2, height)
         count = bottom - y
@@ -340,22 +345,18 @@ def predict_all_modes(ref: np.ndarray, size: int, is_luma: bool, bit_depth: int,
 def predict_all_modes_unchecked(ref: np.ndarray, size: int, is_luma: bool, bit_depth: int,
                                 filter_enabled: bool | None = None) -> np.ndarray:
     """``predict_all_modes`` for trusted callers (the RD search), arguments as for
-    ``predict_unchecked``.  The angular modes run as one gather over per-size index tables."""
+    ``predict_unchecked``.  The angular modes run as one gather from the unfiltered references
+    followed by the filtered ones, through per-size index tables."""
     if filter_enabled is None:
         filter_enabled = is_luma
     pred = np.empty((NUM_INTRA_MODES, size, size), dtype=np.int32)
+    filtered = ref
     if filter_enabled and size > 4:
         filtered = _filter_unchecked(ref, size, is_luma, bit_depth)
-        sources = np.where(_filter_flags(size)[:, None], filtered, ref)
-    else:
-        filtered = ref
-        sources = np.broadcast_to(ref, (NUM_INTRA_MODES, ref.size))
-    a, b, f = _angular_tables(size)
-    rows, g = _gather_rows(size)
-    src = sources[2:]
-    pred[2:] = (g * src[rows, a] + f * src[rows, b] + 16) >> 5
-    pred[INTRA_PLANAR] = _planar(filtered if filter_enabled and _FILTER_FLAG_LISTS[size][INTRA_PLANAR]
-                                 else ref, size)
+    both = np.concatenate([ref, filtered])
+    a, b, f, g = _all_mode_tables(size, filter_enabled)
+    pred[2:] = (g * both[a] + f * both[b] + 16) >> 5
+    pred[INTRA_PLANAR] = _planar(filtered if _FILTER_FLAG_LISTS[size][INTRA_PLANAR] else ref, size)
     pred[INTRA_DC] = _dc_value(ref, size)
     if is_luma and size <= _BOUNDARY_FILTER_MAX_SIZE:
         for mode in (INTRA_DC, INTRA_HORIZONTAL, INTRA_VERTICAL):
@@ -364,12 +365,17 @@ def predict_all_modes_unchecked(ref: np.ndarray, size: int, is_luma: bool, bit_d
 
 
 @lru_cache(maxsize=None)
-def _gather_rows(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row index (33, 1, 1) for gathering every angular mode at once, and the weights 32 - f."""
-    rows = np.arange(NUM_INTRA_MODES - 2)[:, None, None]
-    g = (32 - _angular_tables(size)[2]).astype(np.int32)
-    g.setflags(write=False)
-    return rows, g
+def _all_mode_tables(size: int, filter_enabled: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """a, b, f, 32 - f of modes 2..34 with a and b indexing [ref, filtered ref] (4N+1 each): modes
+    whose filterFlag is set read the second half."""
+    a, b, f = _angular_tables(size)
+    offset = np.zeros((NUM_INTRA_MODES - 2, 1, 1), dtype=np.int32)
+    if filter_enabled:
+        offset[:, 0, 0] = _filter_flags(size)[2:] * (4 * size + 1)
+    tables = (a + offset, b + offset, f, (32 - f).astype(np.int32))
+    for t in tables:
+        t.setflags(write=False)
+    return tables
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""Command-line interface: ``hybridcodec encode|decode ...`` (also ``python -m hybridcodec``)."""
+"""Command-line interface: ``hybridcodec encode|decode|inspect|rd|demo ...`` (also ``python -m hybridcodec``)."""
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -50,7 +51,10 @@ def _add_encode(sub) -> None:
     r.add_argument("--frame", type=int, default=0, help="frame index of a .yuv/.y4m input")
     o = p.add_argument_group("output")
     o.add_argument("--recon", help="also write the encoder's reconstruction (PNG, .yuv or .y4m)")
-    o.add_argument("--trace", help="write the syntax-element trace to this file")
+    o.add_argument("--trace", help="write the trace to this file (diff it against the decoder's)")
+    o.add_argument("--trace-channels", default="syntax", type=_channels(("syntax", "cabac", "rd")),
+                   help="comma-separated trace channels: syntax (elements), cabac (bins), rd (the encoder's "
+                        "RD decisions, lines starting 'rd ') (default syntax)")
     o.add_argument("--json", action="store_true", help="print statistics as JSON")
     o.add_argument("--progress", action="store_true", help="show a progress bar")
 
@@ -60,8 +64,39 @@ def _add_decode(sub) -> None:
                        description="Decode a .hbc bitstream to a picture (PNG etc., or .yuv/.y4m).")
     p.add_argument("input", help="input bitstream (.hbc)")
     p.add_argument("-o", "--output", required=True, help="output picture")
-    p.add_argument("--trace", help="write the syntax-element trace to this file")
+    p.add_argument("--trace", help="write the trace to this file")
+    p.add_argument("--trace-channels", default="syntax", type=_channels(("syntax", "cabac")),
+                   help="comma-separated trace channels: syntax (elements), cabac (bins) (default syntax)")
     p.add_argument("--json", action="store_true", help="print statistics as JSON")
+
+
+def _add_inspect(sub) -> None:
+    p = sub.add_parser("inspect", help="show a bitstream's header, coding tree and bits",
+                       description="Decode a .hbc bitstream and show its picture header, per CTU the coding "
+                                   "tree (CU sizes, positions, intra modes, QP, cbf) and the bits per syntax "
+                                   "category, CTU and CU.")
+    p.add_argument("input", help="input bitstream (.hbc)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--map", metavar="OUT.png", help="also draw CU boundaries and a bits-per-pixel heat map")
+    p.add_argument("--ctu", type=int, nargs="+", help="show the coding trees of these CTUs only (text)")
+    p.add_argument("--summary", action="store_true", help="one line per CTU, no coding trees (text)")
+    p.add_argument("-o", "--output", help="write the text or JSON here instead of printing it")
+
+
+def _add_rd(sub) -> None:
+    from hybridcodec.rd import __doc__ as rd_doc, add_arguments
+    p = sub.add_parser("rd", help="RD experiments against anchors (BD-rate, plots)", description=rd_doc,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+
+
+def _channels(allowed: tuple[str, ...]):
+    def parse(text: str) -> tuple[str, ...]:
+        channels = tuple(c for c in text.split(",") if c)
+        if not channels or any(c not in allowed for c in channels):
+            raise argparse.ArgumentTypeError(f"channels must be among {','.join(allowed)}, got {text!r}")
+        return channels
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_encode(sub)
     _add_decode(sub)
+    _add_inspect(sub)
+    _add_rd(sub)
     sub.add_parser("demo", help="encode and decode the bundled sample picture", add_help=False)
     return parser
 
@@ -92,6 +129,11 @@ def _open_trace(path: str | None):
     return open(path, "w") if path else None
 
 
+def _trace_sink(file, channels: tuple[str, ...]):
+    from bitstream.syntax_coder import ChannelTrace
+    return ChannelTrace(file, channels) if file else None
+
+
 def cmd_encode(args) -> dict:
     from hybridcodec.encoder import Encoder
     picture = read_image(args.input, size=args.size, bit_depth=args.input_bit_depth,
@@ -104,7 +146,8 @@ def cmd_encode(args) -> dict:
                         large_cu_bottom_up=args.large_cu_bottom_up)
     trace = _open_trace(args.trace)
     try:
-        result = Encoder(cfg).encode(picture, trace_sink=trace, progress=args.progress)
+        result = Encoder(cfg).encode(picture, trace_sink=_trace_sink(trace, args.trace_channels),
+                                     progress=args.progress)
     finally:
         if trace:
             trace.close()
@@ -128,7 +171,7 @@ def cmd_decode(args) -> dict:
     trace = _open_trace(args.trace)
     t0 = time.perf_counter()
     try:
-        result = decode_full(data, trace_sink=trace)
+        result = decode_full(data, trace_sink=_trace_sink(trace, args.trace_channels))
     finally:
         if trace:
             trace.close()
@@ -140,13 +183,33 @@ def cmd_decode(args) -> dict:
             "decode_seconds": round(seconds, 3)}
 
 
+def cmd_inspect(args) -> None:
+    from hybridcodec.inspect import format_text, inspect_file, to_json
+    info = inspect_file(args.input)
+    text = json.dumps(to_json(info), indent=1) + "\n" if args.json else \
+        format_text(info, ctus=args.ctu, summary=args.summary)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    if args.map:
+        from hybridcodec.plots import inspection_map
+        inspection_map(info, args.map)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["demo"]:
         from hybridcodec.demo import main as demo_main
         return demo_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command == "rd":
+        from hybridcodec.rd import run
+        return run(args, command="hybridcodec " + shlex.join(argv))
     try:
+        if args.command == "inspect":
+            cmd_inspect(args)
+            return 0
         report = {"encode": cmd_encode, "decode": cmd_decode}[args.command](args)
     except (CodecError, OSError) as exc:
         print(f"hybridcodec: error: {exc}", file=sys.stderr)

@@ -1,6 +1,12 @@
-"""The main job: encode and decode the bundled sample picture, print the figures, write the PNG.
+"""The main job: code the bundled sample picture at a few points in each mode and write a report.
 
-    python -m hybridcodec.demo [--qp 32 ...] [--out DIR]      (also: hybridcodec demo)
+    python -m hybridcodec.demo [--qp 27 32 37] [--levels 2 4 6] [--modes host,nn] [--out DIR]
+    (also: hybridcodec demo)
+
+Every bitstream is decoded again and checked bit for bit against the encoder's reconstruction.
+Written to DIR: the bitstreams and decoded PNGs, ``report.md`` (the table), ``report.json``,
+``rd.png`` (our modes with JPEG and WebP for reference) and ``decision_map.png`` (the host coding
+tree over the decoded picture and its bits-per-pixel map, by ``hybridcodec inspect``).
 """
 from __future__ import annotations
 
@@ -12,54 +18,119 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridcodec.config import EncoderConfig
+from hybridcodec.config import MODES, EncoderConfig
 from hybridcodec.imageio import read_image, write_image
 from hybridcodec.metrics import psnr_rgb, psnr_y
+
+REFERENCE_ANCHORS = ("jpeg", "webp")      # instant through OpenCV, so the plot has context
 
 
 def sample_path() -> Path:
     return Path(str(files("hybridcodec") / "data" / "sample.png"))
 
 
-def run(qps: list[int], out: Path, mode: str = "host") -> list[dict]:
+def code_mode(image: np.ndarray, mode: str, params: list[int], out: Path) -> tuple[list[dict], dict[int, bytes]]:
+    """Code the picture at each parameter of one mode; rows of figures and the bitstreams."""
     from hybridcodec.decoder import decode
     from hybridcodec.encoder import Encoder
-    image = read_image(sample_path())
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for qp in qps:
-        result = Encoder(EncoderConfig(qp=qp, mode=mode)).encode(image)
+    knob = "level" if mode == "nn" else "qp"
+    rows, bitstreams = [], {}
+    for value in params:
+        result = Encoder(EncoderConfig(mode=mode, **{knob: value})).encode(image)
         t0 = time.perf_counter()
         decoded = decode(result.bitstream)
         decode_seconds = time.perf_counter() - t0
         if not np.array_equal(decoded, result.reconstruction):
             raise AssertionError("decoder output differs from the encoder's reconstruction")
-        (out / f"sample_qp{qp}.hbc").write_bytes(result.bitstream)
-        write_image(out / f"sample_qp{qp}.png", decoded)
-        rows.append({"qp": qp, "mode": mode, "bytes": len(result.bitstream), "bpp": round(result.stats.bpp, 4),
+        stem = f"sample_qp{value}" if mode == "host" else f"sample_{mode}_{knob}{value}"
+        (out / f"{stem}.hbc").write_bytes(result.bitstream)
+        write_image(out / f"{stem}.png", decoded)
+        bitstreams[value] = result.bitstream
+        rows.append({"mode": mode, knob: value, "bytes": len(result.bitstream), "bpp": round(result.stats.bpp, 4),
                      "psnr_y": round(psnr_y(image, decoded), 3), "psnr_rgb": round(psnr_rgb(image, decoded), 3),
                      "encode_s": round(result.stats.seconds, 2), "decode_s": round(decode_seconds, 3)})
+    return rows, bitstreams
+
+
+def anchor_rows(image: np.ndarray) -> list[dict]:
+    from hybridcodec.anchors import available_anchors, default_sweep, encode_decode
+    available = available_anchors()
+    rows = []
+    for name in (a for a in REFERENCE_ANCHORS if available[a]):
+        for value in default_sweep(name):
+            r = encode_decode(name, image, value)
+            rows.append({"mode": name, "quality": value, "bytes": r.num_bytes,
+                         "bpp": round(8 * r.num_bytes / (image.shape[0] * image.shape[1]), 4),
+                         "psnr_y": round(psnr_y(image, r.decoded), 3), "psnr_rgb": round(psnr_rgb(image, r.decoded), 3)})
     return rows
+
+
+def run(qps: list[int], out: Path, modes: list[str] = ("host",), levels: list[int] = (2, 4, 6)) -> list[dict]:
+    """Code, check, and write every output; returns the rows of our modes."""
+    from hybridcodec.inspect import inspect_bitstream
+    from hybridcodec.plots import RdCurve, inspection_map, rd_figure
+    image = read_image(sample_path())
+    out.mkdir(parents=True, exist_ok=True)
+    rows, host_bitstreams = [], {}
+    for mode in modes:
+        mode_rows, bitstreams = code_mode(image, mode, list(levels if mode == "nn" else qps), out)
+        rows += mode_rows
+        if mode == "host":
+            host_bitstreams = bitstreams
+    anchors = anchor_rows(image)
+    curves = [RdCurve(name, [r["bpp"] for r in group], {m: [r[m] for r in group] for m in ("psnr_y", "psnr_rgb")})
+              for name in dict.fromkeys(r["mode"] for r in rows + anchors)
+              for group in [[r for r in rows + anchors if r["mode"] == name]]]
+    rd_figure(curves, out / "rd.png", metrics=("psnr_y", "psnr_rgb"), title="sample picture")
+    if host_bitstreams:
+        qp = sorted(host_bitstreams)[len(host_bitstreams) // 2]
+        inspection_map(inspect_bitstream(host_bitstreams[qp], f"sample_qp{qp}.hbc"), out / "decision_map.png")
+    (out / "report.json").write_text(json.dumps({"rows": rows, "anchors": anchors}, indent=1) + "\n")
+    (out / "report.md").write_text(report_markdown(rows, anchors, image.shape, bool(host_bitstreams)))
+    return rows
+
+
+def table(rows: list[dict]) -> list[str]:
+    lines = ["| mode | qp / level | bytes | bpp | PSNR-Y | PSNR-RGB | encode s | decode s |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        param = r.get("qp", r.get("level", r.get("quality")))
+        times = f"{r['encode_s']:.2f} | {r['decode_s']:.3f}" if "encode_s" in r else " | "
+        lines.append(f"| {r['mode']} | {param} | {r['bytes']} | {r['bpp']:.4f} | {r['psnr_y']:.3f} | "
+                     f"{r['psnr_rgb']:.3f} | {times} |")
+    return lines
+
+
+def report_markdown(rows: list[dict], anchors: list[dict], shape, with_map: bool) -> str:
+    lines = [f"# hybridcodec demo: sample picture {shape[1]}x{shape[0]}", "",
+             "Decoded == encoder reconstruction, checked bit for bit for every bitstream.", ""]
+    lines += table(rows) + ["", "Anchors (quality knob in the second column):", ""] + table(anchors)
+    lines += ["", "![RD curves](rd.png)", ""]
+    if with_map:
+        lines += ["![host decisions: CUs over the decoded picture, and bits per pixel](decision_map.png)", ""]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hybridcodec demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--qp", type=int, nargs="+", default=[32])
-    p.add_argument("--mode", default="host")
-    p.add_argument("--out", default="demo_out", help="folder for the bitstreams and decoded PNGs")
+    p.add_argument("--qp", type=int, nargs="+", default=[27, 32, 37], help="QPs of the host mode")
+    p.add_argument("--levels", type=int, nargs="+", default=[2, 4, 6], help="levels of the nn mode")
+    p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, from {','.join(MODES)}")
+    p.add_argument("--out", default="demo_out", help="folder for the bitstreams, decoded PNGs and report")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        p.error(f"unknown mode(s) {unknown}; available: {', '.join(MODES)}")
     h, w = read_image(sample_path()).shape[:2]
-    rows = run(args.qp, Path(args.out), args.mode)
+    rows = run(args.qp, Path(args.out), modes, args.levels)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"sample picture {w}x{h} ({sample_path().name}); decoded pictures in {args.out}/")
-        print(f"{'qp':>4} {'mode':>6} {'bytes':>8} {'bpp':>8} {'PSNR-Y':>8} {'PSNR-RGB':>9} {'enc s':>7} {'dec s':>7}")
-        for r in rows:
-            print(f"{r['qp']:>4} {r['mode']:>6} {r['bytes']:>8} {r['bpp']:>8.4f} {r['psnr_y']:>8.3f} "
-                  f"{r['psnr_rgb']:>9.3f} {r['encode_s']:>7.2f} {r['decode_s']:>7.3f}")
+        print(f"sample picture {w}x{h} ({sample_path().name}); report, plots and decoded pictures in {args.out}/")
+        print("\n".join(table(rows)))
         print("decoded == encoder reconstruction: yes (checked bit for bit)")
     return 0
 

@@ -50,7 +50,8 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     state = ParseState(geo)
     est = RateEstimator(CONTEXT_TABLE, header.qp)
     search = CtuSearch(geo, header.qp, header.bit_depth, original, buf, state,
-                       TreeSyntax(geo, state, HOST_CONTEXTS), est, cfg)
+                       TreeSyntax(geo, state, HOST_CONTEXTS), est, cfg,
+                       rd_sink=getattr(trace_sink, "rd_sink", None))   # the trace's rd channel
     ctus = []
     for x, y in geo.ctu_origins():
         ctus.append(search.search_ctu(x, y))

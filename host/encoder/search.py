@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -41,8 +42,9 @@ class SearchConfig:
 class CtuSearch:
     def __init__(self, geo: PictureGeometry, qp: int, bit_depth: int, original: list[np.ndarray],
                  buf: PictureBuffer, state: ParseState, syntax: TreeSyntax, est: RateEstimator,
-                 cfg: SearchConfig):
+                 cfg: SearchConfig, rd_sink: Callable[[dict], object] | None = None):
         self.geo, self.qp, self.bit_depth = geo, qp, bit_depth
+        self.rd_sink = rd_sink      # trace hook: called with a dict per RD decision (None: off)
         self.org, self.buf, self.state, self.syntax, self.est, self.cfg = original, buf, state, syntax, est, cfg
         self.lam = qp_to_lambda(qp, bit_depth)
         self.sqrt_lam = math.sqrt(self.lam)
@@ -80,6 +82,9 @@ class CtuSearch:
             best_ck = self._checkpoint(x, y, size)
         self._restore(start)
         cost, node = self._split(x, y, log2, depth, inside, best_cost)
+        if self.rd_sink is not None:
+            self.rd_sink({"decision": "split_cu_flag", "x": x, "y": y, "log2": log2, "J_unsplit": best_cost,
+                          "J_split": cost, "split": int(cost < best_cost)})
         if cost < best_cost:
             return cost, node
         self._restore(best_ck)
@@ -106,6 +111,10 @@ class CtuSearch:
             self.syntax.split_cu_flag(self.est, x, y, log2, depth, 0)
         flag_bits = self.est.bits - b0
         cost, cu = self.search_cu(x, y, log2, depth)
+        if self.rd_sink is not None:
+            self.rd_sink({"decision": "coding_unit", "x": x, "y": y, "log2": log2, "J": cost + self.lam * flag_bits,
+                          "part_nxn": cu.part_nxn, "luma_modes": cu.luma_modes,
+                          "intra_chroma_pred_mode": cu.chroma_mode_idx, "cbf": cu.cbf})
         return cost + self.lam * flag_bits, CodingNode(x, y, log2, False, cu=cu)
 
     def _split(self, x: int, y: int, log2: int, depth: int, inside: bool,
