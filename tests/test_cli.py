@@ -55,6 +55,6 @@ def test_help_and_module_entry_point():
 
 def test_demo(tmp_path, capsys):
     from hybridcodec.demo import main as demo
-    assert demo(["--qp", "37", "--out", str(tmp_path), "--json"]) == 0
+    assert demo(["--qp", "37", "--modes", "host", "--out", str(tmp_path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["bpp"] > 0 and (tmp_path / "sample_qp37.png").exists()
