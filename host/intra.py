@@ -17,7 +17,8 @@ and the strong bi-linear smoothing of luma uses the 2N-sample span (shift 7).
 
 Angular prediction is evaluated from per-size index tables: sample (row, col) of mode m is
 ((32 - f) * ref[a] + f * ref[b] + 16) >> 5 with (a, b, f) precomputed by the HEVC projection rules,
-so predict() and predict_all_modes() run the same vectorised code.
+so predict() (one mode) and predict_all_modes() (one gather for all 33) read the same tables.
+The ``*_unchecked`` variants skip argument validation for the codec's own hot paths.
 """
 from __future__ import annotations
 

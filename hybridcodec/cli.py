@@ -34,16 +34,16 @@ def _add_encode(sub) -> None:
     g.add_argument("--no-dst4", action="store_true", help="DCT instead of DST-VII for 4x4 luma")
     g.add_argument("--rdoq", action="store_true", help="rate-distortion optimised quantisation")
     g.add_argument("--rd-modes", type=int, default=3, help="luma modes given a full RD check (default 3)")
-    f = p.add_argument_group("encoder speed heuristics (defaults: see docs/RESULTS.md)")
+    f = p.add_argument_group("encoder speed heuristics (trade a little coding efficiency for speed)")
     f.add_argument("--chroma-rd-modes", type=int, default=EncoderConfig.chroma_rd_modes,
-                   help="chroma modes given a full RD check, 1..5 (best by SATD)")
+                   help="chroma modes given a full RD check, 1..5, best by SATD (default %(default)s)")
     f.add_argument("--zero-cbf-split-stop", action=argparse.BooleanOptionalAction,
                    default=EncoderConfig.zero_cbf_split_stop,
-                   help="do not try to split a CU whose best coding has no residual")
+                   help="do not try to split a CU whose best coding has no residual (default %(default)s)")
     f.add_argument("--large-cu-bottom-up", action=argparse.BooleanOptionalAction,
                    default=EncoderConfig.large_cu_bottom_up,
                    help="CUs above the transform size: try the split first, the whole CU only when "
-                        "no quadrant splits further")
+                        "no quadrant splits further (default %(default)s)")
     r = p.add_argument_group("raw input (.yuv)")
     r.add_argument("-s", "--size", help="WxH of a .yuv input")
     r.add_argument("--input-bit-depth", type=int, default=8, help=".yuv sample bit depth (8 or 10)")

@@ -22,10 +22,12 @@ class EncoderConfig:
     dst4: bool = True               # DST-VII for 4x4 luma blocks
     rdoq: bool = False              # rate-distortion optimised quantisation
     rd_modes: int = 3               # luma modes of the SATD shortlist that get a full RD check
-    # Encoder speed heuristics (see docs/RESULTS.md for their measured speed and BD-rate cost).
-    zero_cbf_split_stop: bool = False  # do not try to split a CU whose best coding has no residual
-    large_cu_bottom_up: bool = False      # CUs above max_tu_size: split first, unsplit only if no quadrant splits
-    chroma_rd_modes: int = 5        # chroma modes (best by SATD) that get a full RD check, 1..5
+    # Encoder speed heuristics; measured on 4 dev pictures at QP 22..37 (BD-rate with PSNR-Y):
+    zero_cbf_split_stop: bool = True   # don't try splitting a CU coded without residual: +0.00 %, ~5 % faster
+    large_cu_bottom_up: bool = True    # CUs above max_tu_size: split first, whole CU only if no quadrant
+                                       # splits further: +0.17 %, ~20 % faster
+    chroma_rd_modes: int = 5           # chroma modes (best by SATD) given a full RD check, 1..5;
+                                       # 2: +0.45 %, ~7 % faster
     level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
     nn_model: str = "hyperprior-cb" # neural-tool weights (a name from nntools.zoo or a .npz path)
 

@@ -32,11 +32,11 @@ class SearchConfig:
     rdoq: bool = False
     dst4_enabled: bool = True
     early_split_stop: bool = True   # stop evaluating children once their cost exceeds the unsplit CU's
-    # Speed heuristics (each may cost some coding efficiency; see EncoderConfig for the defaults).
+    # Speed heuristics, off here (exhaustive search); EncoderConfig holds the measured defaults.
     zero_cbf_split_stop: bool = False   # do not try to split a CU whose best coding has no residual
-    large_cu_bottom_up: bool = False       # CUs above the transform size: try the split first, the
-                                           # unsplit CU only if no quadrant split further
-    chroma_rd_modes: int = 5               # chroma modes (best by SATD) that get a full RD check
+    large_cu_bottom_up: bool = False    # CUs above the transform size: try the split first, the
+                                        # unsplit CU only if no quadrant split further
+    chroma_rd_modes: int = 5            # chroma modes (best by SATD) that get a full RD check
 
 
 class CtuSearch:
@@ -78,13 +78,12 @@ class CtuSearch:
         if inside:
             best_cost, best_node = self._unsplit(x, y, log2, depth)
             if self.cfg.zero_cbf_split_stop and not any(best_node.cu.cbf):
+                self._report_split(x, y, log2, best_cost, math.inf)
                 return best_cost, best_node
             best_ck = self._checkpoint(x, y, size)
         self._restore(start)
         cost, node = self._split(x, y, log2, depth, inside, best_cost)
-        if self.rd_sink is not None:
-            self.rd_sink({"decision": "split_cu_flag", "x": x, "y": y, "log2": log2, "J_unsplit": best_cost,
-                          "J_split": cost, "split": int(cost < best_cost)})
+        self._report_split(x, y, log2, best_cost, cost)
         if cost < best_cost:
             return cost, node
         self._restore(best_ck)
@@ -95,14 +94,22 @@ class CtuSearch:
         large CU rarely beats quadrants that are themselves split)."""
         split_cost, split_node = self._split(x, y, log2, depth, True, math.inf)
         if any(child.split for child in split_node.children):
+            self._report_split(x, y, log2, math.inf, split_cost)
             return split_cost, split_node
         split_ck = self._checkpoint(x, y, 1 << log2)
         self._restore(start)
         cost, node = self._unsplit(x, y, log2, depth)
+        self._report_split(x, y, log2, cost, split_cost)
         if split_cost < cost:
             self._restore(split_ck)
             return split_cost, split_node
         return cost, node
+
+    def _report_split(self, x: int, y: int, log2: int, j_unsplit: float, j_split: float) -> None:
+        """Record a split decision on the rd trace channel (inf: that alternative was not tried)."""
+        if self.rd_sink is not None:
+            self.rd_sink({"decision": "split_cu_flag", "x": x, "y": y, "log2": log2, "J_unsplit": j_unsplit,
+                          "J_split": j_split, "split": int(j_split < j_unsplit)})
 
     def _unsplit(self, x: int, y: int, log2: int, depth: int) -> tuple[float, CodingNode]:
         """The node coded as one CU (with split_cu_flag = 0 where it is coded)."""
