@@ -32,7 +32,8 @@ def _add_encode(sub) -> None:
     g.add_argument("--max-tu-size", type=int, default=32, choices=[32, 64])
     g.add_argument("--no-deblock", action="store_true", help="disable the deblocking filter")
     g.add_argument("--no-dst4", action="store_true", help="DCT instead of DST-VII for 4x4 luma")
-    g.add_argument("--rdoq", action="store_true", help="rate-distortion optimised quantisation")
+    g.add_argument("--no-rdoq", action="store_true",
+                   help="plain dead-zone quantisation instead of RDOQ (faster, ~6 %% more bits)")
     g.add_argument("--rd-modes", type=int, default=3, help="luma modes given a full RD check (default 3)")
     f = p.add_argument_group("encoder speed heuristics (trade a little coding efficiency for speed)")
     f.add_argument("--chroma-rd-modes", type=int, default=EncoderConfig.chroma_rd_modes,
@@ -140,7 +141,7 @@ def cmd_encode(args) -> dict:
                          chroma_format=args.input_chroma_format, frame=args.frame)
     cfg = EncoderConfig(qp=args.qp, mode=args.mode, chroma_format=args.chroma_format, ctu_size=args.ctu_size,
                         min_cu_size=args.min_cu_size, max_tu_size=args.max_tu_size,
-                        deblocking=not args.no_deblock, dst4=not args.no_dst4, rdoq=args.rdoq,
+                        deblocking=not args.no_deblock, dst4=not args.no_dst4, rdoq=not args.no_rdoq,
                         rd_modes=args.rd_modes, chroma_rd_modes=args.chroma_rd_modes,
                         zero_cbf_split_stop=args.zero_cbf_split_stop,
                         large_cu_bottom_up=args.large_cu_bottom_up)

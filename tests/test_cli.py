@@ -49,7 +49,7 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
 def test_help_and_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "hybridcodec", "encode", "--help"], capture_output=True, text=True,
                          check=True).stdout
-    for option in ("--qp", "--chroma-format", "--min-cu-size", "--rdoq", "--trace", "--size"):
+    for option in ("--qp", "--chroma-format", "--min-cu-size", "--no-rdoq", "--trace", "--size"):
         assert option in out
 
 

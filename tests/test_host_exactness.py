@@ -40,7 +40,7 @@ def test_16_bit_input_coded_at_10_bits():
     dict(min_cu_size=4),
     dict(min_cu_size=4, chroma_format="444"),
     dict(max_tu_size=64),
-    dict(rdoq=True),
+    dict(rdoq=False),
     dict(deblocking=False),
     dict(dst4=False, min_cu_size=4),
     dict(qp=0),
