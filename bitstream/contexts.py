@@ -2,14 +2,9 @@
 
 A context is an integer index into flat per-context state lists, because the arithmetic coder runs
 per bin in pure Python and a list index is the cheapest lookup there is.  Syntax modules allocate
-their contexts by name in a ``ContextTable``; the codec uses ONE table, ``CODEC_CONTEXTS``, on which
-host and neural-tool modules call ``add`` at import time.
-
-Determinism: indices are assigned in registration order, i.e. import order, and tables only ever
-append, so an index never changes once handed out.  Encoder and decoder obtain identical tables by
-importing the same modules (the ``hybridcodec`` package imports every syntax module before coding)
-and may call ``freeze()`` afterwards so that a late registration fails loudly instead of silently
-changing the table size between two processes.
+their contexts by name in a ``ContextTable``.  The codec builds ONE table, in a fixed order, in
+``host/contexts.py``; indices are assigned in registration order and a table only ever appends, so
+encoder and decoder hold identical tables, and ``freeze()`` makes a late registration fail loudly.
 """
 from __future__ import annotations
 
@@ -122,5 +117,3 @@ def _normalise(name: str, init_values: Sequence[int] | int,
         raise ValueError(f"contexts {name!r}: shift indices must lie in 0..{MAX_SHIFT_IDX}")
     return inits, shifts
 
-
-CODEC_CONTEXTS = ContextTable()

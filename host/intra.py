@@ -404,22 +404,6 @@ def most_probable_modes(left_mode: int | None, above_mode: int | None) -> tuple[
     return left, above, third
 
 
-def luma_mode_to_syntax(mode: int, mpms: tuple[int, int, int]) -> tuple[int | None, int | None]:
-    """(mpm_idx, rem_intra_luma_pred_mode) coding ``mode``: exactly one of the two is None."""
-    if mode in mpms:
-        return mpms.index(mode), None
-    return None, mode - sum(1 for m in mpms if m < mode)
-
-
-def luma_mode_from_syntax(mpm_idx: int | None, rem_mode: int | None, mpms: tuple[int, int, int]) -> int:
-    """HEVC 8.4.2: the luma mode from mpm_idx, or from rem_intra_luma_pred_mode (0..31)."""
-    if mpm_idx is not None:
-        return mpms[mpm_idx]
-    mode = rem_mode
-    for candidate in sorted(mpms):
-        if mode >= candidate:
-            mode += 1
-    return mode
 
 
 def chroma_candidate_modes(luma_mode: int) -> list[int]:

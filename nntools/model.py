@@ -48,9 +48,6 @@ def ste_round(x: torch.Tensor) -> torch.Tensor:
 
 
 class NNCodecModel(nn.Module):
-    DOWNSCALE = 8        # y is 1/8 of the half-resolution input (1/16 of luma)
-    HYPER_DOWNSCALE = 32  # z is 1/32 of the half-resolution input (1/64 of luma)
-
     def __init__(self, cfg: ModelConfig = ModelConfig()):
         super().__init__()
         self.cfg = cfg

@@ -8,7 +8,7 @@ import pytest
 
 from bitstream.cabac import (FRAC_ONE, LPS_COST, LPS_RANGE, MPS_COST, RENORM_SHIFT,
                              CabacDecoder, CabacEncoder, CabacEstimator, bin_cost)
-from bitstream.contexts import (CODEC_CONTEXTS, EQUIPROBABLE, ContextTable, init_probability,
+from bitstream.contexts import (EQUIPROBABLE, ContextTable, init_probability,
                                 window_shifts)
 from bitstream.errors import BitstreamError
 
@@ -245,7 +245,6 @@ def test_context_table_allocation() -> None:
     table.freeze()
     with pytest.raises(ValueError, match="frozen"):
         table.add("d", 1)
-    assert isinstance(CODEC_CONTEXTS, ContextTable)
 
 
 def test_fractional_bits_table_is_consistent_with_the_coder() -> None:

@@ -5,8 +5,7 @@ import pytest
 
 from bitstream.errors import InputError
 from host.intra import (INTRA_DC, INTRA_HORIZONTAL, INTRA_PLANAR, INTRA_VERTICAL, NUM_INTRA_MODES,
-                        chroma_candidate_modes, luma_mode_from_syntax, luma_mode_to_syntax,
-                        most_probable_modes, predict, predict_all_modes, reference_samples)
+                        chroma_candidate_modes, most_probable_modes, predict, predict_all_modes, reference_samples)
 
 ANGLE = [None, None, 32, 26, 21, 17, 13, 9, 5, 2, 0, -2, -5, -9, -13, -17, -21, -26,
          -32, -26, -21, -17, -13, -9, -5, -2, 0, 2, 5, 9, 13, 17, 21, 26, 32]
@@ -229,20 +228,6 @@ def test_most_probable_modes():
     assert most_probable_modes(None, 0) == (1, 0, 26)
     assert most_probable_modes(5, None) == (5, 1, 0)
 
-
-def test_luma_mode_syntax_round_trip():
-    for left in (None, 0, 1, 10, 26, 34, 7):
-        for above in (None, 0, 1, 18, 26):
-            mpms = most_probable_modes(left, above)
-            remaining = set()
-            for mode in range(NUM_INTRA_MODES):
-                mpm_idx, rem = luma_mode_to_syntax(mode, mpms)
-                assert (mpm_idx is None) != (rem is None)
-                if rem is not None:
-                    assert 0 <= rem < 32
-                    remaining.add(rem)
-                assert luma_mode_from_syntax(mpm_idx, rem, mpms) == mode
-            assert remaining == set(range(32))
 
 
 def test_chroma_candidate_modes():
