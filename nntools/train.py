@@ -42,7 +42,8 @@ def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float) -> 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m nntools.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder of training images")
+    p.add_argument("--data", required=True,
+                   help="folder of training images, or a crop pack (.npz from python -m nntools.data)")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.csv")
     p.add_argument("--init", help="start from these weights (a checkpoint or exported .npz) if no checkpoint")
     p.add_argument("--steps", type=int, default=1_000_000, help="stop after this many total steps")

@@ -121,3 +121,15 @@ def test_training_runs_checkpoints_and_resumes(tmp_path):
     assert torch.load(out / "checkpoint.pt")["step"] == 3
     rows = (out / "log.csv").read_text().strip().splitlines()
     assert rows[0].startswith("step,hours,loss") and len(rows) == 4
+
+
+def test_crop_pack_feeds_training(tmp_path):
+    from nntools.data import CropDataset, pack_crops
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), synthetic_rgb(100, 120, 1))
+    pack_crops(folder, tmp_path / "pack.npz", count=3, size=64)
+    data = CropDataset(tmp_path / "pack.npz", crop=64)
+    batch = data.batch(2)
+    assert len(data.pictures) == 3 and batch.shape == (2, 6, 32, 32)
+    assert float(batch.min()) >= -0.5 and float(batch.max()) <= 0.5
