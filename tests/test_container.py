@@ -11,6 +11,7 @@ from bitstream.bitio import MAX_UE_PREFIX, BitReader, BitWriter
 from bitstream.container import (MAGIC, VERSION, PictureHeader, SubstreamType, read_container,
                                  write_container, write_picture_header)
 from bitstream.errors import BitstreamError
+from corruption import truncated_or_flipped
 
 NN_HEADER = PictureHeader(width=1920, height=1080, bit_depth=10, chroma_format=3, ctu_size=128,
                           min_cu_size=8, max_tu_size=64, qp=51, deblocking_enabled=False,
@@ -167,16 +168,8 @@ def test_container_inconsistencies_are_rejected() -> None:
 VALID = write_container(NN_HEADER, SUBSTREAMS[:2])
 
 
-def _flip(data: bytes, bits: list[int]) -> bytes:
-    out = bytearray(data)
-    for b in bits:
-        out[b >> 3] ^= 0x80 >> (b & 7)
-    return bytes(out)
-
-
 malformed_containers = st.one_of(
-    st.integers(0, len(VALID) - 1).map(lambda n: VALID[:n]),
-    st.lists(st.integers(0, 8 * len(VALID) - 1), min_size=1, max_size=6).map(lambda b: _flip(VALID, b)),
+    truncated_or_flipped(VALID),
     st.binary(max_size=200),
     st.binary(max_size=120).map(lambda tail: MAGIC + bytes([VERSION]) + tail),
 )

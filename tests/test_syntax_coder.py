@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bitstream.contexts import ContextTable
 from bitstream.errors import BitstreamError
 from bitstream.syntax_coder import MAX_EGK_PREFIX, RateEstimator, SyntaxCoder, SyntaxReader, SyntaxWriter
+from corruption import truncated_or_flipped
 
 TABLE = ContextTable()
 CTX = TABLE.add("test", [5, 20, 35, 44, 58], shift_idx=[1, 4, 8, 9, 12])
@@ -233,16 +234,8 @@ def test_fixed_pattern_decodes() -> None:
     reader.finish()
 
 
-def _flip(data: bytes, bits: list[int]) -> bytes:
-    out = bytearray(data)
-    for b in bits:
-        out[b >> 3] ^= 0x80 >> (b & 7)
-    return bytes(out)
-
-
 malformed_substreams = st.one_of(
-    st.integers(0, len(VALID) - 1).map(lambda n: VALID[:n]),
-    st.lists(st.integers(0, 8 * len(VALID) - 1), min_size=1, max_size=6).map(lambda b: _flip(VALID, b)),
+    truncated_or_flipped(VALID),
     st.binary(max_size=3 * len(VALID)),
     st.binary(max_size=8).map(lambda tail: VALID + tail),
 )
