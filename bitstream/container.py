@@ -11,6 +11,9 @@ picture_header (bit-packed, MSB first)::
     chroma_format_idc u(2)          log2_ctu_size_minus6 u(1)       log2_min_cu_size_minus2 u(1)
     log2_max_tu_size_minus5 u(1)    pic_qp u(6)                     deblocking_enabled_flag u(1)
     dst4_enabled_flag u(1)          nn_compress_enable_flag u(1)    nn_level_offset se(v)
+    if nn_compress_enable_flag:
+        log2_nn_min_cu_size_minus5 u(2)     nn_flag_coding u(2)
+        nn_delta_level_enabled_flag u(1)    nn_deblocking_enabled_flag u(1)
     output_channels_minus1 u(2)     output_bit_depth_16_flag u(1)   color_matrix u(8)
     byte_alignment (zero bits)      model_id 16 bytes (only if nn_compress_enable_flag)
     extension_length ue(v)          byte_alignment                  extension_length bytes
@@ -41,6 +44,9 @@ KNOWN_COLOR_MATRICES = (COLOR_MATRIX_BT601_FULL, COLOR_MATRIX_YCBCR)
 CHROMA_400, CHROMA_420, CHROMA_444 = 0, 1, 3
 
 
+NN_FLAG_CONTEXTS, NN_FLAG_ONE_CONTEXT, NN_FLAG_BYPASS = 0, 1, 2   # nn_flag_coding values
+
+
 class SubstreamType(IntEnum):
     HOST_CABAC = 0
     NN_LATENTS = 1
@@ -64,6 +70,10 @@ class PictureHeader:
     dst4_enabled: bool = True
     nn_compress_enable: bool = False
     nn_level_offset: int = 0
+    nn_min_cu_size: int = 32          # smallest CU that carries nn_compress_flag (¶167)
+    nn_flag_coding: int = NN_FLAG_CONTEXTS
+    nn_delta_level_enabled: bool = False
+    nn_deblocking_enabled: bool = True
     output_channels: int = 3
     output_bit_depth: int = 8
     color_matrix: int = COLOR_MATRIX_BT601_FULL
@@ -84,6 +94,15 @@ class PictureHeader:
         _check(self.max_tu_size in (32, 64), "max_tu_size", self.max_tu_size, "32 or 64")
         _check(0 <= self.qp <= 51, "qp", self.qp, "0..51")
         _check(-8 <= self.nn_level_offset <= 8, "nn_level_offset", self.nn_level_offset, "-8..8")
+        _check(self.nn_min_cu_size in (32, 64, 128) and self.nn_min_cu_size <= self.ctu_size,
+               "nn_min_cu_size", self.nn_min_cu_size, "32, 64 or 128, at most ctu_size")
+        _check(self.nn_flag_coding in (NN_FLAG_CONTEXTS, NN_FLAG_ONE_CONTEXT, NN_FLAG_BYPASS),
+               "nn_flag_coding", self.nn_flag_coding, "0 (contexts), 1 (one context) or 2 (bypass)")
+        if not self.nn_compress_enable:
+            defaults = (32, NN_FLAG_CONTEXTS, False, True)
+            values = (self.nn_min_cu_size, self.nn_flag_coding, self.nn_delta_level_enabled,
+                      self.nn_deblocking_enabled)
+            _check(values == defaults, "NN tool fields", values, f"{defaults} when nn_compress_enable is 0")
         _check(self.output_channels in (1, 3), "output_channels", self.output_channels, "1 or 3")
         _check(self.output_bit_depth in (8, 16), "output_bit_depth", self.output_bit_depth, "8 or 16")
         _check(self.color_matrix in KNOWN_COLOR_MATRICES, "color_matrix", self.color_matrix,
@@ -113,6 +132,11 @@ def write_picture_header(w: BitWriter, h: PictureHeader) -> None:
     w.flag(h.dst4_enabled)
     w.flag(h.nn_compress_enable)
     w.se(h.nn_level_offset)
+    if h.nn_compress_enable:
+        w.u(h.nn_min_cu_size.bit_length() - 6, 2)
+        w.u(h.nn_flag_coding, 2)
+        w.flag(h.nn_delta_level_enabled)
+        w.flag(h.nn_deblocking_enabled)
     w.u(h.output_channels - 1, 2)
     w.flag(h.output_bit_depth == 16)
     w.u(h.color_matrix, 8)
@@ -137,10 +161,11 @@ def read_picture_header(r: BitReader) -> PictureHeader:
         dst4_enabled=r.flag(),
         nn_compress_enable=r.flag(),
         nn_level_offset=r.se(),
-        output_channels=r.u(2) + 1,
-        output_bit_depth=16 if r.flag() else 8,
-        color_matrix=r.u(8),
     )
+    if fields["nn_compress_enable"]:
+        fields.update(nn_min_cu_size=32 << r.u(2), nn_flag_coding=r.u(2), nn_delta_level_enabled=r.flag(),
+                      nn_deblocking_enabled=r.flag())
+    fields.update(output_channels=r.u(2) + 1, output_bit_depth=16 if r.flag() else 8, color_matrix=r.u(8))
     r.byte_align()
     fields["model_id"] = r.read_bytes(MODEL_ID_BYTES) if fields["nn_compress_enable"] else b""
     extension_length = r.ue()                     # checked before its bytes are read

@@ -19,6 +19,8 @@ class HostContexts:
     intra_chroma_pred_mode: int     # 1
     cbf_luma: int                   # 2: transform block covers the whole CU or not
     cbf_chroma: int                 # 2: same rule
+    nn_compress_flag: int           # 9: 3 size classes (32, 64, 128) x number of NN-coded neighbours
+    nn_delta_level: int             # 2: first and second bin of the magnitude
 
     @classmethod
     def register(cls, table: ContextTable) -> "HostContexts":
@@ -29,6 +31,8 @@ class HostContexts:
             intra_chroma_pred_mode=table.get_or_add("intra_chroma_pred_mode", 1),
             cbf_luma=table.get_or_add("cbf_luma", 2),
             cbf_chroma=table.get_or_add("cbf_cb_cr", 2),
+            nn_compress_flag=table.get_or_add("nn_compress_flag", 9),
+            nn_delta_level=table.get_or_add("nn_delta_level", 2),
         )
 
 

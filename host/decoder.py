@@ -6,6 +6,7 @@ Every loop is bounded by the picture geometry; a corrupt substream ends in ``Bit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -15,9 +16,20 @@ from bitstream.syntax_coder import SyntaxCoder, SyntaxReader
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
 from host.deblock import deblock_picture
 from host.edges import boundary_strengths
-from host.partition import CodingNode, CodingUnit, ParseState, PictureGeometry
+from host.partition import CodingNode, CodingUnit, CuMode, ParseState, PictureGeometry
 from host.reconstruct import PictureBuffer
-from host.syntax import TreeSyntax, coding_tree_unit
+from host.syntax import NNTreeParams, TreeSyntax, coding_tree_unit
+
+
+class NNRegionDecoder(Protocol):
+    """The neural tool as the host decoder sees it (implemented in hybridcodec.nn_blocks)."""
+    params: NNTreeParams
+
+    def decode_cu(self, cu: CodingUnit) -> list[np.ndarray]:
+        """The next NN-coded CU's samples, one array per component, from the NN substream."""
+
+    def finish(self) -> None:
+        """Check that the NN substream was consumed exactly."""
 
 
 @dataclass
@@ -41,28 +53,38 @@ def end_of_ctu(sc: SyntaxCoder, is_last: bool) -> None:
 
 
 def loop_filter(planes: list[np.ndarray], cus: list[CodingUnit], geo: PictureGeometry, qp: int,
-                bit_depth: int) -> list[np.ndarray]:
-    bs_ver, bs_hor = boundary_strengths(cus, geo)
+                bit_depth: int, nn_deblocking: bool = True) -> list[np.ndarray]:
+    bs_ver, bs_hor = boundary_strengths(cus, geo, nn_deblocking)
     qp_map = np.full((geo.coded_height // 4, geo.coded_width // 4), qp, dtype=np.int32)
     return deblock_picture(planes, bs_ver, bs_hor, qp_map, geo.chroma_format, bit_depth)
 
 
-def decode_host(header: PictureHeader, payload: bytes, trace_sink=None) -> DecodedPicture:
+def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
+                nn: NNRegionDecoder | None = None) -> DecodedPicture:
+    """The coding tree of the host substream; CUs with nn_compress_flag = 1 are reconstructed by ``nn``
+    (required when nn_compress_enable = 1)."""
     geo = PictureGeometry.from_header(header)
+    if header.nn_compress_enable and nn is None:
+        raise BitstreamError("picture uses the neural tool but no NN substream decoder was given")
     sc = SyntaxReader(CONTEXT_TABLE, header.qp, payload)
     sc.trace_sink = trace_sink
-    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS)
+    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn.params if nn is not None else None)
     buf = PictureBuffer(geo, header.bit_depth)
     origins = geo.ctu_origins()
     ctus = []
     for i, (x, y) in enumerate(origins):
         root = coding_tree_unit(syntax, sc, x, y)
         for cu in root.leaves():
-            buf.reconstruct_cu(cu, header.qp, header.dst4_enabled)
+            if cu.mode == CuMode.NN:
+                buf.store_cu(cu, nn.decode_cu(cu))
+            else:
+                buf.reconstruct_cu(cu, header.qp, header.dst4_enabled)
         end_of_ctu(sc, i == len(origins) - 1)
         ctus.append(root)
+    if nn is not None:
+        nn.finish()
     planes = buf.planes
     cus = [cu for root in ctus for cu in root.leaves()]
     if header.deblocking_enabled:
-        planes = loop_filter(planes, cus, geo, header.qp, header.bit_depth)
+        planes = loop_filter(planes, cus, geo, header.qp, header.bit_depth, header.nn_deblocking_enabled)
     return DecodedPicture(planes, ctus, dict(sc.bits_by_category))

@@ -20,8 +20,9 @@ CODED_SIZE_MULTIPLE = 8
 
 
 class CuMode(enum.IntEnum):
-    """How a coding unit is predicted and reconstructed (the hybrid adds the neural path)."""
+    """How a coding unit is reconstructed: host intra coding, or the neural tool (nn_compress_flag = 1)."""
     INTRA = 0
+    NN = 1
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class CodingUnit:
     chroma_mode: int = 1                                            # derived chroma intra mode
     cbf: list[int] = field(default_factory=list)                    # per component block, coding order
     coeffs: list[np.ndarray | None] = field(default_factory=list)   # levels per component block
+    nn_level: int | None = None                                     # NN rate level (mode NN only)
 
     @property
     def size(self) -> int:
@@ -146,10 +148,14 @@ class ParseState:
         h, w = geo.coded_height // UNIT, geo.coded_width // UNIT
         self.depth = np.full((h, w), -1, dtype=np.int16)      # CU quadtree depth, -1 = not yet coded
         self.luma_mode = np.full((h, w), -1, dtype=np.int16)  # intra luma mode, -1 = not available
+        self.nn_flag = np.zeros((h, w), dtype=np.int8)         # nn_compress_flag of the covering CU
+        self.ctu_delta_level: int | None = None                # nn_delta_level of the current CTU
 
     def mark_cu(self, cu: CodingUnit, depth: int) -> None:
         u = UNIT
-        self.depth[cu.y // u:(cu.y + cu.size) // u, cu.x // u:(cu.x + cu.size) // u] = depth
+        sl = np.s_[cu.y // u:(cu.y + cu.size) // u, cu.x // u:(cu.x + cu.size) // u]
+        self.depth[sl] = depth
+        self.nn_flag[sl] = int(cu.mode == CuMode.NN)
 
     def mark_luma_mode(self, x: int, y: int, size: int, mode: int) -> None:
         u = UNIT
@@ -158,12 +164,20 @@ class ParseState:
     def save(self, x: int, y: int, size: int):
         u = UNIT
         sl = np.s_[y // u:(y + size) // u, x // u:(x + size) // u]
-        return sl, self.depth[sl].copy(), self.luma_mode[sl].copy()
+        return sl, self.depth[sl].copy(), self.luma_mode[sl].copy(), self.nn_flag[sl].copy(), self.ctu_delta_level
 
     def restore(self, saved) -> None:
-        sl, depth, mode = saved
+        sl, depth, mode, nn_flag, self.ctu_delta_level = saved
         self.depth[sl] = depth
         self.luma_mode[sl] = mode
+        self.nn_flag[sl] = nn_flag
+
+    def neighbour_nn_flags(self, x: int, y: int) -> tuple[int, int]:
+        """nn_compress_flag of the left and above neighbours (0 outside the picture or not yet coded)."""
+        u = UNIT
+        left = self.nn_flag[y // u, x // u - 1] if x > 0 else 0
+        above = self.nn_flag[y // u - 1, x // u] if y > 0 else 0
+        return int(left), int(above)
 
     def neighbour_depths(self, x: int, y: int) -> tuple[int, int]:
         """Depths of the left and above neighbours (-1 if outside the picture or not yet coded)."""

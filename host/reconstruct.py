@@ -70,6 +70,12 @@ class PictureBuffer:
         self.avail[blk.c_idx][blk.y // u:(blk.y + max(size, u)) // u,
                               blk.x // u:(blk.x + max(size, u)) // u] = True
 
+    def store_cu(self, cu: CodingUnit, planes: list[np.ndarray]) -> None:
+        """Samples of a whole CU (one array per component), e.g. from the neural tool."""
+        for c, samples in enumerate(planes[:self.geo.num_components]):
+            s = self.geo.chroma_shift if c else 0
+            self.store_block(ComponentBlock(c, cu.x >> s, cu.y >> s, cu.log2_size - s, 0), samples)
+
     def reconstruct_block(self, blk: ComponentBlock, mode: int, residual: np.ndarray | None) -> np.ndarray:
         pred = self.predict_block(blk, mode)
         rec = pred if residual is None else self.add_residual(pred, residual)

@@ -7,11 +7,14 @@ the argument is ``None`` and the function builds the structure from the bitstrea
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from bitstream.container import NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, PictureHeader
 from bitstream.errors import BitstreamError
 from bitstream.syntax_coder import SyntaxCoder
 from host.contexts import HostContexts
 from host.intra import chroma_candidate_modes, most_probable_modes
-from host.partition import (MIN_CB_LOG2, CodingNode, CodingUnit, ComponentBlock, ParseState,
+from host.partition import (MIN_CB_LOG2, CodingNode, CodingUnit, ComponentBlock, CuMode, ParseState,
                             PictureGeometry, component_blocks)
 from host.residual_coding import residual_coding
 from host.scan import scan_idx_for
@@ -19,15 +22,37 @@ from host.scan import scan_idx_for
 NUM_INTRA_MODES = 35
 DM_CHROMA_IDX = 4
 CBF_NAMES = ("cbf_luma", "cbf_cb", "cbf_cr")
+DC_IDX = 1
+MAX_DELTA_LEVEL = 2
+
+
+@dataclass(frozen=True)
+class NNTreeParams:
+    """Block-level neural-tool syntax of a picture with nn_compress_enable = 1."""
+    min_log2: int              # nn_compress_flag is present on CUs of at least 2^min_log2 luma
+    flag_coding: int           # nn_flag_coding of the picture header
+    delta_level_enabled: bool
+    base_level: int            # Level_Map[QP] + nn_level_offset, clipped (derived by the caller)
+    num_levels: int
+
+    @classmethod
+    def from_header(cls, header: PictureHeader, base_level: int, num_levels: int) -> "NNTreeParams | None":
+        if not header.nn_compress_enable:
+            return None
+        return cls(header.nn_min_cu_size.bit_length() - 1, header.nn_flag_coding,
+                   header.nn_delta_level_enabled, base_level, num_levels)
 
 
 class TreeSyntax:
-    """Binds the geometry, the parse state and the context bases for one picture."""
+    """Binds the geometry, the parse state and the context bases for one picture; ``nn`` is None when
+    nn_compress_enable = 0 (every nn_compress_flag inferred 0)."""
 
-    def __init__(self, geo: PictureGeometry, state: ParseState, ctx: HostContexts):
+    def __init__(self, geo: PictureGeometry, state: ParseState, ctx: HostContexts,
+                 nn: NNTreeParams | None = None):
         self.geo = geo
         self.state = state
         self.ctx = ctx
+        self.nn = nn
 
     # -- coding_quadtree ------------------------------------------------------------------------------
     def coding_quadtree(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, depth: int,
@@ -35,6 +60,11 @@ class TreeSyntax:
         geo = self.geo
         size = 1 << log2_size
         inside = x0 + size <= geo.coded_width and y0 + size <= geo.coded_height
+        if inside and self.nn is not None and log2_size >= self.nn.min_log2:
+            nn_cu = node is not None and not node.split and node.cu.mode == CuMode.NN
+            if self.nn_compress_flag(sc, x0, y0, log2_size, int(nn_cu)):
+                cu = self.nn_coding_unit(sc, x0, y0, log2_size, depth, node.cu if node else None)
+                return CodingNode(x0, y0, log2_size, False, cu=cu)
         if inside and log2_size > MIN_CB_LOG2:
             split = self.split_cu_flag(sc, x0, y0, log2_size, depth, node.split if node else 0)
         else:
@@ -60,6 +90,58 @@ class TreeSyntax:
         split = sc.decision(self.ctx.split_cu_flag + (left > depth) + (above > depth), int(split))
         sc.trace("split_cu_flag", split, x=x0, y=y0, log2=log2_size)
         return split
+
+    # -- neural-tool CUs (seed 002 ¶137-175) ---------------------------------------------------------
+    def nn_compress_flag(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, flag: int) -> int:
+        """Context: size class (32, 64, 128) x number of NN-coded left/above neighbours (¶146-151);
+        or one context, or bypass, as the picture header selects."""
+        sc.category = "nn_flags"
+        coding = self.nn.flag_coding
+        if coding == NN_FLAG_BYPASS:
+            flag = sc.bypass_bits(flag, 1)
+        elif coding == NN_FLAG_ONE_CONTEXT:
+            flag = sc.decision(self.ctx.nn_compress_flag, flag)
+        else:
+            left, above = self.state.neighbour_nn_flags(x0, y0)
+            size_class = min(log2_size - 5, 2)
+            flag = sc.decision(self.ctx.nn_compress_flag + 3 * size_class + left + above, flag)
+        sc.trace("nn_compress_flag", flag, x=x0, y=y0, log2=log2_size)
+        return flag
+
+    def nn_coding_unit(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, depth: int,
+                       cu: CodingUnit | None) -> CodingUnit:
+        """A CU coded by the neural tool.  Inferred, not coded (¶166-173): no split, intra mode DC for
+        the MPM derivation of later CUs, chroma DM, no transform blocks.  nn_delta_level is coded with
+        the first NN-coded CU of a CTU (like HEVC's cu_qp_delta) when the header enables it."""
+        if cu is None:
+            cu = CodingUnit(x0, y0, log2_size, mode=CuMode.NN)
+        cu.luma_modes, cu.chroma_mode_idx, cu.chroma_mode = [DC_IDX], DM_CHROMA_IDX, DC_IDX
+        cu.cbf, cu.coeffs = [], []
+        self.state.mark_cu(cu, depth)
+        self.state.mark_luma_mode(x0, y0, cu.size, DC_IDX)
+        nn = self.nn
+        if self.state.ctu_delta_level is None:
+            delta = 0
+            if nn.delta_level_enabled:
+                delta = self.nn_delta_level(sc, 0 if sc.reading else cu.nn_level - nn.base_level, x0, y0)
+            self.state.ctu_delta_level = delta
+        level = min(max(nn.base_level + self.state.ctu_delta_level, 0), nn.num_levels - 1)
+        if not sc.reading and cu.nn_level != level:
+            raise ValueError(f"NN CU at ({x0},{y0}): level {cu.nn_level}, but the CTU's level is {level}")
+        cu.nn_level = level
+        return cu
+
+    def nn_delta_level(self, sc: SyntaxCoder, delta: int, x0: int, y0: int) -> int:
+        """nn_delta_level: |delta| truncated unary (cMax 2, one context per bin), then a bypass sign."""
+        sc.category = "nn_flags"
+        magnitude = sc.tu(abs(delta), MAX_DELTA_LEVEL, (self.ctx.nn_delta_level, self.ctx.nn_delta_level + 1))
+        if magnitude:
+            negative = sc.bypass_bits(int(delta < 0), 1)
+            delta = -magnitude if negative else magnitude
+        else:
+            delta = 0
+        sc.trace("nn_delta_level", delta, x=x0, y=y0)
+        return delta
 
     # -- coding_unit -------------------------------------------------------------------------------
     def coding_unit(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, depth: int,
@@ -158,6 +240,7 @@ class TreeSyntax:
 
 def coding_tree_unit(syntax: TreeSyntax, sc: SyntaxCoder, x0: int, y0: int,
                      node: CodingNode | None = None) -> CodingNode:
+    syntax.state.ctu_delta_level = None
     return syntax.coding_quadtree(sc, x0, y0, syntax.geo.ctu_log2, 0, node)
 
 

@@ -23,7 +23,7 @@ def _add_encode(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output bitstream (.hbc)")
     g = p.add_argument_group("coding")
     g.add_argument("-q", "--qp", type=int, default=32, help="quantisation parameter 0..51 (default 32)")
-    g.add_argument("--mode", default="host", choices=MODES, help="coding mode (default host)")
+    g.add_argument("--mode", default="hybrid", choices=MODES, help="coding mode (default hybrid)")
     g.add_argument("--chroma-format", default="420", choices=["420", "444"],
                    help="chroma format for RGB input (gray input is coded 4:0:0)")
     g.add_argument("--ctu-size", type=int, default=128, choices=[64, 128])

@@ -5,7 +5,8 @@ from dataclasses import dataclass, fields, replace
 
 from bitstream.errors import InputError
 
-MODES = ("host", "nn")
+MODES = ("hybrid", "host", "nn")
+NN_FLAG_CODINGS = ("contexts", "one", "bypass")     # nn_flag_coding 0, 1, 2
 NN_LEVELS = 8
 CHROMA_FORMATS = {"420": 1, "444": 3, "400": 0}
 
@@ -13,7 +14,7 @@ CHROMA_FORMATS = {"420": 1, "444": 3, "400": 0}
 @dataclass(frozen=True)
 class EncoderConfig:
     qp: int = 32                    # 0..51, step size doubles every 6
-    mode: str = "host"
+    mode: str = "hybrid"            # hybrid: host and NN compete per CU; host or nn: one path only
     chroma_format: str = "420"      # for RGB input: "420" or "444"; gray input is always 4:0:0
     ctu_size: int = 128             # 128 or 64
     min_cu_size: int = 8            # 8, or 4 to allow NxN intra partitions (four 4x4 luma blocks)
@@ -30,6 +31,17 @@ class EncoderConfig:
                                        # 2: +0.45 %, ~7 % faster
     level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
     nn_model: str = "hyperprior-cb" # neural-tool weights (a name from nntools.zoo or a .npz path)
+    # Hybrid mode (the NN level follows from the QP through the model's Level_Map):
+    nn_decision: str = "cu"         # "cu": every CU of 32x32 or more may be NN-coded; "ctu": whole CTUs only
+    nn_flag_coding: str = "contexts"  # nn_compress_flag: "contexts" (size x neighbours), "one", "bypass"
+    nn_delta_level: bool = False    # per-CTU nn_delta_level chosen by the encoder
+    nn_deblocking: bool = True      # deblock the edges of NN-coded CUs
+    nn_level_offset: int = 0        # added to Level_Map[QP] (picture header), -8..8
+    nn_picture_check: bool = False  # also try coding the whole picture with the NN; keep the lower J
+    # Encoder simplifications of the NN trial (measured in docs/RESULTS.md):
+    nn_min_variance: float = 0.0    # skip the NN trial on CUs whose luma variance is below this
+    nn_max_host_cost: float = 0.0   # skip it where the host J per luma sample is below this
+    nn_sizes: tuple[int, ...] = (32, 64, 128)   # CU sizes given an NN trial
 
     def __post_init__(self) -> None:
         checks = [
@@ -46,6 +58,12 @@ class EncoderConfig:
             (isinstance(self.zero_cbf_split_stop, bool), "zero_cbf_split_stop must be a bool"),
             (isinstance(self.large_cu_bottom_up, bool), "large_cu_bottom_up must be a bool"),
             (isinstance(self.level, int) and 0 <= self.level < NN_LEVELS, f"level must be 0..{NN_LEVELS - 1}"),
+            (self.nn_decision in ("cu", "ctu"), f"nn_decision must be 'cu' or 'ctu', got {self.nn_decision!r}"),
+            (self.nn_flag_coding in NN_FLAG_CODINGS, f"nn_flag_coding must be one of {NN_FLAG_CODINGS}"),
+            (isinstance(self.nn_level_offset, int) and -8 <= self.nn_level_offset <= 8,
+             "nn_level_offset must be -8..8"),
+            (self.nn_min_variance >= 0 and self.nn_max_host_cost >= 0, "NN skip thresholds must be >= 0"),
+            (len(self.nn_sizes) > 0 and set(self.nn_sizes) <= {32, 64, 128}, "nn_sizes must be from 32, 64, 128"),
         ]
         for ok, message in checks:
             if not ok:

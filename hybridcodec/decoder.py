@@ -16,7 +16,7 @@ from hybridcodec.picture import output_picture
 class DecodeResult:
     header: PictureHeader
     picture: np.ndarray
-    host: DecodedPicture | None   # coding structure and per-category bits, for inspection (host mode)
+    host: DecodedPicture | None   # coding structure and per-category bits (host and hybrid pictures)
 
 
 def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
@@ -29,9 +29,16 @@ def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
     if set(streams) == {SubstreamType.NN_LATENTS}:
         return DecodeResult(header, output_picture(_decode_nn_picture(header, streams[SubstreamType.NN_LATENTS]),
                                                    header), None)
-    if set(streams) != {SubstreamType.HOST_CABAC}:
+    if SubstreamType.HOST_CABAC not in streams:
         raise BitstreamError(f"unsupported combination of substreams {sorted(int(t) for t in streams)}")
-    host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=trace_sink)
+    nn = None
+    if header.nn_compress_enable:
+        from hybridcodec.nn_blocks import NNBlockDecoder
+        from nntools.picture import bundle_for
+        nn = NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS))
+    elif SubstreamType.NN_LATENTS in streams:
+        raise BitstreamError("NN substream in a picture with nn_compress_enable = 0")
+    host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=trace_sink, nn=nn)
     return DecodeResult(header, output_picture(host.planes, header), host)
 
 

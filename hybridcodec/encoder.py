@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from bitstream.container import PictureHeader, SubstreamType, write_container
-from host.encoder.picture import encode_host
+from host.encoder.picture import HostEncoding, encode_host, serialise
 from host.encoder.search import SearchConfig
-from host.partition import PictureGeometry
-from hybridcodec.config import EncoderConfig
+from host.partition import CuMode, PictureGeometry
+from host.quant import qp_to_lambda
+from hybridcodec.config import NN_FLAG_CODINGS, EncoderConfig
 from hybridcodec.picture import SourcePicture, output_picture, prepare_source
 
 
@@ -22,6 +23,7 @@ class EncodeStats:
     seconds: float
     cu_count: int
     area_by_mode: dict[str, float] = field(default_factory=dict)   # share of picture area per path
+    nn_trials: int = 0                       # CUs the hybrid search coded with the NN to compare
 
 
 @dataclass
@@ -29,6 +31,7 @@ class EncodeResult:
     bitstream: bytes
     reconstruction: np.ndarray                # what decode(bitstream) returns, bit for bit
     stats: EncodeStats
+    planes: list[np.ndarray] = field(default_factory=list)   # coded-size YCbCr reconstruction
 
 
 class Encoder:
@@ -38,17 +41,28 @@ class Encoder:
 
     def header_for(self, src: SourcePicture) -> PictureHeader:
         c = self.config
-        nn = c.mode == "nn"
+        nn = c.mode != "host"
+        hybrid = c.mode == "hybrid"
         return PictureHeader(
             width=src.width, height=src.height, bit_depth=src.bit_depth, chroma_format=src.chroma_format,
             ctu_size=c.ctu_size, min_cu_size=c.min_cu_size, max_tu_size=c.max_tu_size, qp=c.qp,
             deblocking_enabled=c.deblocking, dst4_enabled=c.dst4, nn_compress_enable=nn,
-            nn_level_offset=0, output_channels=src.output_channels, output_bit_depth=src.output_bit_depth,
+            nn_level_offset=c.nn_level_offset if hybrid else 0,
+            nn_min_cu_size=(32 if c.nn_decision == "cu" else c.ctu_size) if hybrid else 32,
+            nn_flag_coding=NN_FLAG_CODINGS.index(c.nn_flag_coding) if hybrid else 0,
+            nn_delta_level_enabled=c.nn_delta_level and hybrid, nn_deblocking_enabled=c.nn_deblocking or not hybrid,
+            output_channels=src.output_channels, output_bit_depth=src.output_bit_depth,
             color_matrix=src.color_matrix, model_id=self.nn_bundle().model_id if nn else b"")
 
     def nn_bundle(self):
         from nntools.zoo import load_bundle
         return load_bundle(self.config.nn_model)
+
+    def search_config(self) -> SearchConfig:
+        c = self.config
+        return SearchConfig(rd_modes=c.rd_modes, rdoq=c.rdoq, dst4_enabled=c.dst4,
+                            zero_cbf_split_stop=c.zero_cbf_split_stop,
+                            large_cu_bottom_up=c.large_cu_bottom_up, chroma_rd_modes=c.chroma_rd_modes)
 
     def encode(self, image: np.ndarray, trace_sink=None, progress: bool = False) -> EncodeResult:
         t0 = time.perf_counter()
@@ -57,29 +71,71 @@ class Encoder:
         header = self.header_for(src)
         if c.mode == "nn":
             return self._encode_nn(src, header, t0)
-        search = SearchConfig(rd_modes=c.rd_modes, rdoq=c.rdoq, dst4_enabled=c.dst4,
-                              zero_cbf_split_stop=c.zero_cbf_split_stop,
-                              large_cu_bottom_up=c.large_cu_bottom_up, chroma_rd_modes=c.chroma_rd_modes)
         bar = None
         if progress:
             from tqdm import tqdm
             bar = tqdm(total=len(PictureGeometry.from_header(header).ctu_origins()), desc="encode",
                        unit="CTU", leave=False)
-        host = encode_host(header, src.planes, search, trace_sink=trace_sink, progress=bar)
+        nn = self._nn_candidates(src, header) if c.mode == "hybrid" else None
+        host = encode_host(header, src.planes, self.search_config(), trace_sink=trace_sink, progress=bar, nn=nn)
         if bar is not None:
             bar.close()
-        data = write_container(header, [(SubstreamType.HOST_CABAC, host.payload)])
-        recon = output_picture(host.planes, header)
-        seconds = time.perf_counter() - t0
-        stats = EncodeStats(host.bits_by_category, len(data), 8 * len(data) / (src.width * src.height),
-                            seconds, len(host.cus), {"host": 1.0})
-        return EncodeResult(data, recon, stats)
+        result = self._package(src, header, host, nn, t0)
+        if c.mode == "hybrid" and c.nn_picture_check:
+            whole = self._encode_nn(src, replace(header, nn_level_offset=0, nn_min_cu_size=32, nn_flag_coding=0,
+                                                 nn_delta_level_enabled=False, nn_deblocking_enabled=True), t0)
+            if self._cost(whole, src, header) < self._cost(result, src, header):
+                return whole
+        return result
+
+    def _nn_candidates(self, src: SourcePicture, header: PictureHeader):
+        from hybridcodec.nn_blocks import tree_params
+        from hybridcodec.nn_search import NNCandidates, NNSearchConfig
+        c = self.config
+        bundle = self.nn_bundle()
+        cfg = NNSearchConfig(c.nn_min_variance, c.nn_max_host_cost, tuple(c.nn_sizes))
+        return NNCandidates(bundle, tree_params(bundle, header), src.planes, src.chroma_format, src.bit_depth, cfg)
+
+    def _package(self, src: SourcePicture, header: PictureHeader, host: HostEncoding, nn, t0: float) -> EncodeResult:
+        """Container of a host or hybrid picture.  A hybrid picture whose search chose no NN CU is
+        written with nn_compress_enable = 0 (same decisions and samples, no flags to pay for)."""
+        bits = dict(host.bits_by_category)
+        substreams = [(SubstreamType.HOST_CABAC, host.payload)]
+        nn_cus = [cu for cu in host.cus if cu.mode == CuMode.NN]
+        if nn_cus:
+            from nntools.encoder import write_stream
+            nn_payload = write_stream(nn.bundle, [nn.region_of(cu) for cu in nn_cus])
+            substreams.append((SubstreamType.NN_LATENTS, nn_payload))
+            bits["nn_latents"] = 8.0 * len(nn_payload)
+        elif header.nn_compress_enable:
+            header = replace(header, nn_compress_enable=False, model_id=b"", nn_level_offset=0, nn_min_cu_size=32,
+                             nn_flag_coding=0, nn_delta_level_enabled=False, nn_deblocking_enabled=True)
+            payload, bits = serialise(header, PictureGeometry.from_header(header), host.ctus)
+            substreams = [(SubstreamType.HOST_CABAC, payload)]
+        data = write_container(header, substreams)
+        nn_area = sum(_visible_area(cu, src) for cu in nn_cus) / (src.width * src.height)
+        stats = EncodeStats(bits, len(data), 8 * len(data) / (src.width * src.height), time.perf_counter() - t0,
+                            len(host.cus), {"host": 1.0 - nn_area, "nn": nn_area},
+                            nn.trials if nn is not None else 0)
+        return EncodeResult(data, output_picture(host.planes, header), stats, host.planes)
+
+    def _cost(self, result: EncodeResult, src: SourcePicture, header: PictureHeader) -> float:
+        """J = SSE(Y + Cb + Cr over the coded picture) + λ·bits, for the whole-picture decision."""
+        sse = sum(float(np.sum((o.astype(np.int64) - r) ** 2)) for o, r in zip(src.planes, result.planes))
+        return sse + qp_to_lambda(header.qp, header.bit_depth) * 8 * len(result.bitstream)
 
     def _encode_nn(self, src: SourcePicture, header: PictureHeader, t0: float) -> EncodeResult:
         from nntools.encoder import encode_picture
-        payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth,
-                                         self.config.level)
+        level = self.config.level
+        if self.config.mode == "hybrid":
+            from hybridcodec.nn_blocks import base_level
+            level = base_level(self.nn_bundle(), header)
+        payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level)
         data = write_container(header, [(SubstreamType.NN_LATENTS, payload)])
         stats = EncodeStats({"nn_latents": 8.0 * len(payload)}, len(data), 8 * len(data) / (src.width * src.height),
-                            time.perf_counter() - t0, 0, {"nn": 1.0})
-        return EncodeResult(data, output_picture(planes, header), stats)
+                            time.perf_counter() - t0, 0, {"host": 0.0, "nn": 1.0})
+        return EncodeResult(data, output_picture(planes, header), stats, planes)
+
+
+def _visible_area(cu, src: SourcePicture) -> int:
+    return max(0, min(cu.x + cu.size, src.width) - cu.x) * max(0, min(cu.y + cu.size, src.height) - cu.y)

@@ -1,9 +1,9 @@
 """Coding of a picture or block with the neural tool: latents to bytes and back (normative decode).
 
-Payload of one NN-coded region: ``log2_lanes`` (u8) then one rANS stream with the passes
-z (all positions, table = channel), then y stage by stage (checkerboard: anchors, then the rest; or the
-four stages), each position's table chosen by its exact scale index.  Dimensions come from the caller
-(the region size is known from the picture header or the coding tree).
+An NN stream is ``log2_lanes`` (u8) then one rANS stream holding, for each NN-coded region in decoding
+order, the passes z (all positions, table = channel), then y stage by stage (checkerboard: anchors,
+then the rest; or the four stages), each position's table chosen by its exact scale index.  Region
+sizes come from the caller (the picture header, or the coding tree for NN-coded CUs).
 """
 from __future__ import annotations
 
@@ -61,6 +61,14 @@ class NNBundle:
     @property
     def levels(self) -> int:
         return self.config.levels
+
+    @cached_property
+    def level_map(self) -> dict[int, np.ndarray]:
+        """Level_Map[bit depth][QP] (``nntools.level_map``)."""
+        table = self.arrays["level_map"]
+        if table.shape != (2, 52) or table.min() < 0 or table.max() >= self.levels:
+            raise BitstreamError(f"weights file {self.name}: malformed level_map")
+        return {8: table[0], 10: table[1]}
 
     def stage_masks(self, h: int, w: int) -> list[torch.Tensor]:
         if self.config.context == "checkerboard":
@@ -120,18 +128,23 @@ def select(t: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
     return torch.masked_select(t, mask.expand_as(t).bool()).numpy()
 
 
-def decode_latents(bundle: NNBundle, payload: bytes, height: int, width: int, level: int) -> torch.Tensor:
-    """Inverse of encode_latents for an input of (6, height, width) half-resolution samples."""
+def open_stream(bundle: NNBundle, payload: bytes) -> RansDecoder:
+    """nn_stream(): log2_lanes u(8), then the rANS words of every pass of every region in order."""
     if not payload:
         raise BitstreamError("empty NN payload")
     log2_lanes = payload[0]
     if log2_lanes > 16:
         raise BitstreamError(f"NN payload: log2_lanes {log2_lanes} > 16")
+    return RansDecoder(payload[1:], bundle.tables, lanes=1 << log2_lanes)
+
+
+def decode_region(bundle: NNBundle, dec: RansDecoder, height: int, width: int, level: int) -> torch.Tensor:
+    """The passes of one region (z, then y stage by stage) from an open stream -> exact synthesis output
+    for an input of (6, height, width) half-resolution samples."""
     coder = LatentCoder(bundle, level)
     cfg = bundle.config
     hy, wy = height // 8, width // 8
     z_shape = (1, cfg.hyper, -(-hy // 4), -(-wy // 4))
-    dec = RansDecoder(payload[1:], bundle.tables, lanes=1 << log2_lanes)
     z_hat = torch.from_numpy(dec.decode_pass(z_indexes(bundle, z_shape)).astype(np.float64)).view(z_shape)
     hyper = hyper_features(bundle, z_hat, hy, wy)
     masks = bundle.stage_masks(hy, wy)
@@ -144,5 +157,12 @@ def decode_latents(bundle: NNBundle, payload: bytes, height: int, width: int, le
             mask.expand_as(y_hat).bool(), torch.from_numpy(values.astype(np.float64)))
         y_hat = y_hat + coder.dequantise(symbols, p.mu) * mask
         seen = seen + mask
-    dec.finish()
     return bundle.g_s(y_hat)
+
+
+def decode_latents(bundle: NNBundle, payload: bytes, height: int, width: int, level: int) -> torch.Tensor:
+    """One region alone in a stream (whole-picture NN coding)."""
+    dec = open_stream(bundle, payload)
+    x_hat = decode_region(bundle, dec, height, width, level)
+    dec.finish()
+    return x_hat

@@ -1,9 +1,12 @@
 """Encoder side of the neural tool (encoder-only): analysis transforms and latent quantisation.
 
 The entropy-model recursion it runs is the normative one of ``nntools.codec``, so the symbols it
-chooses decode to exactly the reconstruction it returns.
+chooses decode to exactly the reconstruction it returns.  Regions are coded in batches (every CU
+candidate of a CTU at once); the exact networks give each item the result it would get alone.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -11,9 +14,18 @@ import torch
 from bitstream.rans import RansEncoder, estimate_bits, lane_count_for
 from nntools.codec import LatentCoder, NNBundle, hyper_features, select, z_indexes
 
+Pass = tuple[np.ndarray, np.ndarray]      # (symbols, table indexes) of one rANS pass
 
-def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int) -> tuple[bytes, torch.Tensor]:
-    """x: (1, 6, H, W) in [-0.5, 0.5], H and W multiples of 8 (ALIGN luma).  Returns (payload, exact x_hat)."""
+
+@dataclass
+class CodedRegion:
+    passes: list[Pass]
+    bits: float                 # ideal code length of the passes (the stream adds its flush words)
+    x_hat: torch.Tensor         # (1, 6, H, W) exact synthesis output, as the decoder computes it
+
+
+def code_regions(bundle: NNBundle, x: torch.Tensor, level: int) -> list[CodedRegion]:
+    """x: (B, 6, H, W) in [-0.5, 0.5], H and W multiples of 8.  One CodedRegion per batch item."""
     coder = LatentCoder(bundle, level)
     with torch.no_grad():
         y = bundle.analysis.g_a(x.float()).double()
@@ -22,20 +34,34 @@ def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int) -> tuple[bytes
     masks = bundle.stage_masks(y.shape[2], y.shape[3])
     y_hat = torch.zeros_like(y)
     seen = torch.zeros_like(masks[0])
-    passes = [(z_hat.numpy().reshape(-1).astype(np.int64), z_indexes(bundle, tuple(z_hat.shape)))]
+    z_idx = z_indexes(bundle, (1,) + tuple(z_hat.shape[1:]))
+    passes = [[(z_hat[b].numpy().reshape(-1).astype(np.int64), z_idx)] for b in range(len(x))]
     for k, mask in enumerate(masks):
         p = coder.stage_params(hyper, y_hat, seen, k)
         symbols = torch.round((y - p.mu) / coder.delta)
         y_hat = y_hat + coder.dequantise(symbols, p.mu) * mask
-        passes.append((select(symbols, mask).astype(np.int64), select(p.index, mask)))
+        for b in range(len(x)):
+            passes[b].append((select(symbols[b:b + 1], mask).astype(np.int64), select(p.index[b:b + 1], mask)))
         seen = seen + mask
     x_hat = bundle.g_s(y_hat)
-    ideal = sum(estimate_bits(s, i, bundle.tables) for s, i in passes)
-    lanes = lane_count_for(ideal)
+    return [CodedRegion(item, sum(estimate_bits(s, i, bundle.tables) for s, i in item), x_hat[b:b + 1])
+            for b, item in enumerate(passes)]
+
+
+def write_stream(bundle: NNBundle, regions: list[CodedRegion]) -> bytes:
+    """nn_stream(): the passes of every region, in decoding order, in one rANS stream."""
+    lanes = lane_count_for(sum(r.bits for r in regions))
     enc = RansEncoder(bundle.tables, lanes=lanes)
-    for s, i in passes:
-        enc.encode_pass(s, i)
-    return bytes([lanes.bit_length() - 1]) + enc.finish(), x_hat
+    for region in regions:
+        for symbols, indexes in region.passes:
+            enc.encode_pass(symbols, indexes)
+    return bytes([lanes.bit_length() - 1]) + enc.finish()
+
+
+def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int) -> tuple[bytes, torch.Tensor]:
+    """x: (1, 6, H, W).  Returns (payload, exact x_hat)."""
+    region = code_regions(bundle, x, level)[0]
+    return write_stream(bundle, [region]), region.x_hat
 
 
 def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int,

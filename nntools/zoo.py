@@ -17,6 +17,7 @@ import torch
 
 from bitstream.cdf_tables import gaussian_cdf_tables, quantized_cdf_from_pmf
 from nntools.exact import ACT_FRAC, GAMMA_FRAC, BETA_FRAC, quantized_parameters
+from nntools.level_map import training_level_map
 from nntools.model import ModelConfig, NNCodecModel
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -58,6 +59,7 @@ def export_arrays(model: NNCodecModel) -> dict[str, np.ndarray]:
     arrays["cdf_lengths"] = np.concatenate([y_lengths, z_lengths]).astype(np.int32)
     arrays["cdf_offsets"] = np.concatenate([y_offsets, z_offsets]).astype(np.int32)
     arrays["config"] = np.frombuffer(json.dumps(model.cfg.to_dict(), sort_keys=True).encode(), dtype=np.uint8)
+    arrays["level_map"] = training_level_map(model.cfg.lambdas)
     return arrays
 
 
@@ -69,8 +71,14 @@ def model_id(arrays: dict[str, np.ndarray]) -> bytes:
     return h.digest()[:MODEL_ID_BYTES]
 
 
-def save_weights(model: NNCodecModel, path: str | Path) -> bytes:
+def save_weights(model: NNCodecModel, path: str | Path, level_map: np.ndarray | None = None) -> bytes:
     arrays = export_arrays(model)
+    if level_map is not None:
+        arrays["level_map"] = np.asarray(level_map, dtype=np.int16)
+    return save_arrays(arrays, path)
+
+
+def save_arrays(arrays: dict[str, np.ndarray], path: str | Path) -> bytes:
     np.savez_compressed(path, **arrays)
     return model_id(arrays)
 

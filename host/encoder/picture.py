@@ -14,9 +14,9 @@ from bitstream.syntax_coder import RateEstimator, SyntaxWriter
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
 from host.decoder import end_of_ctu, loop_filter
 from host.encoder.search import CtuSearch, SearchConfig
-from host.partition import CodingNode, CodingUnit, ParseState, PictureGeometry
+from host.partition import CodingNode, CodingUnit, CuMode, ParseState, PictureGeometry
 from host.reconstruct import PictureBuffer
-from host.syntax import TreeSyntax, coding_tree_unit
+from host.syntax import NNTreeParams, TreeSyntax, coding_tree_unit
 
 
 @dataclass
@@ -31,11 +31,11 @@ class HostEncoding:
         return [cu for root in self.ctus for cu in root.leaves()]
 
 
-def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode],
-              trace_sink=None) -> tuple[bytes, dict[str, float]]:
+def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode], trace_sink=None,
+              nn_params: NNTreeParams | None = None) -> tuple[bytes, dict[str, float]]:
     sc = SyntaxWriter(CONTEXT_TABLE, header.qp)
     sc.trace_sink = trace_sink
-    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS)
+    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn_params)
     for i, root in enumerate(ctus):
         coding_tree_unit(syntax, sc, root.x, root.y, root)
         end_of_ctu(sc, i == len(ctus) - 1)
@@ -43,24 +43,53 @@ def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode
 
 
 def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchConfig,
-                trace_sink=None, progress=None) -> HostEncoding:
-    """``original``: planes at the coded size (padded by the caller)."""
+                trace_sink=None, progress=None, nn=None) -> HostEncoding:
+    """``original``: planes at the coded size (padded by the caller).  ``nn``: the NN candidate
+    provider of a hybrid picture (``hybridcodec.nn_search.NNCandidates``), None for host-only."""
     geo = PictureGeometry.from_header(header)
     buf = PictureBuffer(geo, header.bit_depth)
     state = ParseState(geo)
     est = RateEstimator(CONTEXT_TABLE, header.qp)
+    nn_params = nn.params if nn is not None else None
     search = CtuSearch(geo, header.qp, header.bit_depth, original, buf, state,
-                       TreeSyntax(geo, state, HOST_CONTEXTS), est, cfg,
-                       rd_sink=getattr(trace_sink, "rd_sink", None))   # the trace's rd channel
+                       TreeSyntax(geo, state, HOST_CONTEXTS, nn_params), est, cfg,
+                       rd_sink=getattr(trace_sink, "rd_sink", None), nn=nn)   # the trace's rd channel
     ctus = []
     for x, y in geo.ctu_origins():
-        ctus.append(search.search_ctu(x, y))
+        root = search_ctu(search, x, y)
+        if nn is not None:
+            nn.commit(root)
+        ctus.append(root)
         est.terminate(0)
         if progress is not None:
             progress.update(1)
-    payload, bits = serialise(header, geo, ctus, trace_sink)
+    payload, bits = serialise(header, geo, ctus, trace_sink, nn_params)
     planes = buf.planes
     if header.deblocking_enabled:
         planes = loop_filter(planes, [cu for r in ctus for cu in r.leaves()], geo, header.qp,
-                             header.bit_depth)
+                             header.bit_depth, header.nn_deblocking_enabled)
     return HostEncoding(payload, planes, ctus, bits)
+
+
+def search_ctu(search: CtuSearch, x: int, y: int) -> CodingNode:
+    """One CTU's decisions.  With nn_delta_level enabled, a CTU whose search chose NN CUs is searched
+    again at the delta its NN CUs prefer (``nn.best_delta``), and the cheaper of the two is kept."""
+    state = search.state
+    state.ctu_delta_level = None
+    nn, log2 = search.nn, search.geo.ctu_log2
+    if nn is None or not nn.params.delta_level_enabled:
+        return search.search_node(x, y, log2, 0)[1]
+    nn.delta = 0
+    start = search._checkpoint(x, y, 1 << log2)
+    cost, root = search.search_node(x, y, log2, 0)
+    delta = nn.best_delta([cu for cu in root.leaves() if cu.mode == CuMode.NN], search.lam)
+    if delta:
+        first = search._checkpoint(x, y, 1 << log2)
+        search._restore(start)
+        nn.delta = delta
+        cost_delta, root_delta = search.search_node(x, y, log2, 0)
+        nn.delta = 0
+        if cost_delta < cost:
+            return root_delta
+        search._restore(first)
+    return root

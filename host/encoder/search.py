@@ -3,6 +3,10 @@
 Every candidate is reconstructed with the normative functions of ``host.reconstruct`` and its rate is
 measured by running the normative syntax functions on a ``RateEstimator`` — so the costs compared here
 are those of the bitstream that will be written.  J = SSE(Y) + SSE(Cb) + SSE(Cr) + λ·R.
+
+In a hybrid picture every node that carries nn_compress_flag is also tried as one CU coded by the
+neural tool (``nn``, an encoder-side candidate provider); the host and NN alternatives are compared on
+the same J, the NN rate being its latent bits plus the flag (and nn_delta_level) bins.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import numpy as np
 from bitstream.syntax_coder import RateEstimator
 from host.encoder.cost import satd, sse
 from host.intra import chroma_candidate_modes, most_probable_modes, predict_all_modes_unchecked
-from host.partition import (MIN_CB_LOG2, CodingNode, CodingUnit, ComponentBlock, ParseState,
+from host.partition import (MIN_CB_LOG2, CodingNode, CodingUnit, ComponentBlock, CuMode, ParseState,
                             PictureGeometry, component_blocks)
 from host.quant import qp_to_lambda, quantize_unchecked
 from host.reconstruct import PictureBuffer, block_residual, transform_kind
@@ -42,8 +46,9 @@ class SearchConfig:
 class CtuSearch:
     def __init__(self, geo: PictureGeometry, qp: int, bit_depth: int, original: list[np.ndarray],
                  buf: PictureBuffer, state: ParseState, syntax: TreeSyntax, est: RateEstimator,
-                 cfg: SearchConfig, rd_sink: Callable[[dict], object] | None = None):
+                 cfg: SearchConfig, rd_sink: Callable[[dict], object] | None = None, nn=None):
         self.geo, self.qp, self.bit_depth = geo, qp, bit_depth
+        self.nn = nn                # NN candidate provider (hybridcodec.nn_search.NNCandidates) or None
         self.rd_sink = rd_sink      # trace hook: called with a dict per RD decision (None: off)
         self.org, self.buf, self.state, self.syntax, self.est, self.cfg = original, buf, state, syntax, est, cfg
         self.lam = qp_to_lambda(qp, bit_depth)
@@ -62,13 +67,46 @@ class CtuSearch:
         self.state.restore(ck[2])
 
     # -- quadtree ---------------------------------------------------------------------------------
-    def search_ctu(self, x: int, y: int) -> CodingNode:
-        return self.search_node(x, y, self.geo.ctu_log2, 0)[1]
-
     def search_node(self, x: int, y: int, log2: int, depth: int) -> tuple[float, CodingNode]:
         geo = self.geo
         size = 1 << log2
         inside = x + size <= geo.coded_width and y + size <= geo.coded_height
+        if inside and self.syntax.nn is not None and log2 >= self.syntax.nn.min_log2:
+            return self._search_hybrid_node(x, y, log2, depth)
+        return self._search_host_node(x, y, log2, depth, inside)
+
+    def _search_hybrid_node(self, x: int, y: int, log2: int, depth: int) -> tuple[float, CodingNode]:
+        """nn_compress_flag = 0 followed by the host search, against one CU coded by the neural tool."""
+        est, size = self.est, 1 << log2
+        start = self._checkpoint(x, y, size)
+        b0 = est.bits
+        self.syntax.nn_compress_flag(est, x, y, log2, 0)
+        flag_cost = self.lam * (est.bits - b0)
+        host_cost, host_node = self._search_host_node(x, y, log2, depth, True)
+        host_cost += flag_cost
+        if self.nn is None or not self.nn.worth_trying(x, y, log2, host_cost):
+            return host_cost, host_node
+        host_ck = self._checkpoint(x, y, size)
+        self._restore(start)
+        candidate = self.nn.candidate(x, y, log2)
+        cu = CodingUnit(x, y, log2, mode=CuMode.NN, nn_level=candidate.level)
+        b0 = est.bits
+        self.syntax.nn_compress_flag(est, x, y, log2, 1)
+        self.syntax.nn_coding_unit(est, x, y, log2, depth, cu)
+        nn_cost = candidate.distortion + self.lam * (est.bits - b0 + candidate.region.bits)
+        if self.rd_sink is not None:
+            self.rd_sink({"decision": "nn_compress_flag", "x": x, "y": y, "log2": log2, "J_host": host_cost,
+                          "J_nn": nn_cost, "nn_level": candidate.level, "nn_bits": candidate.region.bits,
+                          "nn_compress_flag": int(nn_cost < host_cost)})
+        if nn_cost < host_cost:
+            self.buf.store_cu(cu, candidate.planes)
+            return nn_cost, CodingNode(x, y, log2, False, cu=cu)
+        self._restore(host_ck)
+        return host_cost, host_node
+
+    def _search_host_node(self, x: int, y: int, log2: int, depth: int, inside: bool) -> tuple[float, CodingNode]:
+        geo = self.geo
+        size = 1 << log2
         if log2 == MIN_CB_LOG2:
             return self._unsplit(x, y, log2, depth) if inside else (math.inf, None)
         start = self._checkpoint(x, y, size)

@@ -1,0 +1,104 @@
+"""Neural-tool candidates for the hybrid RD search (encoder-only; seed 002 ¶113-136, ¶185-191).
+
+For a CU the search asks for, the neural tool codes the CU's original samples at the CTU's level and
+returns what the decoder will reconstruct (the normative exact synthesis), its SSE and its latent
+bits.  Candidates are computed on demand and cached per (CU, level), so a CU tried at several levels or
+by both the per-CU and the delta-level passes is coded once.  The encoder simplifications decide which
+CUs are not worth an NN trial at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from host.partition import CodingNode, CodingUnit, CuMode
+from host.syntax import NNTreeParams
+from nntools.codec import NNBundle
+from nntools.encoder import CodedRegion, code_regions
+from nntools.picture import output_to_planes, planes_to_input
+
+
+@dataclass(frozen=True)
+class NNSearchConfig:
+    """Encoder simplifications (¶185-191): skip the NN trial where it cannot win."""
+    min_variance: float = 0.0          # luma variance below which a CU is too flat for the NN to win
+    max_host_cost_per_sample: float = float("inf")   # host J per luma sample below which NN is not tried
+    sizes: tuple[int, ...] = (32, 64, 128)           # CU sizes given an NN trial
+
+
+@dataclass
+class NNCandidate:
+    region: CodedRegion
+    planes: list[np.ndarray]           # reconstruction per component, CU-sized
+    distortion: int                    # SSE over Y, Cb, Cr against the original
+    level: int
+
+
+class NNCandidates:
+    def __init__(self, bundle: NNBundle, params: NNTreeParams, original: list[np.ndarray], chroma_format: int,
+                 bit_depth: int, cfg: NNSearchConfig = NNSearchConfig()):
+        self.bundle, self.params, self.org, self.cfg = bundle, params, original, cfg
+        self.chroma_format, self.bit_depth = chroma_format, bit_depth
+        self.shift = 1 if chroma_format == 1 else 0
+        self.delta = 0                  # nn_delta_level the encoder uses for the current CTU
+        self._cache: dict[tuple[int, int, int, int], NNCandidate] = {}   # the current CTU's trials
+        self._chosen: dict[tuple[int, int, int, int], CodedRegion] = {}
+        self.trials = 0                 # NN codings run (for the simplification measurements)
+
+    @property
+    def level(self) -> int:
+        return self.params.base_level + self.delta
+
+    def _original(self, x: int, y: int, size: int) -> list[np.ndarray]:
+        planes = [self.org[0][y:y + size, x:x + size]]
+        s = self.shift
+        for plane in self.org[1:]:
+            planes.append(plane[y >> s:(y + size) >> s, x >> s:(x + size) >> s])
+        return planes
+
+    def worth_trying(self, x: int, y: int, log2: int, host_cost: float) -> bool:
+        size = 1 << log2
+        cfg = self.cfg
+        if size not in cfg.sizes or host_cost < cfg.max_host_cost_per_sample * size * size:
+            return False
+        return cfg.min_variance <= 0 or float(np.var(self.org[0][y:y + size, x:x + size])) >= cfg.min_variance
+
+    def candidate(self, x: int, y: int, log2: int, level: int | None = None) -> NNCandidate:
+        level = self.level if level is None else level
+        key = (x, y, log2, level)
+        if key not in self._cache:
+            size = 1 << log2
+            org = self._original(x, y, size)
+            region = code_regions(self.bundle, planes_to_input(org, self.chroma_format, self.bit_depth), level)[0]
+            planes = output_to_planes(region.x_hat, self.chroma_format, self.bit_depth, size, size)
+            distortion = sum(int(np.sum((o.astype(np.int64) - r) ** 2)) for o, r in zip(org, planes))
+            self._cache[key] = NNCandidate(region, planes, distortion, level)
+            self.trials += 1
+        return self._cache[key]
+
+    def best_delta(self, nn_cus: list[CodingUnit], lam: float) -> int:
+        """nn_delta_level (within ±2 and the model's levels) minimising the NN CUs' J, 0 if none."""
+        if not nn_cus:
+            return 0
+        best = (float("inf"), 0)
+        for delta in range(-2, 3):
+            level = self.params.base_level + delta
+            if 0 <= level < self.params.num_levels:
+                cost = 0.0
+                for cu in nn_cus:
+                    c = self.candidate(cu.x, cu.y, cu.log2_size, level)
+                    cost += c.distortion + lam * c.region.bits
+                best = min(best, (cost, delta), key=lambda t: (t[0], abs(t[1])))
+        return best[1]
+
+    def commit(self, root: CodingNode) -> None:
+        """A CTU is decided: keep the candidates its NN CUs use, forget the rest (bounded memory)."""
+        for cu in root.leaves():
+            if cu.mode == CuMode.NN:
+                key = (cu.x, cu.y, cu.log2_size, cu.nn_level)
+                self._chosen[key] = self._cache[key].region
+        self._cache.clear()
+
+    def region_of(self, cu: CodingUnit) -> CodedRegion:
+        return self._chosen[(cu.x, cu.y, cu.log2_size, cu.nn_level)]
