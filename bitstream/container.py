@@ -24,7 +24,7 @@ extension bytes let later versions add header fields that version-1 decoders ski
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from bitstream.bitio import BitReader, BitWriter
@@ -112,6 +112,12 @@ class PictureHeader:
                f"{model_id_size} when nn_compress_enable is {self.nn_compress_enable}")
         _check(len(self.extension) <= MAX_EXTENSION_BYTES, "extension length", len(self.extension),
                f"at most {MAX_EXTENSION_BYTES}")
+
+
+    def without_nn(self) -> "PictureHeader":
+        """The same picture with nn_compress_enable = 0 (every NN field back to its default)."""
+        return replace(self, nn_compress_enable=False, model_id=b"", nn_level_offset=0, nn_min_cu_size=32,
+                       nn_flag_coding=NN_FLAG_CONTEXTS, nn_delta_level_enabled=False, nn_deblocking_enabled=True)
 
 
 def _check(ok: bool, field: str, value: object, allowed: str) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bitstream.container import PictureHeader, SubstreamType, write_container
-from host.encoder.picture import HostEncoding, encode_host, serialise
+from host.encoder.picture import HostEncoding, encode_host
 from host.encoder.search import SearchConfig
 from host.partition import CuMode, PictureGeometry
 from host.quant import qp_to_lambda
@@ -80,7 +80,7 @@ class Encoder:
         host = encode_host(header, src.planes, self.search_config(), trace_sink=trace_sink, progress=bar, nn=nn)
         if bar is not None:
             bar.close()
-        result = self._package(src, header, host, nn, t0)
+        result = self._package(src, host, nn, t0)
         if c.mode == "hybrid" and c.nn_picture_check:
             whole = self._encode_nn(src, replace(header, nn_level_offset=0, nn_min_cu_size=32, nn_flag_coding=0,
                                                  nn_delta_level_enabled=False, nn_deblocking_enabled=True), t0)
@@ -96,9 +96,10 @@ class Encoder:
         cfg = NNSearchConfig(c.nn_min_variance, c.nn_max_host_cost, tuple(c.nn_sizes))
         return NNCandidates(bundle, tree_params(bundle, header), src.planes, src.chroma_format, src.bit_depth, cfg)
 
-    def _package(self, src: SourcePicture, header: PictureHeader, host: HostEncoding, nn, t0: float) -> EncodeResult:
-        """Container of a host or hybrid picture.  A hybrid picture whose search chose no NN CU is
-        written with nn_compress_enable = 0 (same decisions and samples, no flags to pay for)."""
+    def _package(self, src: SourcePicture, host: HostEncoding, nn, t0: float) -> EncodeResult:
+        """Container of a host or hybrid picture (``host.header``: a hybrid picture whose search chose
+        no NN CU is written with nn_compress_enable = 0)."""
+        header = host.header
         bits = dict(host.bits_by_category)
         substreams = [(SubstreamType.HOST_CABAC, host.payload)]
         nn_cus = [cu for cu in host.cus if cu.mode == CuMode.NN]
@@ -107,11 +108,6 @@ class Encoder:
             nn_payload = write_stream(nn.bundle, [nn.region_of(cu) for cu in nn_cus])
             substreams.append((SubstreamType.NN_LATENTS, nn_payload))
             bits["nn_latents"] = 8.0 * len(nn_payload)
-        elif header.nn_compress_enable:
-            header = replace(header, nn_compress_enable=False, model_id=b"", nn_level_offset=0, nn_min_cu_size=32,
-                             nn_flag_coding=0, nn_delta_level_enabled=False, nn_deblocking_enabled=True)
-            payload, bits = serialise(header, PictureGeometry.from_header(header), host.ctus)
-            substreams = [(SubstreamType.HOST_CABAC, payload)]
         data = write_container(header, substreams)
         nn_area = sum(_visible_area(cu, src) for cu in nn_cus) / (src.width * src.height)
         stats = EncodeStats(bits, len(data), 8 * len(data) / (src.width * src.height), time.perf_counter() - t0,

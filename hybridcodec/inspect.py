@@ -2,17 +2,17 @@
 
 ``inspect_bitstream(data)`` decodes the picture with :class:`ElementCollector` as the trace sink, so
 what it reports is exactly what the decoder parsed (no second parser): the picture header, the
-substreams, per CTU the coding tree (CU sizes and positions, intra modes, QP, coded-block flags) and
-the bits spent per syntax category, per CU, and per pixel.  ``format_text`` and ``to_json`` render it;
-``hybridcodec.plots.inspection_map`` draws it.
+substreams, per CTU the coding tree (CU sizes and positions, intra modes, QP, coded-block flags; in
+hybrid pictures nn_compress_flag and the NN level) and the bits spent per syntax category, per CU, and
+per pixel.  ``format_text`` and ``to_json`` render it; ``hybridcodec.plots.inspection_map`` draws it.
 
 Element bits are the decoder's estimates from its context states (the same numbers as the trace),
 so per-CTU and per-CU sums add up to the estimated total, which is within a few bytes of the real
-substream size.
-
-The data model already has room for the hybrid mode: a CU may carry ``nn_compress_flag`` and
-``nn_level`` (None while the picture does not signal them), and NN-coded areas are listed as
-``NnRegion``s (today: the whole picture in mode "nn").
+substream size.  The NN substream has no element trace: its CUs are decoded through
+:class:`NNLatentMeter`, which gives each NN-coded CU the ideal code length of the latent values it
+read (the same estimate the encoder's RD search uses).  What the rANS stream spends beyond that (the
+lanes' final states and the log2_lanes byte) is the picture-level category ``nn_flush``, counted in
+no CTU or CU.
 """
 from __future__ import annotations
 
@@ -21,13 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bitstream.container import PictureHeader, SubstreamType, read_container
-from host.partition import UNIT, CodingNode, CodingUnit, PictureGeometry, component_blocks
-from hybridcodec.decoder import decode_full
+from bitstream.container import NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, PictureHeader, SubstreamType, read_container
+from host.decoder import decode_host
+from host.partition import UNIT, CodingNode, CodingUnit, CuMode, PictureGeometry, component_blocks
+from hybridcodec.decoder import DecodeResult, decode_full
+from hybridcodec.picture import output_picture
 
 COMPONENT_NAMES = ("Y", "Cb", "Cr")
 CHROMA_POSITIONED = frozenset({"cbf_cb", "cbf_cr"})      # elements whose x, y are chroma coordinates
 CTU_END = "end_of_slice_segment_flag"
+FLAG_CODING_NAMES = {0: "contexts", NN_FLAG_ONE_CONTEXT: "one context", NN_FLAG_BYPASS: "bypass"}
 
 
 @dataclass
@@ -54,6 +57,44 @@ class ElementCollector:
             self._ctu += 1
 
 
+class _MeteredStream:
+    """An open NN substream that adds up the ideal code length of every pass it decodes."""
+
+    def __init__(self, stream, tables) -> None:
+        self.stream, self.tables = stream, tables
+        self.bits = 0.0
+
+    def decode_pass(self, indexes: np.ndarray) -> np.ndarray:
+        from bitstream.rans import estimate_bits
+        values = self.stream.decode_pass(indexes)
+        self.bits += estimate_bits(values, indexes, self.tables)
+        return values
+
+    def finish(self) -> None:
+        self.stream.finish()
+
+
+class NNLatentMeter:
+    """Decodes NN-coded CUs with the picture's ``NNBlockDecoder`` (same samples, same checks) and
+    records per CU the ideal code length, in bits, of the latents it read."""
+
+    def __init__(self, decoder) -> None:
+        self.decoder = decoder
+        self.params = decoder.params
+        if decoder.stream is not None:
+            decoder.stream = _MeteredStream(decoder.stream, decoder.bundle.tables)
+        self.bits: dict[tuple[int, int], float] = {}
+
+    def decode_cu(self, cu: CodingUnit) -> list[np.ndarray]:
+        start = self.decoder.stream.bits if self.decoder.stream is not None else 0.0
+        planes = self.decoder.decode_cu(cu)
+        self.bits[(cu.x, cu.y)] = self.decoder.stream.bits - start
+        return planes
+
+    def finish(self) -> None:
+        self.decoder.finish()
+
+
 @dataclass
 class CuInfo:
     x: int
@@ -62,15 +103,15 @@ class CuInfo:
     depth: int
     qp: int
     part_mode: str                       # "2Nx2N" or "NxN"
-    luma_modes: list[int]                # per prediction block
+    luma_modes: list[int]                # per prediction block (NN-coded CUs: DC, inferred)
     intra_chroma_pred_mode: int | None   # coded index (4 = DM); None in 4:0:0
     chroma_mode: int | None              # derived chroma intra mode
-    cbf: dict[str, list[int]]            # per component, transform blocks in coding order
+    cbf: dict[str, list[int]]            # per component, transform blocks in coding order (NN CUs: none)
     bits: float = 0.0
     bits_by_category: dict[str, float] = field(default_factory=dict)
     coding: str = "host"                 # "host", or "nn" for a CU coded by the neural tool (hybrid)
-    nn_compress_flag: int | None = None  # hybrid mode only
-    nn_level: int | None = None          # hybrid mode only, for NN-coded CUs
+    nn_compress_flag: int | None = None  # coded or inferred; None when nn_compress_enable = 0
+    nn_level: int | None = None          # Level_Final of an NN-coded CU
 
 
 @dataclass
@@ -98,6 +139,7 @@ class CtuInfo:
     tree: TreeNode
     bits: float = 0.0
     bits_by_category: dict[str, float] = field(default_factory=dict)
+    nn_delta_level: int | None = None    # coded with the CTU's first NN-coded CU when enabled
 
     @property
     def cus(self) -> list[CuInfo]:
@@ -106,7 +148,7 @@ class CtuInfo:
 
 @dataclass
 class NnRegion:
-    """An area coded by the neural tool (luma samples of the coded picture)."""
+    """A picture coded entirely by the neural tool (luma samples of the coded picture)."""
     x: int
     y: int
     width: int
@@ -122,12 +164,14 @@ class Inspection:
     bytes: int
     width: int
     height: int
-    mode: str                            # "host" or "nn" (whole picture)
+    mode: str                            # "host", "hybrid" (NN-coded CUs possible) or "nn" (whole picture)
     header: dict[str, object]            # picture_header() elements by their SYNTAX.md names
     substreams: list[dict[str, object]]
     bits_by_category: dict[str, float]
     ctus: list[CtuInfo] = field(default_factory=list)
     nn_regions: list[NnRegion] = field(default_factory=list)
+    area_by_mode: dict[str, float] = field(default_factory=dict)   # share of the picture per path
+    nn_base_level: int | None = None     # hybrid: Level_Map[bit depth][QP] + nn_level_offset, clipped
     picture: np.ndarray | None = field(default=None, repr=False)   # decoded output (not in JSON)
     bits_map: np.ndarray | None = field(default=None, repr=False)  # estimated bits per luma sample,
                                                                    # coded size (padding included)
@@ -142,7 +186,7 @@ class Inspection:
 
 
 def header_elements(h: PictureHeader) -> dict[str, object]:
-    """The picture header as its coded elements (docs/SYNTAX.md §3)."""
+    """The picture header as its coded elements, in coding order (bitstream/container.py)."""
     elements = {
         "pic_width_minus1": h.width - 1, "pic_height_minus1": h.height - 1,
         "bit_depth_minus8": h.bit_depth - 8, "chroma_format_idc": h.chroma_format,
@@ -151,9 +195,14 @@ def header_elements(h: PictureHeader) -> dict[str, object]:
         "log2_max_tu_size_minus5": h.max_tu_size.bit_length() - 6, "pic_qp": h.qp,
         "deblocking_enabled_flag": int(h.deblocking_enabled), "dst4_enabled_flag": int(h.dst4_enabled),
         "nn_compress_enable_flag": int(h.nn_compress_enable), "nn_level_offset": h.nn_level_offset,
-        "output_channels_minus1": h.output_channels - 1,
-        "output_bit_depth_16_flag": int(h.output_bit_depth == 16), "color_matrix": h.color_matrix,
     }
+    if h.nn_compress_enable:
+        elements.update({"log2_nn_min_cu_size_minus5": h.nn_min_cu_size.bit_length() - 6,
+                         "nn_flag_coding": h.nn_flag_coding,
+                         "nn_delta_level_enabled_flag": int(h.nn_delta_level_enabled),
+                         "nn_deblocking_enabled_flag": int(h.nn_deblocking_enabled)})
+    elements.update({"output_channels_minus1": h.output_channels - 1,
+                     "output_bit_depth_16_flag": int(h.output_bit_depth == 16), "color_matrix": h.color_matrix})
     if h.nn_compress_enable:
         elements["model_id"] = h.model_id.hex()
     elements["extension_length"] = len(h.extension)
@@ -163,16 +212,17 @@ def header_elements(h: PictureHeader) -> dict[str, object]:
 def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
     """Decode ``data`` and describe it; raises ``BitstreamError`` where the decoder would."""
     collector = ElementCollector()
-    result = decode_full(data, trace_sink=collector)
+    result, meter = _decode(data, collector)
     header = result.header
     _, substreams = read_container(bytes(data))
     info = Inspection(file, len(data), header.width, header.height, "host", header_elements(header),
                       [{"type": kind.name, "bytes": len(payload)} for kind, payload in substreams], {},
-                      picture=result.picture)
+                      area_by_mode={"host": 1.0, "nn": 0.0}, picture=result.picture)
     geo = PictureGeometry.from_header(header)
     if result.host is None:
         payload = dict(substreams)[SubstreamType.NN_LATENTS]
         info.mode = "nn"
+        info.area_by_mode = {"host": 0.0, "nn": 1.0}
         # nn_picture(): nn_level u(8), log2_lanes u(8) (SYNTAX.md §7); the latent decoder has no trace hook.
         bits = 8.0 * len(payload)
         info.nn_regions = [NnRegion(0, 0, geo.coded_width, geo.coded_height, payload[0], bits,
@@ -180,18 +230,45 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
         info.bits_by_category = {"nn_latents": bits}
         info.bits_map = np.full((geo.coded_height, geo.coded_width), bits / (geo.coded_width * geo.coded_height))
         return info
-    info.ctus, info.bits_map = _describe_host(result.host.ctus, collector.elements, geo, header.qp)
-    info.bits_by_category = _sum_categories(e for e in collector.elements)
+    info.ctus, info.bits_map = _describe_host(result.host.ctus, collector.elements, geo, header, meter)
+    info.bits_by_category = _sum_categories(collector.elements)
+    if meter is not None:
+        info.mode = "hybrid"
+        info.nn_base_level = meter.params.base_level
+        nn_cus = [cu for cu in info.cus if cu.coding == "nn"]
+        latents = sum(meter.bits.values())
+        info.bits_by_category["nn_latents"] = latents
+        info.bits_by_category["nn_flush"] = 8.0 * len(dict(substreams).get(SubstreamType.NN_LATENTS, b"")) - latents
+        nn_area = sum(_visible_area(cu, header) for cu in nn_cus) / (header.width * header.height)
+        info.area_by_mode = {"host": 1.0 - nn_area, "nn": nn_area}
     return info
 
 
-def _describe_host(roots: list[CodingNode], elements: list[Element], geo: PictureGeometry,
-                   qp: int) -> tuple[list[CtuInfo], np.ndarray]:
-    """CTU descriptions, with each element's bits assigned to its CU and spread over its area."""
-    ctus, cu_objects, cu_infos = [], [], []
+def _decode(data: bytes, sink: ElementCollector) -> tuple[DecodeResult, NNLatentMeter | None]:
+    """``decode_full``, except that the NN-coded CUs of a hybrid picture go through an ``NNLatentMeter``
+    (the same dispatch as ``decode_full``'s hybrid branch; every other picture is left to it)."""
+    header, substreams = read_container(bytes(data))
+    streams = dict(substreams)
+    if not (header.nn_compress_enable and SubstreamType.HOST_CABAC in streams and len(streams) == len(substreams)):
+        return decode_full(data, trace_sink=sink), None
+    from hybridcodec.nn_blocks import NNBlockDecoder
+    from nntools.picture import bundle_for
+    meter = NNLatentMeter(NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS)))
+    host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=sink, nn=meter)
+    return DecodeResult(header, output_picture(host.planes, header), host), meter
+
+
+def _describe_host(roots: list[CodingNode], elements: list[Element], geo: PictureGeometry, header: PictureHeader,
+                   meter: NNLatentMeter | None) -> tuple[list[CtuInfo], np.ndarray]:
+    """CTU descriptions, with each element's bits assigned to its CU and spread over its area.
+
+    Coding-tree flags (split_cu_flag, nn_compress_flag of a node that is split, end_of_slice_segment_flag)
+    count for the CTU only; a CU's own nn_compress_flag and nn_delta_level count for the CU."""
+    ctus, cu_objects, cu_infos, cu_ctu = [], [], [], []
     for i, root in enumerate(roots):
-        tree = _tree(root, 0, qp, geo, cu_objects, cu_infos)
+        tree = _tree(root, 0, header, geo, cu_objects, cu_infos)
         ctus.append(CtuInfo(i, root.x, root.y, 1 << root.log2_size, tree))
+        cu_ctu += [i] * (len(cu_objects) - len(cu_ctu))
     cu_map = np.full((geo.coded_height // UNIT, geo.coded_width // UNIT), -1, dtype=np.int32)
     for k, cu in enumerate(cu_objects):
         cu_map[cu.y // UNIT:(cu.y + cu.size) // UNIT, cu.x // UNIT:(cu.x + cu.size) // UNIT] = k
@@ -202,10 +279,13 @@ def _describe_host(roots: list[CodingNode], elements: list[Element], geo: Pictur
     for e in elements:
         ctu = ctus[e.ctu]
         ctu.bits += e.bits
-        ctu.bits_by_category[e.category] = ctu.bits_by_category.get(e.category, 0.0) + e.bits
+        _add(ctu.bits_by_category, e.category, e.bits)
+        if e.name == "nn_delta_level":
+            ctu.nn_delta_level = int(e.value)
         if "x" in e.where and "y" in e.where:
             x, y = e.where["x"], e.where["y"]
-            if e.name == "split_cu_flag":
+            if e.name == "split_cu_flag" or (e.name == "nn_compress_flag" and
+                                             cu_objects[cu_map[y // UNIT, x // UNIT]].log2_size != e.where["log2"]):
                 _spread(bits_map, e.bits, x, y, 1 << e.where["log2"])
                 continue
             scale = shift if e.name in CHROMA_POSITIONED else 0
@@ -223,31 +303,46 @@ def _describe_host(roots: list[CodingNode], elements: list[Element], geo: Pictur
             continue
         cu = cu_infos[current_cu]
         cu.bits += e.bits
-        cu.bits_by_category[e.category] = cu.bits_by_category.get(e.category, 0.0) + e.bits
+        _add(cu.bits_by_category, e.category, e.bits)
         _spread(bits_map, e.bits, *area)
+    if meter is not None:
+        for k, cu in enumerate(cu_objects):
+            if cu.mode == CuMode.NN:
+                bits = meter.bits[(cu.x, cu.y)]
+                for counts in (cu_infos[k], ctus[cu_ctu[k]]):
+                    counts.bits += bits
+                    _add(counts.bits_by_category, "nn_latents", bits)
+                _spread(bits_map, bits, cu.x, cu.y, cu.size)
     return ctus, bits_map
 
 
-def _tree(node: CodingNode, depth: int, qp: int, geo: PictureGeometry, cu_objects: list[CodingUnit],
+def _tree(node: CodingNode, depth: int, header: PictureHeader, geo: PictureGeometry, cu_objects: list[CodingUnit],
           cu_infos: list[CuInfo]) -> TreeNode:
     size = 1 << node.log2_size
     if node.split:
         return TreeNode(node.x, node.y, size, True,
-                        [_tree(c, depth + 1, qp, geo, cu_objects, cu_infos) for c in node.children])
+                        [_tree(c, depth + 1, header, geo, cu_objects, cu_infos) for c in node.children])
     cu = node.cu
-    info = _cu_info(cu, depth, qp, geo)
+    info = _cu_info(cu, depth, header, geo)
     cu_objects.append(cu)
     cu_infos.append(info)
     return TreeNode(node.x, node.y, size, False, cu=info)
 
 
-def _cu_info(cu: CodingUnit, depth: int, qp: int, geo: PictureGeometry) -> CuInfo:
+def _cu_info(cu: CodingUnit, depth: int, header: PictureHeader, geo: PictureGeometry) -> CuInfo:
     cbf: dict[str, list[int]] = {name: [] for name in COMPONENT_NAMES[:geo.num_components]}
     for blk, flag in zip(component_blocks(cu, geo), cu.cbf):
         cbf[COMPONENT_NAMES[blk.c_idx]].append(int(flag))
     chroma = geo.num_components > 1
-    return CuInfo(cu.x, cu.y, cu.size, depth, qp, "NxN" if cu.part_nxn else "2Nx2N", list(cu.luma_modes),
-                  cu.chroma_mode_idx if chroma else None, cu.chroma_mode if chroma else None, cbf)
+    nn = cu.mode == CuMode.NN
+    return CuInfo(cu.x, cu.y, cu.size, depth, header.qp, "NxN" if cu.part_nxn else "2Nx2N", list(cu.luma_modes),
+                  cu.chroma_mode_idx if chroma else None, cu.chroma_mode if chroma else None, cbf,
+                  coding="nn" if nn else "host", nn_compress_flag=int(nn) if header.nn_compress_enable else None,
+                  nn_level=cu.nn_level if nn else None)
+
+
+def _add(counts: dict[str, float], category: str, bits: float) -> None:
+    counts[category] = counts.get(category, 0.0) + bits
 
 
 def _spread(bits_map: np.ndarray, bits: float, x: int, y: int, size: int) -> None:
@@ -260,8 +355,12 @@ def _spread(bits_map: np.ndarray, bits: float, x: int, y: int, size: int) -> Non
 def _sum_categories(elements) -> dict[str, float]:
     out: dict[str, float] = {}
     for e in elements:
-        out[e.category] = out.get(e.category, 0.0) + e.bits
+        _add(out, e.category, e.bits)
     return out
+
+
+def _visible_area(cu: CuInfo, header: PictureHeader) -> int:
+    return max(0, min(cu.x + cu.size, header.width) - cu.x) * max(0, min(cu.y + cu.size, header.height) - cu.y)
 
 
 # ---- rendering -------------------------------------------------------------------------------------------
@@ -277,30 +376,50 @@ def to_json(info: Inspection) -> dict:
                              else round(v, 3) if isinstance(v, float) else v)
                          for k, v in vars(n.cu).items() if v is not None}
         return out
-    return {
+
+    def ctu(c: CtuInfo) -> dict:
+        out = {"index": c.index, "x": c.x, "y": c.y, "size": c.size, "bits": round(c.bits, 3),
+               "bits_by_category": _round_dict(c.bits_by_category)}
+        if c.nn_delta_level is not None:
+            out["nn_delta_level"] = c.nn_delta_level
+        return out | {"coding_tree": node(c.tree)}
+
+    doc = {
         "file": info.file, "bytes": info.bytes, "width": info.width, "height": info.height,
         "bpp": round(info.bpp, 5), "mode": info.mode, "picture_header": info.header,
-        "substreams": info.substreams, "bits_by_category": _round_dict(info.bits_by_category),
-        "ctus": [{"index": c.index, "x": c.x, "y": c.y, "size": c.size, "bits": round(c.bits, 3),
-                  "bits_by_category": _round_dict(c.bits_by_category), "coding_tree": node(c.tree)}
-                 for c in info.ctus],
-        "nn_regions": [{k: v for k, v in vars(r).items() if v is not None} for r in info.nn_regions],
+        "substreams": info.substreams, "area_by_mode": _round_dict(info.area_by_mode, 5),
+        "bits_by_category": _round_dict(info.bits_by_category),
     }
+    if info.nn_base_level is not None:
+        doc["nn_base_level"] = info.nn_base_level
+    return doc | {"ctus": [ctu(c) for c in info.ctus],
+                  "nn_regions": [{k: v for k, v in vars(r).items() if v is not None} for r in info.nn_regions]}
 
 
-def _round_dict(d: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 3) for k, v in d.items()}
+def _round_dict(d: dict[str, float], digits: int = 3) -> dict[str, float]:
+    return {k: round(v, digits) for k, v in d.items()}
 
 
 def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool = False) -> str:
-    """Readable report: header, substreams, bits by category, then each CTU's coding tree (only
-    the CTUs listed in ``ctus`` when given; one line per CTU with ``summary``)."""
+    """Readable report: header, substreams, area per path, bits by category, then each CTU's coding
+    tree (only the CTUs listed in ``ctus`` when given; one line per CTU with ``summary``)."""
     lines = [f"{info.file or '<bytes>'}: {info.bytes} bytes, {info.width}x{info.height}, "
              f"{info.bpp:.4f} bpp, mode {info.mode}",
              "picture_header()"]
     lines += [f"  {name} = {value}" for name, value in info.header.items()]
+    if info.nn_base_level is not None:
+        h = info.header
+        lines.append(f"neural tool: base level {info.nn_base_level} (Level_Map[QP] + nn_level_offset), "
+                     f"nn_compress_flag on CUs of {32 << h['log2_nn_min_cu_size_minus5']} and larger, "
+                     f"coded with {FLAG_CODING_NAMES[h['nn_flag_coding']]}")
     lines.append("substreams: " + ", ".join(f"{s['type']} {s['bytes']} bytes" for s in info.substreams))
+    n_nn = sum(cu.coding == "nn" for cu in info.cus)
+    lines.append("area: " + ", ".join(f"{mode} {100 * share:.1f}%" for mode, share in info.area_by_mode.items())
+                 + (f" ({n_nn} of {len(info.cus)} CUs NN-coded)" if info.mode == "hybrid" else ""))
     lines.append("bits by category: " + _categories(info.bits_by_category))
+    if "nn_flush" in info.bits_by_category:
+        lines.append("  (nn_latents: ideal code length of each NN CU's latents; nn_flush: the rest of the "
+                     "NN substream, rANS lane states and log2_lanes, in no CU)")
     for r in info.nn_regions:
         lines.append(f"NN region ({r.x},{r.y}) {r.width}x{r.height}: nn_level = {r.level}"
                      + (f", log2_lanes = {r.log2_lanes}" if r.log2_lanes is not None else "")
@@ -308,9 +427,13 @@ def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool =
     for ctu in info.ctus:
         if ctus is not None and ctu.index not in ctus:
             continue
-        area = sum(cu.size * cu.size for cu in ctu.cus)
-        lines.append(f"CTU {ctu.index} ({ctu.x},{ctu.y}) {ctu.size}x{ctu.size}: {len(ctu.cus)} CUs, "
-                     f"{ctu.bits:.1f} bits ({ctu.bits / area:.4f} bpp): " + _categories(ctu.bits_by_category))
+        cus = ctu.cus
+        area = sum(cu.size * cu.size for cu in cus)
+        nn_count = sum(cu.coding == "nn" for cu in cus)
+        lines.append(f"CTU {ctu.index} ({ctu.x},{ctu.y}) {ctu.size}x{ctu.size}: {len(cus)} CUs"
+                     + (f" ({nn_count} NN)" if nn_count else "")
+                     + ("" if ctu.nn_delta_level is None else f", nn_delta_level {ctu.nn_delta_level}")
+                     + f", {ctu.bits:.1f} bits ({ctu.bits / area:.4f} bpp): " + _categories(ctu.bits_by_category))
         if not summary:
             _tree_lines(ctu.tree, 1, lines)
     return "\n".join(lines) + "\n"
@@ -329,13 +452,16 @@ def _tree_lines(node: TreeNode, indent: int, lines: list[str]) -> None:
             _tree_lines(child, indent + 1, lines)
         return
     cu = node.cu
-    chroma = "" if cu.chroma_mode is None else \
-        f" chroma {cu.chroma_mode}{' (DM)' if cu.intra_chroma_pred_mode == 4 else ''}"
-    cbf = " ".join(f"{c}{''.join(map(str, flags))}" for c, flags in cu.cbf.items())
     nn = "" if cu.nn_compress_flag is None else f" nn_compress_flag {cu.nn_compress_flag}" + \
         ("" if cu.nn_level is None else f" level {cu.nn_level}")
-    lines.append(f"{pad}CU {cu.size}x{cu.size} ({cu.x},{cu.y}) qp {cu.qp}{nn} {cu.part_mode} luma "
-                 f"{','.join(map(str, cu.luma_modes))}{chroma} cbf {cbf}: {cu.bits:.1f} bits "
+    if cu.coding == "nn":
+        coding = "NN-coded (inferred: luma DC, chroma DM, no residual)"
+    else:
+        chroma = "" if cu.chroma_mode is None else \
+            f" chroma {cu.chroma_mode}{' (DM)' if cu.intra_chroma_pred_mode == 4 else ''}"
+        cbf = " ".join(f"{c}{''.join(map(str, flags))}" for c, flags in cu.cbf.items())
+        coding = f"{cu.part_mode} luma {','.join(map(str, cu.luma_modes))}{chroma} cbf {cbf}"
+    lines.append(f"{pad}CU {cu.size}x{cu.size} ({cu.x},{cu.y}) qp {cu.qp}{nn} {coding}: {cu.bits:.1f} bits "
                  f"({cu.bits / (cu.size * cu.size):.3f} bpp)")
 
 

@@ -21,6 +21,7 @@ from host.syntax import NNTreeParams, TreeSyntax, coding_tree_unit
 
 @dataclass
 class HostEncoding:
+    header: PictureHeader                  # as written: without NN syntax if no CU chose the NN
     payload: bytes
     planes: list[np.ndarray]               # the decoder's reconstruction, coded size
     ctus: list[CodingNode]
@@ -63,12 +64,14 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
         est.terminate(0)
         if progress is not None:
             progress.update(1)
+    cus = [cu for r in ctus for cu in r.leaves()]
+    if nn is not None and not any(cu.mode == CuMode.NN for cu in cus):
+        header, nn_params = header.without_nn(), None     # same decisions and samples, no flags to pay
     payload, bits = serialise(header, geo, ctus, trace_sink, nn_params)
     planes = buf.planes
     if header.deblocking_enabled:
-        planes = loop_filter(planes, [cu for r in ctus for cu in r.leaves()], geo, header.qp,
-                             header.bit_depth, header.nn_deblocking_enabled)
-    return HostEncoding(payload, planes, ctus, bits)
+        planes = loop_filter(planes, cus, geo, header.qp, header.bit_depth, header.nn_deblocking_enabled)
+    return HostEncoding(header, payload, planes, ctus, bits)
 
 
 def search_ctu(search: CtuSearch, x: int, y: int) -> CodingNode:

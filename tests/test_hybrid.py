@@ -1,0 +1,208 @@
+"""Hybrid coding: NN-coded CUs inside the host coding tree decode to the encoder's reconstruction bit for
+bit, across picture sizes, QPs, chroma formats and every hybrid option; the syntax is inferred where the
+seed says so; and malformed NN signalling is refused with BitstreamError.
+
+The shipped weights rarely beat the host, so most tests make the NN win by reporting a hugely negative
+distortion for its candidates (``force_nn``): the bitstream, the NN latents and the decoder's reconstruction are
+all real; only the encoder's choice is steered.
+"""
+import dataclasses
+import io
+
+import numpy as np
+import pytest
+
+from bitstream.container import SubstreamType, read_container, write_container
+from bitstream.errors import BitstreamError, ModelMismatchError
+from bitstream.syntax_coder import ChannelTrace
+from host.edges import boundary_strengths
+from host.partition import CodingUnit, CuMode, PictureGeometry
+from hybridcodec.decoder import decode_full
+from hybridcodec.encoder import Encoder
+from hybridcodec.nn_search import NNCandidates
+from nntools.zoo import load_bundle
+from pictures import synthetic_gray, synthetic_rgb
+
+
+@pytest.fixture
+def force_nn(monkeypatch):
+    """NN candidates win wherever ``wins(x, y, log2)`` says so (default: everywhere)."""
+    real = NNCandidates.candidate
+
+    def install(wins=lambda x, y, log2: True):
+        def candidate(self, x, y, log2, level=None):
+            c = dataclasses.replace(real(self, x, y, log2, level))
+            c.distortion = -(1 << 40) if wins(x, y, log2) else 1 << 40
+            return c
+        monkeypatch.setattr(NNCandidates, "candidate", candidate)
+    return install
+
+
+def nn_cus(data: bytes) -> list[CodingUnit]:
+    return [cu for cu in decode_full(data).host.cus if cu.mode == CuMode.NN]
+
+
+def assert_exact(result) -> None:
+    decoded = decode_full(result.bitstream)
+    assert np.array_equal(decoded.picture, result.reconstruction)
+
+
+CASES = [
+    ((64, 64), 32, {}),
+    ((96, 80), 22, {}),                                   # border CUs: 80 is not a multiple of 32
+    ((72, 136), 37, {"ctu_size": 64}),
+    ((128, 128), 32, {"nn_decision": "ctu"}),
+    ((96, 128), 27, {"nn_delta_level": True}),
+    ((64, 96), 32, {"nn_deblocking": False}),
+    ((64, 96), 32, {"nn_flag_coding": "one"}),
+    ((64, 96), 32, {"nn_flag_coding": "bypass"}),
+    ((64, 96), 32, {"chroma_format": "444"}),
+    ((80, 64), 37, {"nn_level_offset": -3, "nn_sizes": (64,)}),
+    ((64, 64), 32, {"max_tu_size": 64, "min_cu_size": 4}),
+]
+
+
+@pytest.mark.parametrize("shape,qp,options", CASES)
+def test_forced_nn_decodes_to_reconstruction(force_nn, shape, qp, options):
+    force_nn()
+    result = Encoder(qp=qp, **options).encode(synthetic_rgb(*shape, seed=qp))
+    assert_exact(result)
+    assert result.stats.area_by_mode["nn"] > 0
+    header, streams = read_container(result.bitstream)
+    assert header.nn_compress_enable and [t for t, _ in streams] == [SubstreamType.HOST_CABAC,
+                                                                      SubstreamType.NN_LATENTS]
+
+
+def test_mixed_nn_and_host_neighbours(force_nn):
+    """A checkerboard of 32x32 NN and host CUs: every context and inference case of the flag."""
+    force_nn(lambda x, y, log2: log2 == 5 and (x // 32 + y // 32) % 2 == 0)
+    result = Encoder(qp=30).encode(synthetic_rgb(128, 160, seed=5))
+    assert_exact(result)
+    cus = nn_cus(result.bitstream)
+    assert cus and all(cu.size == 32 and (cu.x // 32 + cu.y // 32) % 2 == 0 for cu in cus)
+
+
+def test_gray_picture(force_nn):
+    force_nn(lambda x, y, log2: x == 0)
+    result = Encoder(qp=32).encode(synthetic_gray(96, 96, seed=2))
+    assert_exact(result)
+    assert nn_cus(result.bitstream)
+
+
+def test_unforced_hybrid_is_exact():
+    for qp in (22, 42):
+        assert_exact(Encoder(qp=qp).encode(synthetic_rgb(96, 128, seed=qp)))
+
+
+def test_levels_follow_qp_map_and_delta(force_nn):
+    force_nn()
+    bundle = load_bundle()
+    for qp in (22, 37):
+        cus = nn_cus(Encoder(qp=qp).encode(synthetic_rgb(64, 64, seed=1)).bitstream)
+        assert {cu.nn_level for cu in cus} == {int(bundle.level_map[8][qp])}
+    result = Encoder(qp=32, nn_delta_level=True, ctu_size=64).encode(synthetic_rgb(128, 128, seed=3))
+    assert_exact(result)
+    base = int(bundle.level_map[8][32])
+    per_ctu = {}
+    for cu in nn_cus(result.bitstream):
+        per_ctu.setdefault((cu.x // 64, cu.y // 64), set()).add(cu.nn_level)
+    assert per_ctu and all(len(levels) == 1 and abs(levels.pop() - base) <= 2 for levels in per_ctu.values())
+
+
+def test_nn_cu_syntax_is_inferred(force_nn):
+    """An NN CU carries no split, mode or residual syntax: its trace is the flag (and delta) only."""
+    force_nn()
+    out = io.StringIO()
+    result = Encoder(qp=32, nn_decision="ctu", ctu_size=64).encode(synthetic_rgb(64, 64), trace_sink=ChannelTrace(out))
+    names = [line.split()[0] for line in out.getvalue().splitlines()]
+    assert names == ["nn_compress_flag", "end_of_slice_segment_flag"]
+    assert_exact(result)
+
+
+def test_encoder_and_decoder_traces_agree(force_nn):
+    force_nn(lambda x, y, log2: (x + y) % 64 == 0)
+    enc = io.StringIO()
+    result = Encoder(qp=32, nn_delta_level=True).encode(synthetic_rgb(96, 96, seed=4),
+                                                          trace_sink=ChannelTrace(enc, ("syntax", "cabac")))
+    dec = io.StringIO()
+    decode_full(result.bitstream, trace_sink=ChannelTrace(dec, ("syntax", "cabac")))
+    assert "nn_compress_flag" in enc.getvalue() and enc.getvalue() == dec.getvalue()
+
+
+def test_no_nn_cu_means_no_nn_syntax():
+    """Where no CU chose the NN, the picture is written with nn_compress_enable = 0 (no flags)."""
+    result = Encoder(qp=32, nn_sizes=(128,)).encode(synthetic_rgb(64, 64))   # no 128x128 CU fits
+    header, streams = read_container(result.bitstream)
+    assert not header.nn_compress_enable and len(streams) == 1
+    assert result.stats.area_by_mode == {"host": 1.0, "nn": 0.0}
+    assert_exact(result)
+
+
+def test_flag_coding_modes_cost_differently(force_nn):
+    force_nn(lambda x, y, log2: (x // 32 + y // 32) % 3 == 0)
+    bits = {}
+    for mode in ("contexts", "one", "bypass"):
+        result = Encoder(qp=32, nn_flag_coding=mode).encode(synthetic_rgb(128, 128, seed=6))
+        assert_exact(result)
+        bits[mode] = result.stats.bits_by_category["nn_flags"]
+    assert bits["bypass"] > 0 and len(set(bits.values())) > 1
+
+
+@pytest.fixture(scope="module")
+def forced_stream():
+    with pytest.MonkeyPatch.context() as mp:
+        real = NNCandidates.candidate
+
+        def candidate(self, *args, **kwargs):
+            c = dataclasses.replace(real(self, *args, **kwargs))
+            c.distortion = -(1 << 40)
+            return c
+        mp.setattr(NNCandidates, "candidate", candidate)
+        return Encoder(qp=32).encode(synthetic_rgb(64, 96, seed=8)).bitstream
+
+
+def test_missing_or_foreign_nn_substream_is_refused(forced_stream):
+    header, streams = read_container(forced_stream)
+    host_only = write_container(header, streams[:1])
+    with pytest.raises(BitstreamError, match="no NN substream"):
+        decode_full(host_only)
+    with pytest.raises(BitstreamError):
+        decode_full(write_container(header, [streams[0], (streams[1][0], streams[1][1][:-2])]))
+    with pytest.raises(BitstreamError):
+        decode_full(write_container(header, [streams[0], (streams[1][0], streams[1][1] + b"\0\0")]))
+    with pytest.raises(ModelMismatchError):
+        decode_full(write_container(dataclasses.replace(header, model_id=bytes(16)), streams))
+
+
+def test_nn_substream_without_nn_enable_is_refused():
+    data = Encoder(qp=32, mode="host").encode(synthetic_rgb(32, 32)).bitstream
+    header, streams = read_container(data)
+    with pytest.raises(BitstreamError, match="nn_compress_enable = 0"):
+        decode_full(write_container(header, streams + [(SubstreamType.NN_LATENTS, b"\0")]))
+
+
+def test_header_nn_fields_round_trip_and_range():
+    from bitstream.container import PictureHeader
+    base = dict(width=64, height=64, nn_compress_enable=True, model_id=bytes(range(16)))
+    header = PictureHeader(**base, nn_min_cu_size=64, nn_flag_coding=2, nn_delta_level_enabled=True,
+                           nn_deblocking_enabled=False, nn_level_offset=-3)
+    assert read_container(write_container(header, []))[0] == header
+    for bad in ({"nn_min_cu_size": 16}, {"nn_min_cu_size": 128, "ctu_size": 64}, {"nn_flag_coding": 3}):
+        with pytest.raises(BitstreamError):
+            PictureHeader(**{**base, **bad})
+    with pytest.raises(BitstreamError):
+        PictureHeader(width=64, height=64, nn_delta_level_enabled=True)   # NN fields without the tool
+
+
+def test_nn_edges_deblocked_only_when_enabled():
+    geo = PictureGeometry(64, 64, 64, 64, 1, 6, 5, False)
+    nn = CodingUnit(0, 0, 5, mode=CuMode.NN)
+    host = [CodingUnit(32, 0, 5), CodingUnit(0, 32, 5), CodingUnit(32, 32, 5)]
+    for cu in host:
+        cu.cbf = [0, 0, 0]
+    on_ver, on_hor = boundary_strengths([nn] + host, geo, True)
+    off_ver, off_hor = boundary_strengths([nn] + host, geo, False)
+    assert on_ver[:8, 4].all() and not off_ver[:8, 4].any()      # x = 32 beside the NN CU
+    assert on_ver[8:, 4].all() and off_ver[8:, 4].all()          # x = 32 between host CUs
+    assert on_hor[4, :8].all() and not off_hor[4, :8].any()
+    assert not on_ver[:8, 1:4].any()                             # no edges inside the NN CU
