@@ -47,7 +47,7 @@ def main() -> None:
 
     paths = sorted(p for p in args.data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".ppm"))
     paths = paths[:args.limit] if args.limit else paths
-    config = hybridcodec.EncoderConfig(qp=args.qp, **parse_options(args.option))
+    config = hybridcodec.EncoderConfig(qp=args.qp, **{"mode": "host", **parse_options(args.option)})
     encoder = hybridcodec.Encoder(config)
     rows = []
     print(f"{'picture':<48} {'size':>9} {'enc s':>7} {'dec s':>6} {'bpp':>6} {'PSNR-Y':>7}")

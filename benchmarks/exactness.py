@@ -21,6 +21,7 @@ def main() -> None:
     p.add_argument("folders", nargs="+")
     p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37])
     p.add_argument("--formats", nargs="+", default=["420", "444", "gray"])
+    p.add_argument("--mode", default="host", choices=("host", "hybrid"), help="coding mode (default host)")
     p.add_argument("--out", default="runs/exactness.jsonl", help="resumable log of finished checks")
     args = p.parse_args()
     out = Path(args.out)
@@ -36,7 +37,7 @@ def main() -> None:
                         key = f"{path.name}|{fmt}|{qp}"
                         if key in done:
                             continue
-                        cfg = EncoderConfig(qp=qp, chroma_format="444" if fmt == "444" else "420")
+                        cfg = EncoderConfig(qp=qp, mode=args.mode, chroma_format="444" if fmt == "444" else "420")
                         result = Encoder(cfg).encode(image)
                         row = {"key": key, "exact": bool(np.array_equal(decode(result.bitstream),
                                                                          result.reconstruction)),

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from bitstream.errors import CodecError
-from hybridcodec.config import EncoderConfig, MODES
+from hybridcodec.config import MODES, NN_FLAG_CODINGS, EncoderConfig
 from hybridcodec.imageio import YuvFrame, read_image, write_image, write_y4m, write_yuv
 from hybridcodec.metrics import psnr_rgb, psnr_y
 
@@ -22,8 +22,11 @@ def _add_encode(sub) -> None:
     p.add_argument("input", help="input picture")
     p.add_argument("-o", "--output", required=True, help="output bitstream (.hbc)")
     g = p.add_argument_group("coding")
-    g.add_argument("-q", "--qp", type=int, default=32, help="quantisation parameter 0..51 (default 32)")
-    g.add_argument("--mode", default="hybrid", choices=MODES, help="coding mode (default hybrid)")
+    g.add_argument("-q", "--qp", type=int, default=EncoderConfig.qp,
+                   help="quantisation parameter 0..51; in mode hybrid it also sets the NN level (default %(default)s)")
+    g.add_argument("--mode", default=EncoderConfig.mode, choices=MODES,
+                   help="hybrid: host codec and neural tool compete per CU; host: host codec only; nn: the "
+                        "whole picture by the neural tool (default %(default)s)")
     g.add_argument("--chroma-format", default="420", choices=["420", "444"],
                    help="chroma format for RGB input (gray input is coded 4:0:0)")
     g.add_argument("--ctu-size", type=int, default=128, choices=[64, 128])
@@ -45,6 +48,33 @@ def _add_encode(sub) -> None:
                    default=EncoderConfig.large_cu_bottom_up,
                    help="CUs above the transform size: try the split first, the whole CU only when "
                         "no quadrant splits further (default %(default)s)")
+    n = p.add_argument_group("neural tool (mode hybrid: host and NN compete per CU; mode nn: whole picture)")
+    n.add_argument("--level", type=int, default=EncoderConfig.level,
+                   help="rate level 0..7 of mode nn (default %(default)s); hybrid derives it from the QP")
+    n.add_argument("--nn-model", default=EncoderConfig.nn_model, metavar="NAME|FILE.npz",
+                   help="neural-tool weights (default %(default)s)")
+    n.add_argument("--nn-decision", default=EncoderConfig.nn_decision, choices=("cu", "ctu"),
+                   help="cu: any CU of 32x32 or more may be NN-coded; ctu: whole CTUs only (default %(default)s)")
+    n.add_argument("--nn-flag-coding", default=EncoderConfig.nn_flag_coding, choices=NN_FLAG_CODINGS,
+                   help="nn_compress_flag: contexts by size and neighbours, one context, or bypass "
+                        "(default %(default)s)")
+    n.add_argument("--nn-delta-level", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_delta_level,
+                   help="choose an nn_delta_level (-2..2) per CTU (default %(default)s)")
+    n.add_argument("--nn-deblocking", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_deblocking,
+                   help="deblock the edges of NN-coded CUs (default %(default)s)")
+    n.add_argument("--nn-level-offset", type=int, default=EncoderConfig.nn_level_offset, metavar="N",
+                   help="-8..8, added to the level the QP maps to (default %(default)s)")
+    n.add_argument("--nn-picture-check", action=argparse.BooleanOptionalAction,
+                   default=EncoderConfig.nn_picture_check,
+                   help="also code the whole picture with the NN and keep the cheaper (default %(default)s)")
+    s = p.add_argument_group("hybrid speed heuristics (skip NN trials that are unlikely to win)")
+    s.add_argument("--nn-min-variance", type=float, default=EncoderConfig.nn_min_variance, metavar="V",
+                   help="no NN trial on CUs whose luma variance is below V (default %(default)s: off)")
+    s.add_argument("--nn-max-host-cost", type=float, default=EncoderConfig.nn_max_host_cost, metavar="C",
+                   help="no NN trial where the host's J per luma sample is below C (default %(default)s: off)")
+    s.add_argument("--nn-sizes", type=nn_sizes, default=EncoderConfig.nn_sizes, metavar="S[,S...]",
+                   help="CU sizes given an NN trial, from 32,64,128 (default "
+                        f"{','.join(map(str, EncoderConfig.nn_sizes))})")
     r = p.add_argument_group("raw input (.yuv)")
     r.add_argument("-s", "--size", help="WxH of a .yuv input")
     r.add_argument("--input-bit-depth", type=int, default=8, help=".yuv sample bit depth (8 or 10)")
@@ -73,12 +103,14 @@ def _add_decode(sub) -> None:
 
 def _add_inspect(sub) -> None:
     p = sub.add_parser("inspect", help="show a bitstream's header, coding tree and bits",
-                       description="Decode a .hbc bitstream and show its picture header, per CTU the coding "
-                                   "tree (CU sizes, positions, intra modes, QP, cbf) and the bits per syntax "
-                                   "category, CTU and CU.")
+                       description="Decode a .hbc bitstream and show its picture header, the share of the "
+                                   "picture coded by each path (host, NN), per CTU the coding tree (CU sizes, "
+                                   "positions, intra modes, QP, cbf; nn_compress_flag and NN level in hybrid "
+                                   "pictures) and the bits per syntax category, CTU and CU.")
     p.add_argument("input", help="input bitstream (.hbc)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--map", metavar="OUT.png", help="also draw CU boundaries and a bits-per-pixel heat map")
+    p.add_argument("--map", metavar="OUT.png",
+                   help="also draw CU boundaries (NN-coded CUs tinted) and a bits-per-pixel heat map")
     p.add_argument("--ctu", type=int, nargs="+", help="show the coding trees of these CTUs only (text)")
     p.add_argument("--summary", action="store_true", help="one line per CTU, no coding trees (text)")
     p.add_argument("-o", "--output", help="write the text or JSON here instead of printing it")
@@ -98,6 +130,17 @@ def _channels(allowed: tuple[str, ...]):
             raise argparse.ArgumentTypeError(f"channels must be among {','.join(allowed)}, got {text!r}")
         return channels
     return parse
+
+
+def nn_sizes(text: str) -> tuple[int, ...]:
+    """``--nn-sizes 32,64,128`` -> (32, 64, 128)."""
+    try:
+        sizes = tuple(sorted({int(v) for v in text.split(",") if v}))
+    except ValueError:
+        sizes = ()
+    if not sizes or not set(sizes) <= {32, 64, 128}:
+        raise argparse.ArgumentTypeError(f"sizes must be among 32,64,128, got {text!r}")
+    return sizes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,7 +187,12 @@ def cmd_encode(args) -> dict:
                         deblocking=not args.no_deblock, dst4=not args.no_dst4, rdoq=not args.no_rdoq,
                         rd_modes=args.rd_modes, chroma_rd_modes=args.chroma_rd_modes,
                         zero_cbf_split_stop=args.zero_cbf_split_stop,
-                        large_cu_bottom_up=args.large_cu_bottom_up)
+                        large_cu_bottom_up=args.large_cu_bottom_up, level=args.level, nn_model=args.nn_model,
+                        nn_decision=args.nn_decision, nn_flag_coding=args.nn_flag_coding,
+                        nn_delta_level=args.nn_delta_level, nn_deblocking=args.nn_deblocking,
+                        nn_level_offset=args.nn_level_offset, nn_picture_check=args.nn_picture_check,
+                        nn_min_variance=args.nn_min_variance, nn_max_host_cost=args.nn_max_host_cost,
+                        nn_sizes=args.nn_sizes)
     trace = _open_trace(args.trace)
     try:
         result = Encoder(cfg).encode(picture, trace_sink=_trace_sink(trace, args.trace_channels),
@@ -158,7 +206,8 @@ def cmd_encode(args) -> dict:
     s = result.stats
     report = {"input": args.input, "output": args.output, "qp": args.qp, "mode": args.mode,
               "bytes": s.total_bytes, "bpp": round(s.bpp, 5), "encode_seconds": round(s.seconds, 3),
-              "cus": s.cu_count, "bits_by_category": {k: round(v, 1) for k, v in s.bits_by_category.items()}}
+              "cus": s.cu_count, "area_by_mode": {k: round(v, 5) for k, v in s.area_by_mode.items()},
+              "nn_trials": s.nn_trials, "bits_by_category": {k: round(v, 1) for k, v in s.bits_by_category.items()}}
     if isinstance(picture, np.ndarray):
         report["psnr_y"] = round(psnr_y(picture, result.reconstruction), 4)
         if picture.ndim == 3:
@@ -218,8 +267,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print("  ".join(f"{k}={v}" for k, v in report.items() if not isinstance(v, dict)))
+        print(text_report(report))
     return 0
+
+
+def text_report(report: dict) -> str:
+    """One line of ``key=value``; the area per coding path as ``area=host:0.875,nn:0.125``."""
+    items = [f"{k}={v}" for k, v in report.items() if not isinstance(v, dict)]
+    if "area_by_mode" in report:
+        items.append("area=" + ",".join(f"{m}:{share:.3f}" for m, share in report["area_by_mode"].items()))
+    return "  ".join(items)
 
 
 if __name__ == "__main__":

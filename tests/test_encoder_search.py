@@ -17,7 +17,7 @@ from pictures import synthetic_rgb
 
 
 def make_search(image: np.ndarray, cfg: SearchConfig, **options) -> CtuSearch:
-    encoder = Encoder(EncoderConfig(**options))
+    encoder = Encoder(EncoderConfig(**{"mode": "host", **options}))
     src = prepare_source(image, encoder.config)
     header = encoder.header_for(src)
     geo = PictureGeometry.from_header(header)
@@ -72,7 +72,7 @@ def test_luma_then_chroma_rate_equals_syntax_order_rate():
     """search_cu counts a CU's bits coding all luma before all chroma; the bitstream interleaves them.
     Both must give the same bits and leave the same context states (luma and chroma contexts are
     disjoint)."""
-    data = Encoder(EncoderConfig(qp=27)).encode(synthetic_rgb(96, 136, seed=4)).bitstream
+    data = Encoder(EncoderConfig(qp=27, mode="host")).encode(synthetic_rgb(96, 136, seed=4)).bitstream
     decoded = decode_full(data)
     geo = PictureGeometry.from_header(decoded.header)
     coders = []
@@ -108,5 +108,5 @@ def test_luma_then_chroma_rate_equals_syntax_order_rate():
 ])
 def test_heuristics_keep_decoder_and_encoder_in_step(options):
     image = synthetic_rgb(96, 136, seed=8)
-    result = Encoder(EncoderConfig(qp=32, **options)).encode(image)
+    result = Encoder(EncoderConfig(qp=32, mode="host", **options)).encode(image)
     assert np.array_equal(decode(result.bitstream), result.reconstruction)

@@ -7,7 +7,7 @@ from pictures import synthetic_gray, synthetic_rgb
 
 
 def roundtrip(image, **options):
-    result = Encoder(EncoderConfig(**options)).encode(image)
+    result = Encoder(EncoderConfig(**{"mode": "host", **options})).encode(image)
     decoded = decode(result.bitstream)
     assert decoded.shape == image.shape and decoded.dtype == image.dtype
     assert np.array_equal(decoded, result.reconstruction)
