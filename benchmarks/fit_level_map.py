@@ -20,6 +20,7 @@ import numpy as np
 from hybridcodec.config import EncoderConfig
 from hybridcodec.imageio import read_image
 from hybridcodec.picture import prepare_source
+from nntools.data import list_images
 from nntools.encoder import encode_picture
 from nntools.level_map import BIT_DEPTHS, level_map_row
 from nntools.zoo import MODELS, WEIGHTS_DIR, load_arrays, load_bundle, save_arrays
@@ -72,7 +73,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/level_map")
     p.add_argument("--write", action="store_true", help="store the fitted table in the model's weights file")
     args = p.parse_args()
-    files = sorted(f for f in Path(args.data).iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".ppm"))
+    files = list_images(args.data)
     files = files[:args.pictures] if args.pictures else files
     images = [centre_crop(read_image(f), args.crop) for f in files]
     bundle = load_bundle(args.model)

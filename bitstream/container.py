@@ -14,6 +14,7 @@ picture_header (bit-packed, MSB first)::
     if nn_compress_enable_flag:
         log2_nn_min_cu_size_minus5 u(2)     nn_flag_coding u(2)
         nn_delta_level_enabled_flag u(1)    nn_deblocking_enabled_flag u(1)
+        nn_residual_enabled_flag u(1)
     output_channels_minus1 u(2)     output_bit_depth_16_flag u(1)   color_matrix u(8)
     byte_alignment (zero bits)      model_id 16 bytes (only if nn_compress_enable_flag)
     extension_length ue(v)          byte_alignment                  extension_length bytes
@@ -74,6 +75,7 @@ class PictureHeader:
     nn_flag_coding: int = NN_FLAG_CONTEXTS
     nn_delta_level_enabled: bool = False
     nn_deblocking_enabled: bool = True
+    nn_residual_enabled: bool = False  # NN CUs may code the residual of a planar prediction (¶176-180)
     output_channels: int = 3
     output_bit_depth: int = 8
     color_matrix: int = COLOR_MATRIX_BT601_FULL
@@ -99,9 +101,9 @@ class PictureHeader:
         _check(self.nn_flag_coding in (NN_FLAG_CONTEXTS, NN_FLAG_ONE_CONTEXT, NN_FLAG_BYPASS),
                "nn_flag_coding", self.nn_flag_coding, "0 (contexts), 1 (one context) or 2 (bypass)")
         if not self.nn_compress_enable:
-            defaults = (32, NN_FLAG_CONTEXTS, False, True)
+            defaults = (32, NN_FLAG_CONTEXTS, False, True, False)
             values = (self.nn_min_cu_size, self.nn_flag_coding, self.nn_delta_level_enabled,
-                      self.nn_deblocking_enabled)
+                      self.nn_deblocking_enabled, self.nn_residual_enabled)
             _check(values == defaults, "NN tool fields", values, f"{defaults} when nn_compress_enable is 0")
         _check(self.output_channels in (1, 3), "output_channels", self.output_channels, "1 or 3")
         _check(self.output_bit_depth in (8, 16), "output_bit_depth", self.output_bit_depth, "8 or 16")
@@ -117,7 +119,8 @@ class PictureHeader:
     def without_nn(self) -> "PictureHeader":
         """The same picture with nn_compress_enable = 0 (every NN field back to its default)."""
         return replace(self, nn_compress_enable=False, model_id=b"", nn_level_offset=0, nn_min_cu_size=32,
-                       nn_flag_coding=NN_FLAG_CONTEXTS, nn_delta_level_enabled=False, nn_deblocking_enabled=True)
+                       nn_flag_coding=NN_FLAG_CONTEXTS, nn_delta_level_enabled=False, nn_deblocking_enabled=True,
+                       nn_residual_enabled=False)
 
 
 def _check(ok: bool, field: str, value: object, allowed: str) -> None:
@@ -143,6 +146,7 @@ def write_picture_header(w: BitWriter, h: PictureHeader) -> None:
         w.u(h.nn_flag_coding, 2)
         w.flag(h.nn_delta_level_enabled)
         w.flag(h.nn_deblocking_enabled)
+        w.flag(h.nn_residual_enabled)
     w.u(h.output_channels - 1, 2)
     w.flag(h.output_bit_depth == 16)
     w.u(h.color_matrix, 8)
@@ -170,7 +174,7 @@ def read_picture_header(r: BitReader) -> PictureHeader:
     )
     if fields["nn_compress_enable"]:
         fields.update(nn_min_cu_size=32 << r.u(2), nn_flag_coding=r.u(2), nn_delta_level_enabled=r.flag(),
-                      nn_deblocking_enabled=r.flag())
+                      nn_deblocking_enabled=r.flag(), nn_residual_enabled=r.flag())
     fields.update(output_channels=r.u(2) + 1, output_bit_depth=16 if r.flag() else 8, color_matrix=r.u(8))
     r.byte_align()
     fields["model_id"] = r.read_bytes(MODEL_ID_BYTES) if fields["nn_compress_enable"] else b""

@@ -84,6 +84,7 @@ class CodingUnit:
     cbf: list[int] = field(default_factory=list)                    # per component block, coding order
     coeffs: list[np.ndarray | None] = field(default_factory=list)   # levels per component block
     nn_level: int | None = None                                     # NN rate level (mode NN only)
+    nn_residual: int = 0                                            # NN codes the planar-prediction residual
 
     @property
     def size(self) -> int:

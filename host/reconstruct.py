@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from host.intra import predict_unchecked, reference_samples_unchecked
+from host.intra import INTRA_PLANAR, predict_unchecked, reference_samples_unchecked
 from host.partition import UNIT, CodingUnit, ComponentBlock, PictureGeometry, component_blocks
 from host.quant import chroma_qp, dequantize_unchecked
 from host.transform import DCT2, DST7, inverse_transform_unchecked
@@ -75,6 +75,22 @@ class PictureBuffer:
         for c, samples in enumerate(planes[:self.geo.num_components]):
             s = self.geo.chroma_shift if c else 0
             self.store_block(ComponentBlock(c, cu.x >> s, cu.y >> s, cu.log2_size - s, 0), samples)
+
+    def nn_prediction(self, cu: CodingUnit) -> list[np.ndarray]:
+        """Planar prediction of every component of a CU from its unfiltered neighbours: the prediction
+        whose residual an NN CU with nn_residual_flag = 1 codes (¶176-180)."""
+        preds = []
+        for c in range(self.geo.num_components):
+            s = self.geo.chroma_shift if c else 0
+            blk = ComponentBlock(c, cu.x >> s, cu.y >> s, cu.log2_size - s, 0)
+            preds.append(predict_unchecked(self.reference(blk), 1 << blk.log2_size, INTRA_PLANAR, False,
+                                           self.bit_depth, filter_enabled=False))
+        return preds
+
+    def add_nn_residual(self, cu: CodingUnit, samples: list[np.ndarray]) -> list[np.ndarray]:
+        """NN output of a residual-mode CU (residual + 2^(bitDepth-1)) -> reconstructed samples."""
+        mid = 1 << (self.bit_depth - 1)
+        return [self.add_residual(p, s - mid) for p, s in zip(self.nn_prediction(cu), samples)]
 
     def reconstruct_block(self, blk: ComponentBlock, mode: int, residual: np.ndarray | None) -> np.ndarray:
         pred = self.predict_block(blk, mode)

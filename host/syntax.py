@@ -32,6 +32,7 @@ class NNTreeParams:
     min_log2: int              # nn_compress_flag is present on CUs of at least 2^min_log2 luma
     flag_coding: int           # nn_flag_coding of the picture header
     delta_level_enabled: bool
+    residual_enabled: bool
     base_level: int            # Level_Map[QP] + nn_level_offset, clipped (derived by the caller)
     num_levels: int
 
@@ -40,7 +41,7 @@ class NNTreeParams:
         if not header.nn_compress_enable:
             return None
         return cls(header.nn_min_cu_size.bit_length() - 1, header.nn_flag_coding,
-                   header.nn_delta_level_enabled, base_level, num_levels)
+                   header.nn_delta_level_enabled, header.nn_residual_enabled, base_level, num_levels)
 
 
 class TreeSyntax:
@@ -112,7 +113,8 @@ class TreeSyntax:
                        cu: CodingUnit | None) -> CodingUnit:
         """A CU coded by the neural tool.  Inferred, not coded (¶166-173): no split, intra mode DC for
         the MPM derivation of later CUs, chroma DM, no transform blocks.  nn_delta_level is coded with
-        the first NN-coded CU of a CTU (like HEVC's cu_qp_delta) when the header enables it."""
+        the first NN-coded CU of a CTU (like HEVC's cu_qp_delta) when the header enables it, and
+        nn_residual_flag (the NN codes the residual of a planar prediction, ¶176-180) when enabled."""
         if cu is None:
             cu = CodingUnit(x0, y0, log2_size, mode=CuMode.NN)
         cu.luma_modes, cu.chroma_mode_idx, cu.chroma_mode = [DC_IDX], DM_CHROMA_IDX, DC_IDX
@@ -129,6 +131,12 @@ class TreeSyntax:
         if not sc.reading and cu.nn_level != level:
             raise ValueError(f"NN CU at ({x0},{y0}): level {cu.nn_level}, but the CTU's level is {level}")
         cu.nn_level = level
+        if nn.residual_enabled:
+            sc.category = "nn_flags"
+            cu.nn_residual = sc.decision(self.ctx.nn_residual_flag, cu.nn_residual)
+            sc.trace("nn_residual_flag", cu.nn_residual, x=x0, y=y0)
+        elif sc.reading:
+            cu.nn_residual = 0
         return cu
 
     def nn_delta_level(self, sc: SyntaxCoder, delta: int, x0: int, y0: int) -> int:

@@ -36,6 +36,7 @@ class EncoderConfig:
     nn_flag_coding: str = "contexts"  # nn_compress_flag: "contexts" (size x neighbours), "one", "bypass"
     nn_delta_level: bool = False    # per-CTU nn_delta_level chosen by the encoder
     nn_deblocking: bool = True      # deblock the edges of NN-coded CUs
+    nn_residual: bool = False       # NN CUs may code the residual of a planar prediction (¶176-180)
     nn_level_offset: int = 0        # added to Level_Map[QP] (picture header), -8..8
     nn_picture_check: bool = False  # also try coding the whole picture with the NN; keep the lower J
     # Encoder simplifications of the NN trial (measured in docs/RESULTS.md):

@@ -51,6 +51,7 @@ class Encoder:
             nn_min_cu_size=(32 if c.nn_decision == "cu" else c.ctu_size) if hybrid else 32,
             nn_flag_coding=NN_FLAG_CODINGS.index(c.nn_flag_coding) if hybrid else 0,
             nn_delta_level_enabled=c.nn_delta_level and hybrid, nn_deblocking_enabled=c.nn_deblocking or not hybrid,
+            nn_residual_enabled=c.nn_residual and hybrid,
             output_channels=src.output_channels, output_bit_depth=src.output_bit_depth,
             color_matrix=src.color_matrix, model_id=self.nn_bundle().model_id if nn else b"")
 
@@ -70,7 +71,7 @@ class Encoder:
         src = prepare_source(image, c)
         header = self.header_for(src)
         if c.mode == "nn":
-            return self._encode_nn(src, header, t0)
+            return self._encode_nn(src, header, t0, c.level)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -82,8 +83,9 @@ class Encoder:
             bar.close()
         result = self._package(src, host, nn, t0)
         if c.mode == "hybrid" and c.nn_picture_check:
-            whole = self._encode_nn(src, replace(header, nn_level_offset=0, nn_min_cu_size=32, nn_flag_coding=0,
-                                                 nn_delta_level_enabled=False, nn_deblocking_enabled=True), t0)
+            from hybridcodec.nn_blocks import base_level
+            whole = self._encode_nn(src, replace(header.without_nn(), nn_compress_enable=True, model_id=header.model_id),
+                                    t0, base_level(self.nn_bundle(), header))
             if self._cost(whole, src, header) < self._cost(result, src, header):
                 return whole
         return result
@@ -120,12 +122,8 @@ class Encoder:
         sse = sum(float(np.sum((o.astype(np.int64) - r) ** 2)) for o, r in zip(src.planes, result.planes))
         return sse + qp_to_lambda(header.qp, header.bit_depth) * 8 * len(result.bitstream)
 
-    def _encode_nn(self, src: SourcePicture, header: PictureHeader, t0: float) -> EncodeResult:
+    def _encode_nn(self, src: SourcePicture, header: PictureHeader, t0: float, level: int) -> EncodeResult:
         from nntools.encoder import encode_picture
-        level = self.config.level
-        if self.config.mode == "hybrid":
-            from hybridcodec.nn_blocks import base_level
-            level = base_level(self.nn_bundle(), header)
         payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level)
         data = write_container(header, [(SubstreamType.NN_LATENTS, payload)])
         stats = EncodeStats({"nn_latents": 8.0 * len(payload)}, len(data), 8 * len(data) / (src.width * src.height),

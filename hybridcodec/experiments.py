@@ -69,10 +69,14 @@ def code_point(point: Point) -> dict:
         decode_s = time.perf_counter() - t0
         exact = bool(np.array_equal(decoded, result.reconstruction))
         nbytes, encode_s = len(result.bitstream), result.stats.seconds
+        coding = {"nn_area": result.stats.area_by_mode.get("nn", 0.0), "nn_trials": result.stats.nn_trials,
+                  "nn_flag_bits": result.stats.bits_by_category.get("nn_flags", 0.0),
+                  "nn_latent_bits": result.stats.bits_by_category.get("nn_latents", 0.0)}
     else:
         from hybridcodec.anchors import encode_decode
         r = encode_decode(canonical_codec(point.codec), image, point.param)
         decoded, nbytes, encode_s, decode_s, exact = r.decoded, r.num_bytes, r.encode_seconds, r.decode_seconds, None
+        coding = {}
     h, w = image.shape[:2]
     msssim_rgb = (float(np.mean([ms_ssim(image[..., c], decoded[..., c]) for c in range(3)]))
                   if image.ndim == 3 else ms_ssim(image, decoded))
@@ -81,7 +85,7 @@ def code_point(point: Point) -> dict:
                bpp=8 * nbytes / (w * h), psnr_y=psnr_y(image, decoded),
                psnr_rgb=psnr_rgb(image, decoded) if image.ndim == 3 else None,
                ms_ssim=ms_ssim(image, decoded), ms_ssim_rgb=msssim_rgb, encode_s=encode_s, decode_s=decode_s,
-               exact=exact)
+               exact=exact, **coding)
     return row
 
 

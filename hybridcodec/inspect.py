@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bitstream.container import NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, PictureHeader, SubstreamType, read_container
+from bitstream.errors import BitstreamError
 from host.decoder import decode_host
 from host.partition import UNIT, CodingNode, CodingUnit, CuMode, PictureGeometry, component_blocks
 from hybridcodec.decoder import DecodeResult, decode_full
@@ -247,6 +248,8 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
 def _decode(data: bytes, sink: ElementCollector) -> tuple[DecodeResult, NNLatentMeter | None]:
     """``decode_full``, except that the NN-coded CUs of a hybrid picture go through an ``NNLatentMeter``
     (the same dispatch as ``decode_full``'s hybrid branch; every other picture is left to it)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise BitstreamError(f"expected bytes, got {type(data).__name__}")
     header, substreams = read_container(bytes(data))
     streams = dict(substreams)
     if not (header.nn_compress_enable and SubstreamType.HOST_CABAC in streams and len(streams) == len(substreams)):
@@ -410,7 +413,7 @@ def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool =
     if info.nn_base_level is not None:
         h = info.header
         lines.append(f"neural tool: base level {info.nn_base_level} (Level_Map[QP] + nn_level_offset), "
-                     f"nn_compress_flag on CUs of {32 << h['log2_nn_min_cu_size_minus5']} and larger, "
+                     f"nn_compress_flag on CUs of {32 << h['log2_nn_min_cu_size_minus5']}x{32 << h['log2_nn_min_cu_size_minus5']} and larger, "
                      f"coded with {FLAG_CODING_NAMES[h['nn_flag_coding']]}")
     lines.append("substreams: " + ", ".join(f"{s['type']} {s['bytes']} bytes" for s in info.substreams))
     n_nn = sum(cu.coding == "nn" for cu in info.cus)

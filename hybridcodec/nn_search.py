@@ -9,6 +9,7 @@ CUs are not worth an NN trial at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -33,6 +34,7 @@ class NNCandidate:
     planes: list[np.ndarray]           # reconstruction per component, CU-sized
     distortion: int                    # SSE over Y, Cb, Cr against the original
     level: int
+    residual: int = 0                  # 1: the NN coded the residual of the planar prediction
 
 
 class NNCandidates:
@@ -42,8 +44,8 @@ class NNCandidates:
         self.chroma_format, self.bit_depth = chroma_format, bit_depth
         self.shift = 1 if chroma_format == 1 else 0
         self.delta = 0                  # nn_delta_level the encoder uses for the current CTU
-        self._cache: dict[tuple[int, int, int, int], NNCandidate] = {}   # the current CTU's trials
-        self._chosen: dict[tuple[int, int, int, int], CodedRegion] = {}
+        self._cache: dict[tuple, NNCandidate] = {}       # the current CTU's trials
+        self._chosen: dict[tuple, CodedRegion] = {}
         self.trials = 0                 # NN codings run (for the simplification measurements)
 
     @property
@@ -64,16 +66,26 @@ class NNCandidates:
             return False
         return cfg.min_variance <= 0 or float(np.var(self.org[0][y:y + size, x:x + size])) >= cfg.min_variance
 
-    def candidate(self, x: int, y: int, log2: int, level: int | None = None) -> NNCandidate:
+    def candidate(self, x: int, y: int, log2: int, level: int | None = None,
+                  residual: tuple[list[np.ndarray], Callable] | None = None) -> NNCandidate:
+        """The CU coded by the NN at ``level`` (default: the CTU's).  ``residual``: (the planar
+        prediction, the normative function from NN output to samples) for the residual mode; such a
+        candidate depends on the neighbours' reconstruction, so it is recomputed on every request."""
         level = self.level if level is None else level
-        key = (x, y, log2, level)
-        if key not in self._cache:
+        key = (x, y, log2, level, int(residual is not None))
+        if residual is not None or key not in self._cache:
             size = 1 << log2
             org = self._original(x, y, size)
-            region = code_regions(self.bundle, planes_to_input(org, self.chroma_format, self.bit_depth), level)[0]
+            source = org
+            if residual is not None:
+                mid, peak = 1 << (self.bit_depth - 1), (1 << self.bit_depth) - 1
+                source = [np.clip(o.astype(np.int32) - p + mid, 0, peak) for o, p in zip(org, residual[0])]
+            region = code_regions(self.bundle, planes_to_input(source, self.chroma_format, self.bit_depth), level)[0]
             planes = output_to_planes(region.x_hat, self.chroma_format, self.bit_depth, size, size)
+            if residual is not None:
+                planes = residual[1](planes)
             distortion = sum(int(np.sum((o.astype(np.int64) - r) ** 2)) for o, r in zip(org, planes))
-            self._cache[key] = NNCandidate(region, planes, distortion, level)
+            self._cache[key] = NNCandidate(region, planes, distortion, level, key[-1])
             self.trials += 1
         return self._cache[key]
 
@@ -96,9 +108,9 @@ class NNCandidates:
         """A CTU is decided: keep the candidates its NN CUs use, forget the rest (bounded memory)."""
         for cu in root.leaves():
             if cu.mode == CuMode.NN:
-                key = (cu.x, cu.y, cu.log2_size, cu.nn_level)
+                key = (cu.x, cu.y, cu.log2_size, cu.nn_level, cu.nn_residual)
                 self._chosen[key] = self._cache[key].region
         self._cache.clear()
 
     def region_of(self, cu: CodingUnit) -> CodedRegion:
-        return self._chosen[(cu.x, cu.y, cu.log2_size, cu.nn_level)]
+        return self._chosen[(cu.x, cu.y, cu.log2_size, cu.nn_level, cu.nn_residual)]

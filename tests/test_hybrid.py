@@ -30,8 +30,8 @@ def force_nn(monkeypatch):
     real = NNCandidates.candidate
 
     def install(wins=lambda x, y, log2: True):
-        def candidate(self, x, y, log2, level=None):
-            c = dataclasses.replace(real(self, x, y, log2, level))
+        def candidate(self, x, y, log2, level=None, residual=None):
+            c = dataclasses.replace(real(self, x, y, log2, level, residual))
             c.distortion = -(1 << 40) if wins(x, y, log2) else 1 << 40
             return c
         monkeypatch.setattr(NNCandidates, "candidate", candidate)
@@ -206,3 +206,25 @@ def test_nn_edges_deblocked_only_when_enabled():
     assert on_ver[8:, 4].all() and off_ver[8:, 4].all()          # x = 32 between host CUs
     assert on_hor[4, :8].all() and not off_hor[4, :8].any()
     assert not on_ver[:8, 1:4].any()                             # no edges inside the NN CU
+
+
+@pytest.mark.parametrize("fmt", ["420", "444"])
+def test_residual_mode_is_exact(force_nn, fmt):
+    """NN CUs coding the residual of the planar prediction, mixed with direct NN and host CUs."""
+    force_nn(lambda x, y, log2: log2 == 5 and x % 64 == 0)
+    result = Encoder(qp=32, nn_residual=True, chroma_format=fmt).encode(synthetic_rgb(96, 128, seed=9))
+    assert_exact(result)
+    assert nn_cus(result.bitstream)
+
+
+def test_residual_mode_reconstructs_prediction_plus_nn_output():
+    """The normative residual reconstruction: Clip(planar prediction + NN output - 2^(bitDepth-1))."""
+    from host.reconstruct import PictureBuffer
+    geo = PictureGeometry(64, 64, 64, 64, 1, 6, 5, False)
+    buf = PictureBuffer(geo, 8)
+    cu = CodingUnit(32, 32, 5, mode=CuMode.NN, nn_residual=1)
+    flat = [np.full((32, 32), 128, np.int32), np.full((16, 16), 128, np.int32), np.full((16, 16), 128, np.int32)]
+    pred = buf.nn_prediction(cu)
+    assert all(np.array_equal(a, b) for a, b in zip(buf.add_nn_residual(cu, flat), pred))
+    bright = [np.full_like(p, 255) for p in flat]
+    assert all(np.array_equal(a, np.minimum(p + 127, 255)) for a, p in zip(buf.add_nn_residual(cu, bright), pred))

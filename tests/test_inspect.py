@@ -1,22 +1,59 @@
 """The inspector: what the decoder parsed, as text, JSON and pictures; bits add up at every level."""
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 import hybridcodec
-from bitstream.container import read_container
+from bitstream.container import SubstreamType, read_container
 from hybridcodec.cli import main
-from hybridcodec.inspect import CtuInfo, CuInfo, Inspection, TreeNode, format_text, inspect_bitstream, to_json
+from hybridcodec.encoder import Encoder
+from hybridcodec.inspect import format_text, inspect_bitstream, to_json
+from hybridcodec.nn_search import NNCandidates
 from hybridcodec.plots import inspection_map
 from pictures import synthetic_rgb
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+NN_WINS = {(0, 0), (64, 32)}        # 32x32 CUs where the forced NN candidate wins
+
+
 @pytest.fixture(scope="module")
 def host_stream():
     return hybridcodec.encode(synthetic_rgb(72, 136, 3), qp=30, min_cu_size=4, ctu_size=64)
+
+
+class RdDecisions:
+    """Trace sink keeping the encoder's nn_compress_flag decisions (its rd channel)."""
+
+    def __init__(self):
+        self.nn = []
+
+    def rd_sink(self, decision):
+        if decision["decision"] == "nn_compress_flag":
+            self.nn.append(decision)
+
+    def __call__(self, line):
+        pass
+
+
+@pytest.fixture(scope="module")
+def hybrid():
+    """A 96x64 hybrid picture whose NN candidates win (distortion reported as 0) on two 32x32 CUs only:
+    the NN latents, the bitstream and the decoded samples are real, only the choice is steered."""
+    real = NNCandidates.candidate
+
+    def candidate(self, x, y, log2, level=None):
+        wins = log2 == 5 and (x, y) in NN_WINS
+        return dataclasses.replace(real(self, x, y, log2, level), distortion=0 if wins else 1 << 40)
+    rd = RdDecisions()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(NNCandidates, "candidate", candidate)
+        result = Encoder(qp=32, ctu_size=64, nn_sizes=(32,), nn_level_offset=-4,
+                         nn_flag_coding="one").encode(synthetic_rgb(64, 96, 1), trace_sink=rd)
+    return result, rd.nn
 
 
 def test_coding_tree_tiles_the_picture_and_bits_add_up(host_stream):
@@ -58,12 +95,52 @@ def test_text_and_json(host_stream):
     assert set(cus[0]["cbf"]) == {"Y", "Cb", "Cr"}
 
 
-def test_hybrid_fields_are_carried_when_set():
-    cu = CuInfo(0, 0, 16, 0, 32, "2Nx2N", [1], 4, 1, {"Y": [0]}, coding="nn", nn_compress_flag=1, nn_level=3)
-    info = Inspection(None, 10, 16, 16, "hybrid", {}, [], {}, [CtuInfo(0, 0, 0, 64, TreeNode(0, 0, 16, False, cu=cu))])
-    assert "nn_compress_flag 1 level 3" in format_text(info)
-    cu_doc = to_json(info)["ctus"][0]["coding_tree"]["cu"]
-    assert (cu_doc["nn_compress_flag"], cu_doc["nn_level"], cu_doc["coding"]) == (1, 3, "nn")
+def test_hybrid_picture_reports_nn_cus_levels_and_flags(hybrid):
+    result, decisions = hybrid
+    info = inspect_bitstream(result.bitstream, "h.hbc")
+    assert info.mode == "hybrid"
+    h = info.header
+    assert (h["nn_compress_enable_flag"], h["nn_level_offset"], h["log2_nn_min_cu_size_minus5"], h["nn_flag_coding"],
+            h["nn_delta_level_enabled_flag"], h["nn_deblocking_enabled_flag"]) == (1, -4, 0, 1, 0, 1)
+    assert list(h).index("nn_deblocking_enabled_flag") < list(h).index("output_channels_minus1")  # coding order
+    nn = [cu for cu in info.cus if cu.coding == "nn"]
+    assert {(cu.x, cu.y, cu.size) for cu in nn} == {(x, y, 32) for x, y in NN_WINS}
+    # The encoder's rd trace: the level each NN CU was chosen at, and the latent bits of that candidate.
+    chosen = {(d["x"], d["y"]): d for d in decisions if d["nn_compress_flag"]}
+    assert info.nn_base_level == 0                                     # Level_Map[8][32] = 4, offset -4
+    for cu in nn:
+        assert (cu.nn_compress_flag, cu.nn_level, cu.cbf) == (1, chosen[(cu.x, cu.y)]["nn_level"], {"Y": [], "Cb": [], "Cr": []})
+        assert cu.bits_by_category["nn_latents"] == pytest.approx(chosen[(cu.x, cu.y)]["nn_bits"])
+    assert all(ctu.nn_delta_level is None for ctu in info.ctus)     # nn_delta_level is off
+    host_cus = [cu for cu in info.cus if cu.coding == "host"]
+    assert host_cus and all(cu.nn_compress_flag == 0 and cu.nn_level is None for cu in host_cus)
+    assert any(cu.size < 32 for cu in host_cus)                        # flag inferred 0 below nn_min_cu_size
+    assert info.area_by_mode == pytest.approx(result.stats.area_by_mode) and info.area_by_mode["nn"] == pytest.approx(1 / 3)
+    # Bits: CTUs add up to everything but the NN stream's flush; latents + flush = the NN substream.
+    nn_bytes = len(dict(read_container(result.bitstream)[1])[SubstreamType.NN_LATENTS])
+    bits = info.bits_by_category
+    assert bits["nn_latents"] + bits["nn_flush"] == pytest.approx(8 * nn_bytes) and 0 < bits["nn_flush"] < 0.1 * 8 * nn_bytes
+    assert sum(c.bits for c in info.ctus) == pytest.approx(sum(bits.values()) - bits["nn_flush"])
+    assert info.bits_map.sum() == pytest.approx(sum(c.bits for c in info.ctus))
+    assert np.array_equal(info.picture, result.reconstruction)
+
+
+def test_hybrid_text_json_and_map(tmp_path, hybrid):
+    info = inspect_bitstream(hybrid[0].bitstream, "h.hbc")
+    text = format_text(info)
+    for line in ("mode hybrid", "nn_compress_enable_flag = 1", "nn_level_offset = -4", "log2_nn_min_cu_size_minus5 = 0",
+                 "nn_flag_coding = 1", "nn_delta_level_enabled_flag = 0", "nn_deblocking_enabled_flag = 1",
+                 "base level 0", "area: host 66.7%, nn 33.3% (2 of", "nn_flush",
+                 "CU 32x32 (64,32) qp 32 nn_compress_flag 1 level 0 NN-coded"):
+        assert line in text
+    doc = json.loads(json.dumps(to_json(info)))
+    assert doc["area_by_mode"] == {"host": pytest.approx(2 / 3, abs=1e-5), "nn": pytest.approx(1 / 3, abs=1e-5)}
+    assert doc["nn_base_level"] == 0 and "nn_delta_level" not in doc["ctus"][1]
+    cu = doc["ctus"][0]["coding_tree"]["children"][0]["cu"]
+    assert (cu["x"], cu["y"], cu["coding"], cu["nn_compress_flag"], cu["nn_level"]) == (0, 0, "nn", 1, 0)
+    assert "nn_latents" in cu["bits_by_category"]
+    inspection_map(info, tmp_path / "h.png")
+    assert (tmp_path / "h.png").read_bytes()[:8] == PNG_MAGIC
 
 
 def test_nn_picture_and_maps(tmp_path, host_stream):

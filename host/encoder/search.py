@@ -88,21 +88,37 @@ class CtuSearch:
             return host_cost, host_node
         host_ck = self._checkpoint(x, y, size)
         self._restore(start)
-        candidate = self.nn.candidate(x, y, log2)
-        cu = CodingUnit(x, y, log2, mode=CuMode.NN, nn_level=candidate.level)
-        b0 = est.bits
-        self.syntax.nn_compress_flag(est, x, y, log2, 1)
+        best = (host_cost, None, None)
+        for candidate in self._nn_candidates(x, y, log2):
+            cu = CodingUnit(x, y, log2, mode=CuMode.NN, nn_level=candidate.level, nn_residual=candidate.residual)
+            b0 = est.bits
+            self.syntax.nn_compress_flag(est, x, y, log2, 1)
+            self.syntax.nn_coding_unit(est, x, y, log2, depth, cu)
+            nn_cost = candidate.distortion + self.lam * (est.bits - b0 + candidate.region.bits)
+            if self.rd_sink is not None:
+                self.rd_sink({"decision": "nn_compress_flag", "x": x, "y": y, "log2": log2, "J_host": host_cost,
+                              "J_nn": nn_cost, "nn_level": candidate.level, "nn_residual": candidate.residual,
+                              "nn_bits": candidate.region.bits, "nn_compress_flag": int(nn_cost < host_cost)})
+            if nn_cost < best[0]:
+                best = (nn_cost, cu, candidate)
+            self._restore(start)
+        nn_cost, cu, candidate = best
+        if cu is None:
+            self._restore(host_ck)
+            return host_cost, host_node
+        self.syntax.nn_compress_flag(est, x, y, log2, 1)     # the winner again: same bins, same state
         self.syntax.nn_coding_unit(est, x, y, log2, depth, cu)
-        nn_cost = candidate.distortion + self.lam * (est.bits - b0 + candidate.region.bits)
-        if self.rd_sink is not None:
-            self.rd_sink({"decision": "nn_compress_flag", "x": x, "y": y, "log2": log2, "J_host": host_cost,
-                          "J_nn": nn_cost, "nn_level": candidate.level, "nn_bits": candidate.region.bits,
-                          "nn_compress_flag": int(nn_cost < host_cost)})
-        if nn_cost < host_cost:
-            self.buf.store_cu(cu, candidate.planes)
-            return nn_cost, CodingNode(x, y, log2, False, cu=cu)
-        self._restore(host_ck)
-        return host_cost, host_node
+        self.buf.store_cu(cu, candidate.planes)
+        return nn_cost, CodingNode(x, y, log2, False, cu=cu)
+
+    def _nn_candidates(self, x: int, y: int, log2: int) -> list:
+        """The NN codings of the node: direct, and (when enabled) the residual of the planar prediction."""
+        candidates = [self.nn.candidate(x, y, log2)]
+        if self.syntax.nn.residual_enabled:
+            cu = CodingUnit(x, y, log2, mode=CuMode.NN)
+            candidates.append(self.nn.candidate(x, y, log2, residual=(
+                self.buf.nn_prediction(cu), lambda samples: self.buf.add_nn_residual(cu, samples))))
+        return candidates
 
     def _search_host_node(self, x: int, y: int, log2: int, depth: int, inside: bool) -> tuple[float, CodingNode]:
         geo = self.geo

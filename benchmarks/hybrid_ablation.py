@@ -1,0 +1,107 @@
+"""Ablations of the hybrid mode (docs/RESULTS.md): each option against the default hybrid and host-only.
+
+    python benchmarks/hybrid_ablation.py --data ../shared/data/dev --crop 256 --limit 8 --out runs/ablation
+
+Every variant codes the same centre crops at the same QPs (resumable: OUT/points.jsonl).  Printed and
+written to OUT/ablation.md / .json: BD-rate (Akima, PSNR-Y and PSNR-RGB, mean over pictures) against
+host-only and against the default hybrid, the share of area coded by the NN, the nn_compress_flag (and
+nn_delta_level) bits as a share of all bits, NN trials per picture and the mean encode time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from hybridcodec.experiments import Point, bd_rates, label_of, run_points
+from hybridcodec.imageio import read_image, write_image
+from nntools.data import list_images
+
+VARIANTS = {
+    "host only": ("host", {}),
+    "hybrid (default: per CU, flag contexts)": ("hybrid", {}),
+    "nn_compress_flag: one context": ("hybrid", {"nn_flag_coding": "one"}),
+    "nn_compress_flag: bypass": ("hybrid", {"nn_flag_coding": "bypass"}),
+    "nn_delta_level on": ("hybrid", {"nn_delta_level": True}),
+    "per-CTU decisions": ("hybrid", {"nn_decision": "ctu"}),
+    "deblocking of NN edges off": ("hybrid", {"nn_deblocking": False}),
+    "NN residual mode on": ("hybrid", {"nn_residual": True}),
+}
+
+
+def crops(data: Path, size: int, limit: int, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for path in list_images(data)[:limit or None]:
+        target = folder / f"{path.stem}.png"
+        if not target.exists():
+            image = read_image(path)
+            h, w = image.shape[:2]
+            y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
+            write_image(target, image[y:y + size, x:x + size])
+        out.append(target)
+    return out
+
+
+def mean(values) -> float:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(values)) if values else math.nan
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/data/dev"))
+    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--limit", type=int, default=8)
+    p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37])
+    p.add_argument("--simplify", default="nn_min_variance=25,nn_max_host_cost=2.0",
+                   help="options of the 'encoder simplification' variant")
+    p.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    p.add_argument("--jobs", type=int, default=2)
+    args = p.parse_args()
+    variants = dict(VARIANTS)
+    simplify = {k: float(v) for k, v in (kv.split("=") for kv in args.simplify.split(","))}
+    variants[f"encoder simplification ({args.simplify})"] = ("hybrid", simplify)
+    pictures = crops(args.data, args.crop, args.limit, args.out / "pictures")
+    points, labels = [], {}
+    for name, (mode, options) in variants.items():
+        opts = tuple(sorted(options.items()))
+        for picture in pictures:
+            points += [Point(str(picture), mode, qp, opts) for qp in args.qp]
+        labels[name] = label_of({"codec": mode, "options": opts})
+    rows = run_points(points, args.out / "points.jsonl", jobs=args.jobs)
+    assert all(r["exact"] for r in rows), "decoder output differs from the encoder reconstruction"
+    host, hybrid = labels["host only"], labels["hybrid (default: per CU, flag contexts)"]
+    table = []
+    for name, label in labels.items():
+        own = [r for r in rows if label_of(r) == label]
+        bits = [8 * r["bytes"] for r in own]
+        table.append({
+            "variant": name,
+            "bd_y_vs_host": mean(bd_rates(rows, host, label, "psnr_y").values()),
+            "bd_rgb_vs_host": mean(bd_rates(rows, host, label, "psnr_rgb").values()),
+            "bd_y_vs_hybrid": mean(bd_rates(rows, hybrid, label, "psnr_y").values()),
+            "nn_area": mean([r.get("nn_area", 0.0) for r in own]),
+            "nn_flag_share": float(np.sum([r.get("nn_flag_bits", 0.0) for r in own]) / np.sum(bits)),
+            "nn_trials": mean([r.get("nn_trials", 0) for r in own]),
+            "encode_s": mean([r["encode_s"] for r in own]),
+        })
+    lines = [f"{len(pictures)} pictures ({args.crop}x{args.crop} centre crops of {args.data}), QP "
+             f"{' '.join(map(str, args.qp))}; BD-rate: Akima, mean over pictures", "",
+             "| variant | BD PSNR-Y vs host | BD PSNR-RGB vs host | BD PSNR-Y vs hybrid | NN area | flag bits | "
+             "NN trials / picture | encode s |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for t in table:
+        lines.append(f"| {t['variant']} | {t['bd_y_vs_host']:+.2f}% | {t['bd_rgb_vs_host']:+.2f}% | "
+                     f"{t['bd_y_vs_hybrid']:+.2f}% | {100 * t['nn_area']:.1f}% | {100 * t['nn_flag_share']:.2f}% | "
+                     f"{t['nn_trials']:.0f} | {t['encode_s']:.1f} |")
+    text = "\n".join(lines)
+    print(text)
+    (args.out / "ablation.md").write_text(text + "\n")
+    (args.out / "ablation.json").write_text(json.dumps(table, indent=1))
+
+
+if __name__ == "__main__":
+    main()
