@@ -6,6 +6,7 @@ import json
 import shlex
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,9 @@ def _add_encode(sub) -> None:
                    help="choose an nn_delta_level (-2..2) per CTU (default %(default)s)")
     n.add_argument("--nn-deblocking", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_deblocking,
                    help="deblock the edges of NN-coded CUs (default %(default)s)")
+    n.add_argument("--nn-residual", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_residual,
+                   help="NN-coded CUs may code the residual of a planar prediction instead of the samples "
+                        "(default %(default)s)")
     n.add_argument("--nn-level-offset", type=int, default=EncoderConfig.nn_level_offset, metavar="N",
                    help="-8..8, added to the level the QP maps to (default %(default)s)")
     n.add_argument("--nn-picture-check", action=argparse.BooleanOptionalAction,
@@ -72,7 +76,7 @@ def _add_encode(sub) -> None:
                    help="no NN trial on CUs whose luma variance is below V (default %(default)s: off)")
     s.add_argument("--nn-max-host-cost", type=float, default=EncoderConfig.nn_max_host_cost, metavar="C",
                    help="no NN trial where the host's J per luma sample is below C (default %(default)s: off)")
-    s.add_argument("--nn-sizes", type=nn_sizes, default=EncoderConfig.nn_sizes, metavar="S[,S...]",
+    s.add_argument("--nn-sizes", type=parse_nn_sizes, default=EncoderConfig.nn_sizes, metavar="S[,S...]",
                    help="CU sizes given an NN trial, from 32,64,128 (default "
                         f"{','.join(map(str, EncoderConfig.nn_sizes))})")
     r = p.add_argument_group("raw input (.yuv)")
@@ -132,7 +136,7 @@ def _channels(allowed: tuple[str, ...]):
     return parse
 
 
-def nn_sizes(text: str) -> tuple[int, ...]:
+def parse_nn_sizes(text: str) -> tuple[int, ...]:
     """``--nn-sizes 32,64,128`` -> (32, 64, 128)."""
     try:
         sizes = tuple(sorted({int(v) for v in text.split(",") if v}))
@@ -178,21 +182,17 @@ def _trace_sink(file, channels: tuple[str, ...]):
     return ChannelTrace(file, channels) if file else None
 
 
+def encoder_config(args) -> EncoderConfig:
+    """Options named after an EncoderConfig field carry it; the three --no-X switches negate theirs."""
+    options = {f.name: getattr(args, f.name) for f in fields(EncoderConfig) if hasattr(args, f.name)}
+    return EncoderConfig(**options, deblocking=not args.no_deblock, dst4=not args.no_dst4, rdoq=not args.no_rdoq)
+
+
 def cmd_encode(args) -> dict:
     from hybridcodec.encoder import Encoder
     picture = read_image(args.input, size=args.size, bit_depth=args.input_bit_depth,
                          chroma_format=args.input_chroma_format, frame=args.frame)
-    cfg = EncoderConfig(qp=args.qp, mode=args.mode, chroma_format=args.chroma_format, ctu_size=args.ctu_size,
-                        min_cu_size=args.min_cu_size, max_tu_size=args.max_tu_size,
-                        deblocking=not args.no_deblock, dst4=not args.no_dst4, rdoq=not args.no_rdoq,
-                        rd_modes=args.rd_modes, chroma_rd_modes=args.chroma_rd_modes,
-                        zero_cbf_split_stop=args.zero_cbf_split_stop,
-                        large_cu_bottom_up=args.large_cu_bottom_up, level=args.level, nn_model=args.nn_model,
-                        nn_decision=args.nn_decision, nn_flag_coding=args.nn_flag_coding,
-                        nn_delta_level=args.nn_delta_level, nn_deblocking=args.nn_deblocking,
-                        nn_level_offset=args.nn_level_offset, nn_picture_check=args.nn_picture_check,
-                        nn_min_variance=args.nn_min_variance, nn_max_host_cost=args.nn_max_host_cost,
-                        nn_sizes=args.nn_sizes)
+    cfg = encoder_config(args)
     trace = _open_trace(args.trace)
     try:
         result = Encoder(cfg).encode(picture, trace_sink=_trace_sink(trace, args.trace_channels),

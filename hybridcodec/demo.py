@@ -5,13 +5,13 @@
     (also: hybridcodec demo)
 
 Every bitstream is decoded again and checked bit for bit against the encoder's reconstruction.  The
-hybrid mode runs at the middle QP only, with NN trials on 64x64 and 128x128 CUs: each NN trial costs
-about half a second, so this keeps the demo well under a minute (``--hybrid-qp``, ``--nn-sizes``
-change it).  Written to DIR: the bitstreams and decoded PNGs, ``report.md`` (the table, with the
-share of the picture each path coded), ``report.json``, ``rd.png`` (our modes with JPEG and WebP for
-reference) and ``decision_map.png`` (the host coding tree over the decoded picture and its
-bits-per-pixel map, by ``hybridcodec inspect``; ``decision_map_hybrid.png`` too when the hybrid
-search chose NN-coded CUs).
+hybrid mode runs at the middle QP only, with NN trials on 64x64 and 128x128 CUs: an NN trial costs
+0.4 to 0.9 s whatever the CU size, so this keeps the demo under a minute (17 trials instead of 77;
+``--hybrid-qp`` and ``--nn-sizes`` change it).  Written to DIR: the bitstreams and decoded PNGs,
+``report.md`` (the table, with the share of the picture the neural tool coded), ``report.json``,
+``rd.png`` (our modes with JPEG and WebP for reference) and ``decision_map.png`` (the host coding
+tree over the decoded picture and its bits-per-pixel map, by ``hybridcodec inspect``;
+``decision_map_hybrid.png`` too when the hybrid search chose NN-coded CUs).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridcodec.cli import nn_sizes
+from hybridcodec.cli import parse_nn_sizes
 from hybridcodec.config import MODES, EncoderConfig
 from hybridcodec.imageio import read_image, write_image
 from hybridcodec.metrics import psnr_rgb, psnr_y
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--qp", type=int, nargs="+", default=[27, 32, 37], help="QPs of the host mode")
     p.add_argument("--hybrid-qp", type=int, nargs="+", help="QPs of the hybrid mode (default: the middle --qp)")
-    p.add_argument("--nn-sizes", type=nn_sizes, default=DEMO_NN_SIZES,
+    p.add_argument("--nn-sizes", type=parse_nn_sizes, default=DEMO_NN_SIZES,
                    help="CU sizes given an NN trial in the hybrid mode (default 64,128; 32 too is ~3x slower)")
     p.add_argument("--levels", type=int, nargs="+", default=[2, 4, 6], help="levels of the nn mode")
     p.add_argument("--modes", default=",".join(DEFAULT_MODES), help=f"comma-separated, from {','.join(MODES)}")

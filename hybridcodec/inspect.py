@@ -113,6 +113,7 @@ class CuInfo:
     coding: str = "host"                 # "host", or "nn" for a CU coded by the neural tool (hybrid)
     nn_compress_flag: int | None = None  # coded or inferred; None when nn_compress_enable = 0
     nn_level: int | None = None          # Level_Final of an NN-coded CU
+    nn_residual: int | None = None       # NN-coded CU: 1 if the NN codes the residual of a planar prediction
 
 
 @dataclass
@@ -201,7 +202,8 @@ def header_elements(h: PictureHeader) -> dict[str, object]:
         elements.update({"log2_nn_min_cu_size_minus5": h.nn_min_cu_size.bit_length() - 6,
                          "nn_flag_coding": h.nn_flag_coding,
                          "nn_delta_level_enabled_flag": int(h.nn_delta_level_enabled),
-                         "nn_deblocking_enabled_flag": int(h.nn_deblocking_enabled)})
+                         "nn_deblocking_enabled_flag": int(h.nn_deblocking_enabled),
+                         "nn_residual_enabled_flag": int(h.nn_residual_enabled)})
     elements.update({"output_channels_minus1": h.output_channels - 1,
                      "output_bit_depth_16_flag": int(h.output_bit_depth == 16), "color_matrix": h.color_matrix})
     if h.nn_compress_enable:
@@ -341,7 +343,7 @@ def _cu_info(cu: CodingUnit, depth: int, header: PictureHeader, geo: PictureGeom
     return CuInfo(cu.x, cu.y, cu.size, depth, header.qp, "NxN" if cu.part_nxn else "2Nx2N", list(cu.luma_modes),
                   cu.chroma_mode_idx if chroma else None, cu.chroma_mode if chroma else None, cbf,
                   coding="nn" if nn else "host", nn_compress_flag=int(nn) if header.nn_compress_enable else None,
-                  nn_level=cu.nn_level if nn else None)
+                  nn_level=cu.nn_level if nn else None, nn_residual=cu.nn_residual if nn else None)
 
 
 def _add(counts: dict[str, float], category: str, bits: float) -> None:
@@ -412,8 +414,9 @@ def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool =
     lines += [f"  {name} = {value}" for name, value in info.header.items()]
     if info.nn_base_level is not None:
         h = info.header
+        size = 32 << h["log2_nn_min_cu_size_minus5"]
         lines.append(f"neural tool: base level {info.nn_base_level} (Level_Map[QP] + nn_level_offset), "
-                     f"nn_compress_flag on CUs of {32 << h['log2_nn_min_cu_size_minus5']}x{32 << h['log2_nn_min_cu_size_minus5']} and larger, "
+                     f"nn_compress_flag on CUs of {size}x{size} and larger, "
                      f"coded with {FLAG_CODING_NAMES[h['nn_flag_coding']]}")
     lines.append("substreams: " + ", ".join(f"{s['type']} {s['bytes']} bytes" for s in info.substreams))
     n_nn = sum(cu.coding == "nn" for cu in info.cus)
@@ -458,7 +461,8 @@ def _tree_lines(node: TreeNode, indent: int, lines: list[str]) -> None:
     nn = "" if cu.nn_compress_flag is None else f" nn_compress_flag {cu.nn_compress_flag}" + \
         ("" if cu.nn_level is None else f" level {cu.nn_level}")
     if cu.coding == "nn":
-        coding = "NN-coded (inferred: luma DC, chroma DM, no residual)"
+        coding = ("NN-coded residual of the planar prediction" if cu.nn_residual else "NN-coded") + \
+            " (inferred: luma DC, chroma DM, no transform blocks)"
     else:
         chroma = "" if cu.chroma_mode is None else \
             f" chroma {cu.chroma_mode}{' (DM)' if cu.intra_chroma_pred_mode == 4 else ''}"

@@ -13,7 +13,8 @@ import numpy as np
 from hybridcodec.imageio import YuvFrame
 
 METRIC_LABELS = {"psnr_y": "PSNR-Y (dB)", "psnr_rgb": "PSNR-RGB (dB)", "ms_ssim_db": "MS-SSIM-RGB (dB)"}
-NN_TINT = (1.0, 0.35, 0.0, 0.35)            # RGBA over NN-coded areas
+NN_TINT = (0.0, 0.85, 1.0, 0.30)            # RGBA over NN-coded areas (hatched, so it shows on any picture)
+NN_EDGE = (0.0, 0.85, 1.0, 1.0)
 
 
 @dataclass
@@ -70,7 +71,8 @@ def inspection_map(info, path: str | Path, panel_px: int = 560) -> None:
     ``hybridcodec.inspect.Inspection``."""
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch, Rectangle
     picture = displayable(info.picture)
     h, w = picture.shape[:2]
     scale = panel_px / max(h, w)
@@ -84,11 +86,18 @@ def inspection_map(info, path: str | Path, panel_px: int = 560) -> None:
     nn_areas = [(r.x, r.y, r.width, r.height) for r in info.nn_regions] + \
                [(c.x, c.y, c.size, c.size) for c in cus if c.coding == "nn"]
     for x, y, rw, rh in nn_areas:
-        left.add_patch(Rectangle((x - 0.5, y - 0.5), rw, rh, facecolor=NN_TINT, edgecolor="none"))
+        left.add_patch(Rectangle((x - 0.5, y - 0.5), min(rw, w - x), min(rh, h - y), facecolor=NN_TINT,
+                                 edgecolor=NN_EDGE, hatch="//", linewidth=1.0))
     left.set_xlim(-0.5, w - 0.5)
     left.set_ylim(h - 0.5, -0.5)
     title = f"{len(cus)} CUs, CTU borders yellow" if cus else "no host CUs"
-    left.set_title(title + (", NN-coded areas tinted" if nn_areas else ""), fontsize=8)
+    left.set_title(title + (f", {len(nn_areas)} NN-coded" if cus and nn_areas else ""), fontsize=8)
+    legend = [Line2D([], [], color="yellow", linewidth=0.9, label="CTU border"),
+              Line2D([], [], color="white", linewidth=0.6, label="CU border")]
+    if nn_areas:
+        legend.append(Patch(facecolor=NN_TINT, edgecolor=NN_EDGE, hatch="//", label="NN-coded (neural tool)"))
+    left.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=len(legend), fontsize=7,
+                facecolor="0.4", edgecolor="none", labelcolor="white", framealpha=1.0)
     bits = info.bits_map[:h, :w]
     image = right.imshow(bits, cmap="magma", interpolation="nearest", vmin=0,
                          vmax=max(float(np.percentile(bits, 99.5)), 1e-6))

@@ -1,12 +1,20 @@
-"""The command line: encode/decode PNG and raw YCbCr, traces that diff cleanly, errors, help, demo."""
+"""The command line: encode/decode PNG and raw YCbCr, hybrid options as the API has them, traces that diff
+cleanly, errors, help, demo."""
+import dataclasses
 import json
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-from hybridcodec.cli import main
+from bitstream.container import read_container
+from hybridcodec.cli import build_parser, encoder_config, main
+from hybridcodec.config import EncoderConfig
+from hybridcodec.decoder import decode
+from hybridcodec.encoder import Encoder
 from hybridcodec.imageio import YuvFrame, read_image, write_image, write_yuv
+from hybridcodec.nn_search import NNCandidates
 from pictures import synthetic_rgb
 
 
@@ -23,6 +31,47 @@ def test_encode_decode_png_with_traces(tmp_path, capsys):
     enc_trace = (tmp_path / "enc.trace").read_text()
     assert enc_trace and enc_trace == (tmp_path / "dec.trace").read_text()
     assert "split_cu_flag" in enc_trace and "sig_coeff_flag" in enc_trace
+
+
+def test_hybrid_options_match_the_api(tmp_path, capsys, monkeypatch):
+    """NN candidates win at (0, 0) only (distortion reported as 0; latents and bitstream are real)."""
+    real = NNCandidates.candidate
+    monkeypatch.setattr(NNCandidates, "candidate", lambda self, x, y, log2, level=None: dataclasses.replace(
+        real(self, x, y, log2, level), distortion=0 if (x, y) == (0, 0) else 1 << 40))
+    src, hbc, out = tmp_path / "in.png", tmp_path / "h.hbc", tmp_path / "out.png"
+    write_image(src, synthetic_rgb(64, 128, 2))
+    assert main(["encode", str(src), "-o", str(hbc), "--qp", "35", "--ctu-size", "64", "--nn-decision", "ctu",
+                 "--nn-sizes", "64,128", "--nn-flag-coding", "bypass", "--no-nn-deblocking", "--nn-level-offset", "-4",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    cfg = EncoderConfig(qp=35, ctu_size=64, nn_decision="ctu", nn_sizes=(64, 128), nn_flag_coding="bypass",
+                        nn_deblocking=False, nn_level_offset=-4)
+    assert cfg.mode == "hybrid" and report["mode"] == "hybrid"                 # the default of both
+    api = Encoder(cfg).encode(read_image(src))
+    assert hbc.read_bytes() == api.bitstream
+    assert report["area_by_mode"] == pytest.approx(api.stats.area_by_mode, abs=1e-5)
+    assert report["area_by_mode"]["nn"] == pytest.approx(0.5, abs=1e-5)
+    assert report["nn_trials"] == api.stats.nn_trials == 2                     # one NN trial per CTU
+    header = read_container(api.bitstream)[0]
+    assert (header.nn_compress_enable, header.nn_min_cu_size, header.nn_flag_coding, header.nn_deblocking_enabled,
+            header.nn_level_offset) == (True, 64, 2, False, -4)
+    assert main(["decode", str(hbc), "-o", str(out)]) == 0
+    decoded = read_image(out)
+    assert np.array_equal(decoded, decode(api.bitstream)) and np.array_equal(decoded, api.reconstruction)
+
+
+def test_every_encoder_option_has_a_flag():
+    args = build_parser().parse_args(["encode", "in.png", "-o", "out.hbc"])
+    assert encoder_config(args) == EncoderConfig()                       # same defaults
+    negated = {"deblocking", "dst4", "rdoq"}                              # --no-deblock, --no-dst4, --no-rdoq
+    assert {f.name for f in dataclasses.fields(EncoderConfig)} - negated <= set(vars(args))
+    args = build_parser().parse_args(["encode", "in.png", "-o", "out.hbc", "--mode", "host", "--nn-decision", "ctu",
+                                      "--nn-delta-level", "--nn-residual", "--nn-picture-check", "--no-nn-deblocking",
+                                      "--nn-min-variance", "12.5", "--nn-max-host-cost", "3", "--nn-sizes", "128,64",
+                                      "--level", "2", "--no-rdoq"])
+    assert encoder_config(args) == EncoderConfig(mode="host", nn_decision="ctu", nn_delta_level=True, nn_residual=True,
+                                                 nn_picture_check=True, nn_deblocking=False, nn_min_variance=12.5,
+                                                 nn_max_host_cost=3.0, nn_sizes=(64, 128), level=2, rdoq=False)
 
 
 def test_raw_yuv_round_trip(tmp_path):
@@ -44,17 +93,29 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     assert main(["decode", str(bad), "-o", str(tmp_path / "x.png")]) == 1
     assert "error" in capsys.readouterr().err
     assert main(["encode", str(tmp_path / "missing.png"), "-o", str(bad)]) == 1
+    src = tmp_path / "in.png"
+    write_image(src, synthetic_rgb(8, 8))
+    assert main(["encode", str(src), "-o", str(bad), "--nn-level-offset", "9"]) == 1      # EncoderConfig refuses it
+    assert "nn_level_offset" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["encode", str(src), "-o", str(bad), "--nn-sizes", "32,48"])
+    assert "32,64,128" in capsys.readouterr().err
 
 
 def test_help_and_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "hybridcodec", "encode", "--help"], capture_output=True, text=True,
                          check=True).stdout
-    for option in ("--qp", "--chroma-format", "--min-cu-size", "--no-rdoq", "--trace", "--size"):
+    for option in ("--qp", "--chroma-format", "--min-cu-size", "--no-rdoq", "--trace", "--size", "--nn-decision",
+                   "--nn-flag-coding", "--nn-delta-level", "--no-nn-deblocking", "--nn-level-offset",
+                   "--nn-picture-check", "--nn-min-variance", "--nn-max-host-cost", "--nn-sizes", "--level"):
         assert option in out
+    assert "(default hybrid)" in out
 
 
 def test_demo(tmp_path, capsys):
     from hybridcodec.demo import main as demo
-    assert demo(["--qp", "37", "--modes", "host", "--out", str(tmp_path), "--json"]) == 0
+    assert demo(["--qp", "37", "--modes", "hybrid", "--nn-sizes", "128", "--out", str(tmp_path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert rows[0]["bpp"] > 0 and (tmp_path / "sample_qp37.png").exists()
+    assert [(r["mode"], r["qp"]) for r in rows] == [("hybrid", 37)] and rows[0]["bpp"] > 0
+    assert 0 <= rows[0]["nn_area"] <= 1 and rows[0]["nn_trials"] == 2                 # the 2 CTUs inside the picture
+    assert (tmp_path / "sample_hybrid_qp37.png").exists() and "| NN area |" in (tmp_path / "report.md").read_text()

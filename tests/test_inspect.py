@@ -101,7 +101,8 @@ def test_hybrid_picture_reports_nn_cus_levels_and_flags(hybrid):
     assert info.mode == "hybrid"
     h = info.header
     assert (h["nn_compress_enable_flag"], h["nn_level_offset"], h["log2_nn_min_cu_size_minus5"], h["nn_flag_coding"],
-            h["nn_delta_level_enabled_flag"], h["nn_deblocking_enabled_flag"]) == (1, -4, 0, 1, 0, 1)
+            h["nn_delta_level_enabled_flag"], h["nn_deblocking_enabled_flag"], h["nn_residual_enabled_flag"]) == \
+        (1, -4, 0, 1, 0, 1, 0)
     assert list(h).index("nn_deblocking_enabled_flag") < list(h).index("output_channels_minus1")  # coding order
     nn = [cu for cu in info.cus if cu.coding == "nn"]
     assert {(cu.x, cu.y, cu.size) for cu in nn} == {(x, y, 32) for x, y in NN_WINS}
@@ -109,17 +110,20 @@ def test_hybrid_picture_reports_nn_cus_levels_and_flags(hybrid):
     chosen = {(d["x"], d["y"]): d for d in decisions if d["nn_compress_flag"]}
     assert info.nn_base_level == 0                                     # Level_Map[8][32] = 4, offset -4
     for cu in nn:
-        assert (cu.nn_compress_flag, cu.nn_level, cu.cbf) == (1, chosen[(cu.x, cu.y)]["nn_level"], {"Y": [], "Cb": [], "Cr": []})
+        assert (cu.nn_compress_flag, cu.nn_level, cu.nn_residual, cu.cbf) == \
+            (1, chosen[(cu.x, cu.y)]["nn_level"], 0, {"Y": [], "Cb": [], "Cr": []})
         assert cu.bits_by_category["nn_latents"] == pytest.approx(chosen[(cu.x, cu.y)]["nn_bits"])
     assert all(ctu.nn_delta_level is None for ctu in info.ctus)     # nn_delta_level is off
     host_cus = [cu for cu in info.cus if cu.coding == "host"]
-    assert host_cus and all(cu.nn_compress_flag == 0 and cu.nn_level is None for cu in host_cus)
+    assert host_cus and all((cu.nn_compress_flag, cu.nn_level, cu.nn_residual) == (0, None, None) for cu in host_cus)
     assert any(cu.size < 32 for cu in host_cus)                        # flag inferred 0 below nn_min_cu_size
-    assert info.area_by_mode == pytest.approx(result.stats.area_by_mode) and info.area_by_mode["nn"] == pytest.approx(1 / 3)
+    assert info.area_by_mode == pytest.approx(result.stats.area_by_mode)
+    assert info.area_by_mode["nn"] == pytest.approx(1 / 3)
     # Bits: CTUs add up to everything but the NN stream's flush; latents + flush = the NN substream.
     nn_bytes = len(dict(read_container(result.bitstream)[1])[SubstreamType.NN_LATENTS])
     bits = info.bits_by_category
-    assert bits["nn_latents"] + bits["nn_flush"] == pytest.approx(8 * nn_bytes) and 0 < bits["nn_flush"] < 0.1 * 8 * nn_bytes
+    assert bits["nn_latents"] + bits["nn_flush"] == pytest.approx(8 * nn_bytes)
+    assert 0 < bits["nn_flush"] < 0.1 * 8 * nn_bytes
     assert sum(c.bits for c in info.ctus) == pytest.approx(sum(bits.values()) - bits["nn_flush"])
     assert info.bits_map.sum() == pytest.approx(sum(c.bits for c in info.ctus))
     assert np.array_equal(info.picture, result.reconstruction)
@@ -139,7 +143,10 @@ def test_hybrid_text_json_and_map(tmp_path, hybrid):
     cu = doc["ctus"][0]["coding_tree"]["children"][0]["cu"]
     assert (cu["x"], cu["y"], cu["coding"], cu["nn_compress_flag"], cu["nn_level"]) == (0, 0, "nn", 1, 0)
     assert "nn_latents" in cu["bits_by_category"]
-    inspection_map(info, tmp_path / "h.png")
+    path = tmp_path / "h.hbc"
+    path.write_bytes(hybrid[0].bitstream)
+    assert main(["inspect", str(path), "--json", "-o", str(tmp_path / "h.json"), "--map", str(tmp_path / "h.png")]) == 0
+    assert json.loads((tmp_path / "h.json").read_text())["area_by_mode"] == doc["area_by_mode"]
     assert (tmp_path / "h.png").read_bytes()[:8] == PNG_MAGIC
 
 
