@@ -86,13 +86,18 @@ def list_pictures(sources: list[str], limit: int | None) -> list[str]:
 
 
 def _parse_value(text: str):
+    """true/false, an int, a float, a comma-separated tuple of those (e.g. nn_sizes=64,128), or text."""
+    if "," in text:
+        return tuple(_parse_value(part) for part in text.split(","))
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    try:
-        return int(text)
-    except ValueError:
-        return text
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def plan_points(args, pictures: list[str]) -> tuple[list[Point], list[str], dict[str, str]]:
