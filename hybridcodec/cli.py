@@ -71,6 +71,18 @@ def _add_encode(sub) -> None:
     n.add_argument("--nn-picture-check", action=argparse.BooleanOptionalAction,
                    default=EncoderConfig.nn_picture_check,
                    help="also code the whole picture with the NN and keep the cheaper (default %(default)s)")
+    t = p.add_argument_group("online optimisation of the NN coding (encoder-only; the decoder is unchanged)")
+    t.add_argument("--nn-refine-steps", type=int, default=EncoderConfig.nn_refine_steps, metavar="N",
+                   help="gradient steps on lambda*D + R for each NN-coded picture or CU candidate "
+                        "(default %(default)s: off)")
+    t.add_argument("--nn-refine-lr", type=parse_learning_rates, default=EncoderConfig.nn_refine_lr,
+                   metavar="LR[,LR...]", help="learning rate; several: the best (lowest J) per picture or CU "
+                   f"(default {','.join(map(str, EncoderConfig.nn_refine_lr))})")
+    t.add_argument("--nn-refine-target", default=EncoderConfig.nn_refine_target, choices=("latents", "module"),
+                   help="tune the latents, or a small pre-processing module before the analysis transform "
+                        "(default %(default)s)")
+    t.add_argument("--nn-refine-stop-mse", type=float, default=EncoderConfig.nn_refine_stop_mse, metavar="MSE",
+                   help="stop refining once the MSE (samples in [0, 1]) is below MSE (default %(default)s: off)")
     s = p.add_argument_group("hybrid speed heuristics (skip NN trials that are unlikely to win)")
     s.add_argument("--nn-min-variance", type=float, default=EncoderConfig.nn_min_variance, metavar="V",
                    help="no NN trial on CUs whose luma variance is below V (default %(default)s: off)")
@@ -134,6 +146,17 @@ def _channels(allowed: tuple[str, ...]):
             raise argparse.ArgumentTypeError(f"channels must be among {','.join(allowed)}, got {text!r}")
         return channels
     return parse
+
+
+def parse_learning_rates(text: str) -> tuple[float, ...]:
+    """``--nn-refine-lr 0.003,0.01,0.03`` -> (0.003, 0.01, 0.03)."""
+    try:
+        rates = tuple(float(v) for v in text.split(",") if v)
+    except ValueError:
+        rates = ()
+    if not rates or min(rates) <= 0:
+        raise argparse.ArgumentTypeError(f"learning rates must be positive numbers, got {text!r}")
+    return rates
 
 
 def parse_nn_sizes(text: str) -> tuple[int, ...]:

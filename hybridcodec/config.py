@@ -39,6 +39,11 @@ class EncoderConfig:
     nn_residual: bool = False       # NN CUs may code the residual of a planar prediction (¶176-180)
     nn_level_offset: int = 0        # added to Level_Map[QP] (picture header), -8..8
     nn_picture_check: bool = False  # also try coding the whole picture with the NN; keep the lower J
+    # Online optimisation of the NN coding (encoder-only, seed 000; decoder unchanged):
+    nn_refine_steps: int = 0        # gradient steps on λ·D + R per NN-coded picture or CU candidate
+    nn_refine_lr: tuple[float, ...] = (0.01,)   # several: the lowest-J result per picture/CU is kept
+    nn_refine_target: str = "latents"   # "latents" (y) or "module" (pre-processing conv in front of g_a)
+    nn_refine_stop_mse: float = 0.0 # stop early once the MSE (samples in [0, 1]) is below this
     # Encoder simplifications of the NN trial (measured in docs/RESULTS.md):
     nn_min_variance: float = 0.0    # skip the NN trial on CUs whose luma variance is below this
     nn_max_host_cost: float = 0.0   # skip it where the host J per luma sample is below this
@@ -65,10 +70,18 @@ class EncoderConfig:
              "nn_level_offset must be -8..8"),
             (self.nn_min_variance >= 0 and self.nn_max_host_cost >= 0, "NN skip thresholds must be >= 0"),
             (len(self.nn_sizes) > 0 and set(self.nn_sizes) <= {32, 64, 128}, "nn_sizes must be from 32, 64, 128"),
+            (isinstance(self.nn_refine_steps, int) and self.nn_refine_steps >= 0, "nn_refine_steps must be >= 0"),
+            (len(self.nn_refine_lr) > 0 and all(lr > 0 for lr in self.nn_refine_lr), "nn_refine_lr must be > 0"),
+            (self.nn_refine_target in ("latents", "module"), "nn_refine_target must be 'latents' or 'module'"),
         ]
         for ok, message in checks:
             if not ok:
                 raise InputError(message)
+
+    def refine_config(self):
+        from nntools.refine import RefineConfig
+        return RefineConfig(self.nn_refine_steps, tuple(self.nn_refine_lr), self.nn_refine_target,
+                            self.nn_refine_stop_mse)
 
     @classmethod
     def from_options(cls, **options) -> "EncoderConfig":

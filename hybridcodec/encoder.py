@@ -96,7 +96,8 @@ class Encoder:
         c = self.config
         bundle = self.nn_bundle()
         cfg = NNSearchConfig(c.nn_min_variance, c.nn_max_host_cost, tuple(c.nn_sizes))
-        return NNCandidates(bundle, tree_params(bundle, header), src.planes, src.chroma_format, src.bit_depth, cfg)
+        return NNCandidates(bundle, tree_params(bundle, header), src.planes, src.chroma_format, src.bit_depth, cfg,
+                            c.refine_config(), qp_to_lambda(c.qp, src.bit_depth))
 
     def _package(self, src: SourcePicture, host: HostEncoding, nn, t0: float) -> EncodeResult:
         """Container of a host or hybrid picture (``host.header``: a hybrid picture whose search chose
@@ -124,7 +125,8 @@ class Encoder:
 
     def _encode_nn(self, src: SourcePicture, header: PictureHeader, t0: float, level: int) -> EncodeResult:
         from nntools.encoder import encode_picture
-        payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level)
+        payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,
+                                         self.config.refine_config())
         data = write_container(header, [(SubstreamType.NN_LATENTS, payload)])
         stats = EncodeStats({"nn_latents": 8.0 * len(payload)}, len(data), 8 * len(data) / (src.width * src.height),
                             time.perf_counter() - t0, 0, {"host": 0.0, "nn": 1.0})

@@ -18,6 +18,7 @@ from host.syntax import NNTreeParams
 from nntools.codec import NNBundle
 from nntools.encoder import CodedRegion, code_regions
 from nntools.picture import output_to_planes, planes_to_input
+from nntools.refine import RefineConfig
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,10 @@ class NNCandidate:
 
 class NNCandidates:
     def __init__(self, bundle: NNBundle, params: NNTreeParams, original: list[np.ndarray], chroma_format: int,
-                 bit_depth: int, cfg: NNSearchConfig = NNSearchConfig()):
+                 bit_depth: int, cfg: NNSearchConfig = NNSearchConfig(), refine: RefineConfig | None = None,
+                 lam: float = 0.0):
         self.bundle, self.params, self.org, self.cfg = bundle, params, original, cfg
+        self.refine, self.lam = refine, lam      # online refinement of each candidate at the host's λ
         self.chroma_format, self.bit_depth = chroma_format, bit_depth
         self.shift = 1 if chroma_format == 1 else 0
         self.delta = 0                  # nn_delta_level the encoder uses for the current CTU
@@ -80,7 +83,8 @@ class NNCandidates:
             if residual is not None:
                 mid, peak = 1 << (self.bit_depth - 1), (1 << self.bit_depth) - 1
                 source = [np.clip(o.astype(np.int32) - p + mid, 0, peak) for o, p in zip(org, residual[0])]
-            region = code_regions(self.bundle, planes_to_input(source, self.chroma_format, self.bit_depth), level)[0]
+            region = code_regions(self.bundle, planes_to_input(source, self.chroma_format, self.bit_depth), level,
+                                  self.refine, self.lam, (1 << self.bit_depth) - 1)[0]
             planes = output_to_planes(region.x_hat, self.chroma_format, self.bit_depth, size, size)
             if residual is not None:
                 planes = residual[1](planes)

@@ -13,6 +13,8 @@ import torch
 
 from bitstream.rans import RansEncoder, estimate_bits, lane_count_for
 from nntools.codec import LatentCoder, NNBundle, hyper_features, select, z_indexes
+from nntools.level_map import training_slopes
+from nntools.refine import RefineConfig, refine_latents
 
 Pass = tuple[np.ndarray, np.ndarray]      # (symbols, table indexes) of one rANS pass
 
@@ -24,23 +26,47 @@ class CodedRegion:
     x_hat: torch.Tensor         # (1, 6, H, W) exact synthesis output, as the decoder computes it
 
 
-def code_regions(bundle: NNBundle, x: torch.Tensor, level: int) -> list[CodedRegion]:
-    """x: (B, 6, H, W) in [-0.5, 0.5], H and W multiples of 8.  One CodedRegion per batch item."""
-    coder = LatentCoder(bundle, level)
+def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineConfig | None = None,
+                 lam_sse: float = 0.0, peak: int = 255) -> list[CodedRegion]:
+    """x: (B, 6, H, W) in [-0.5, 0.5], H and W multiples of 8.  One CodedRegion per batch item.
+
+    With an active ``refine`` the latents are also optimised for J = SSE + lam_sse·bits (sample units
+    of ``peak``) at each learning rate, and each item keeps the coding of lowest J, the unrefined one
+    included: refinement never makes an item's J worse."""
     with torch.no_grad():
         y = bundle.analysis.g_a(x.float()).double()
         z_hat = torch.round(bundle.analysis.h_a(y.float()).double())
+    best = quantise_regions(bundle, y, z_hat, level)
+    if refine is None or not refine.active:
+        return best
+
+    def cost(region: CodedRegion, b: int) -> float:
+        return peak ** 2 * float(((region.x_hat - x[b:b + 1]) ** 2).sum()) + lam_sse * region.bits
+
+    best_cost = [cost(r, b) for b, r in enumerate(best)]
+    for lr in refine.lrs:
+        y, z_hat = refine_latents(bundle.analysis, x, level, lam_sse, peak, lr, refine)
+        for b, region in enumerate(quantise_regions(bundle, y, z_hat, level)):
+            c = cost(region, b)
+            if c < best_cost[b]:
+                best[b], best_cost[b] = region, c
+    return best
+
+
+def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, level: int) -> list[CodedRegion]:
+    """Symbols of given latents through the normative entropy-model recursion, and their exact synthesis."""
+    coder = LatentCoder(bundle, level)
     hyper = hyper_features(bundle, z_hat, y.shape[2], y.shape[3])
     masks = bundle.stage_masks(y.shape[2], y.shape[3])
     y_hat = torch.zeros_like(y)
     seen = torch.zeros_like(masks[0])
     z_idx = z_indexes(bundle, (1,) + tuple(z_hat.shape[1:]))
-    passes = [[(z_hat[b].numpy().reshape(-1).astype(np.int64), z_idx)] for b in range(len(x))]
+    passes = [[(z_hat[b].numpy().reshape(-1).astype(np.int64), z_idx)] for b in range(len(y))]
     for k, mask in enumerate(masks):
         p = coder.stage_params(hyper, y_hat, seen, k)
         symbols = torch.round((y - p.mu) / coder.delta)
         y_hat = y_hat + coder.dequantise(symbols, p.mu) * mask
-        for b in range(len(x)):
+        for b in range(len(y)):
             passes[b].append((select(symbols[b:b + 1], mask).astype(np.int64), select(p.index[b:b + 1], mask)))
         seen = seen + mask
     x_hat = bundle.g_s(y_hat)
@@ -58,16 +84,18 @@ def write_stream(bundle: NNBundle, regions: list[CodedRegion]) -> bytes:
     return bytes([lanes.bit_length() - 1]) + enc.finish()
 
 
-def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int) -> tuple[bytes, torch.Tensor]:
+def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineConfig | None = None,
+                   lam_sse: float = 0.0, peak: int = 255) -> tuple[bytes, torch.Tensor]:
     """x: (1, 6, H, W).  Returns (payload, exact x_hat)."""
-    region = code_regions(bundle, x, level)[0]
+    region = code_regions(bundle, x, level, refine, lam_sse, peak)[0]
     return write_stream(bundle, [region]), region.x_hat
 
 
 def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int,
-                   level: int) -> tuple[bytes, list[np.ndarray]]:
+                   level: int, refine: RefineConfig | None = None) -> tuple[bytes, list[np.ndarray]]:
     """Whole-picture NN coding: (nn_picture payload, the decoder's reconstruction of the planes)."""
     from nntools.picture import output_to_planes, planes_to_input
     h, w = planes[0].shape
-    payload, x_hat = encode_latents(bundle, planes_to_input(planes, chroma_format, bit_depth), level)
+    payload, x_hat = encode_latents(bundle, planes_to_input(planes, chroma_format, bit_depth), level, refine,
+                                    float(training_slopes(bundle.config.lambdas, bit_depth)[level]), (1 << bit_depth) - 1)
     return bytes([level]) + payload, output_to_planes(x_hat, chroma_format, bit_depth, h, w)

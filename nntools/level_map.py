@@ -24,7 +24,11 @@ def level_map_row(log_slopes: np.ndarray, bit_depth: int) -> np.ndarray:
     return np.argmin(np.abs(log_lambda[:, None] - np.asarray(log_slopes)[None, :]), axis=1).astype(np.int16)
 
 
+def training_slopes(lambdas: tuple[float, ...], bit_depth: int) -> np.ndarray:
+    """The λ of J = SSE + λ·bits (SSE in ``bit_depth`` sample units) each level was trained for."""
+    return 1.5 / np.asarray(lambdas) * 4.0 ** (bit_depth - 8)
+
+
 def training_level_map(lambdas: tuple[float, ...]) -> np.ndarray:
     """(2, 52) table from the training λ ladder (the default until fit_level_map has measured one)."""
-    slopes_8 = np.log(1.5 / np.asarray(lambdas))
-    return np.stack([level_map_row(slopes_8 + np.log(4.0 ** (bd - 8)), bd) for bd in BIT_DEPTHS])
+    return np.stack([level_map_row(np.log(training_slopes(lambdas, bd)), bd) for bd in BIT_DEPTHS])

@@ -96,18 +96,13 @@ class NNCodecModel(nn.Module):
     def delta(self, levels: torch.Tensor) -> torch.Tensor:
         return torch.exp(self.log_delta[levels]).unsqueeze(-1).unsqueeze(-1)
 
-    # -- training forward ---------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, levels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """x: (B, 6, H, W) in [-0.5, 0.5], H and W multiples of 32; levels: (B,) int64."""
-        y = self.g_a(x)
-        z = self.h_a(y)
-        z_lik = self.z_density.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
-        hyper = self.h_s(ste_round(z))
-        delta = self.delta(levels)
+    def latent_stages(self, y: torch.Tensor, hyper: torch.Tensor, delta: torch.Tensor,
+                      ste_rate: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Multi-pass entropy model: each stage's parameters see the rounded latents of the earlier
+        stages only.  Returns (ŷ, likelihood of y); the rate of y uses additive noise (training) or
+        the straight-through rounded symbols (``ste_rate``, the encoder's online refinement)."""
         masks = self.stage_masks(y.shape[2], y.shape[3], y.device)
         m = self.cfg.latent
-
-        # Multi-pass: each stage's parameters see the rounded latents of the earlier stages only.
         ctx = torch.zeros_like(hyper)
         seen = torch.zeros_like(masks[0])
         mu = torch.zeros_like(y)
@@ -124,7 +119,17 @@ class NNCodecModel(nn.Module):
             mu = mu + mu_k * mask
             logsig = logsig + logsig_k * mask
             seen = seen + mask
-        noisy = (y - mu) / delta + torch.empty_like(y).uniform_(-0.5, 0.5)
-        y_lik = gaussian_likelihood(noisy, torch.exp(logsig) / delta)
+        symbols = (y - mu) / delta
+        symbols = ste_round(symbols) if ste_rate else symbols + torch.empty_like(y).uniform_(-0.5, 0.5)
+        return y_hat, gaussian_likelihood(symbols, torch.exp(logsig) / delta)
+
+    # -- training forward ---------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, levels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """x: (B, 6, H, W) in [-0.5, 0.5], H and W multiples of 32; levels: (B,) int64."""
+        y = self.g_a(x)
+        z = self.h_a(y)
+        z_lik = self.z_density.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
+        hyper = self.h_s(ste_round(z))
+        y_hat, y_lik = self.latent_stages(y, hyper, self.delta(levels))
         x_hat = self.g_s(y_hat)
         return {"x_hat": x_hat, "y_lik": y_lik, "z_lik": z_lik}

@@ -1,0 +1,84 @@
+"""Encoder-side online optimisation of the neural path (seed 000), encoder-only.
+
+The decoder, hyper-decoder and entropy models stay frozen; for the input at hand the encoder tunes
+either the latent y itself ("latents") or a small pre-processing module in front of the analysis
+transform ("module", seed 000 Fig. 3, claims 4-6) by gradient descent on λ·D + R, with straight-through
+rounding.  It stops after ``steps`` steps or once the distortion is under ``stop_mse`` (claims 1-3).
+The result is just a different y to code, so every refined bitstream decodes with the standard decoder.
+
+Several learning rates make the refinement content adaptive: each is run and the one whose exact
+coding has the lowest J is kept (``nntools.encoder.code_regions``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from nntools.model import NNCodecModel
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    steps: int = 0
+    lrs: tuple[float, ...] = (0.01,)     # one: fixed learning rate; several: chosen per region by J
+    target: str = "latents"              # "latents" or "module"
+    stop_mse: float = 0.0                # stop once the MSE (samples in [0, 1]) falls below this
+
+    def __post_init__(self) -> None:
+        if self.target not in ("latents", "module"):
+            raise ValueError(f"refinement target must be 'latents' or 'module', got {self.target!r}")
+        if self.steps < 0 or not self.lrs or min(self.lrs) <= 0:
+            raise ValueError("refinement needs steps >= 0 and positive learning rates")
+
+    @property
+    def active(self) -> bool:
+        return self.steps > 0
+
+
+class PreprocessModule(nn.Module):
+    """x + conv(relu(conv(x))): starts as the identity (last conv zero), a few hundred parameters."""
+
+    def __init__(self, channels: int = 6, hidden: int = 16):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, hidden, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(hidden, channels, 3, padding=1))
+        nn.init.zeros_(self.body[2].weight)
+        nn.init.zeros_(self.body[2].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def refine_latents(model: NNCodecModel, x: torch.Tensor, level: int, lam_sse: float, peak: int, lr: float,
+                   cfg: RefineConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y, z) for x (B, 6, H, W) in [-0.5, 0.5], z already rounded.  ``lam_sse``: the λ of
+    J = SSE + λ·bits in sample units of ``peak``; the loss is that J per region, summed over the batch."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = x.float()
+    delta = model.delta(torch.full((x.shape[0],), level, dtype=torch.int64))
+    hy, wy = x.shape[2] // 8, x.shape[3] // 8
+    with torch.no_grad():
+        y0 = model.g_a(x)
+        z = torch.round(model.h_a(y0))
+        hyper = model.h_s(z)[:, :, :hy, :wy]
+    if cfg.target == "latents":
+        y = y0.clone().requires_grad_(True)
+        params, latent = [y], lambda: y
+    else:
+        module = PreprocessModule(x.shape[1])
+        params, latent = list(module.parameters()), lambda: model.g_a(module(x))
+    optimiser = torch.optim.Adam(params, lr=lr)
+    for _ in range(cfg.steps):
+        optimiser.zero_grad()
+        y_hat, y_lik = model.latent_stages(latent(), hyper, delta, ste_rate=True)
+        err = (model.g_s(y_hat) - x) ** 2
+        loss = peak ** 2 * err.sum() - lam_sse * torch.log2(y_lik).sum()
+        loss.backward()
+        optimiser.step()
+        if cfg.stop_mse > 0 and float(err.detach().mean()) < cfg.stop_mse:
+            break
+    with torch.no_grad():
+        return latent().double(), z.double()
