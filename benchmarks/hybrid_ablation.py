@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
-from hybridcodec.experiments import Point, bd_rates, label_of, run_points
-from hybridcodec.imageio import read_image, write_image
+from hybridcodec.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points
 from nntools.data import list_images
 
 VARIANTS = {
@@ -30,25 +28,6 @@ VARIANTS = {
     "deblocking of NN edges off": ("hybrid", {"nn_deblocking": False}),
     "NN residual mode on": ("hybrid", {"nn_residual": True}),
 }
-
-
-def crops(data: Path, size: int, limit: int, folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for path in list_images(data)[:limit or None]:
-        target = folder / f"{path.stem}.png"
-        if not target.exists():
-            image = read_image(path)
-            h, w = image.shape[:2]
-            y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
-            write_image(target, image[y:y + size, x:x + size])
-        out.append(target)
-    return out
-
-
-def mean(values) -> float:
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    return float(np.mean(values)) if values else math.nan
 
 
 def main() -> None:
@@ -65,7 +44,7 @@ def main() -> None:
     variants = dict(VARIANTS)
     simplify = {k: float(v) for k, v in (kv.split("=") for kv in args.simplify.split(","))}
     variants[f"encoder simplification ({args.simplify})"] = ("hybrid", simplify)
-    pictures = crops(args.data, args.crop, args.limit, args.out / "pictures")
+    pictures = centre_crops(list_images(args.data)[:args.limit or None], args.crop, args.out / "pictures")
     points, labels = [], {}
     for name, (mode, options) in variants.items():
         opts = tuple(sorted(options.items()))
@@ -81,13 +60,13 @@ def main() -> None:
         bits = [8 * r["bytes"] for r in own]
         table.append({
             "variant": name,
-            "bd_y_vs_host": mean(bd_rates(rows, host, label, "psnr_y").values()),
-            "bd_rgb_vs_host": mean(bd_rates(rows, host, label, "psnr_rgb").values()),
-            "bd_y_vs_hybrid": mean(bd_rates(rows, hybrid, label, "psnr_y").values()),
-            "nn_area": mean([r.get("nn_area", 0.0) for r in own]),
+            "bd_y_vs_host": mean_finite(bd_rates(rows, host, label, "psnr_y").values()),
+            "bd_rgb_vs_host": mean_finite(bd_rates(rows, host, label, "psnr_rgb").values()),
+            "bd_y_vs_hybrid": mean_finite(bd_rates(rows, hybrid, label, "psnr_y").values()),
+            "nn_area": mean_finite([r.get("nn_area", 0.0) for r in own]),
             "nn_flag_share": float(np.sum([r.get("nn_flag_bits", 0.0) for r in own]) / np.sum(bits)),
-            "nn_trials": mean([r.get("nn_trials", 0) for r in own]),
-            "encode_s": mean([r["encode_s"] for r in own]),
+            "nn_trials": mean_finite([r.get("nn_trials", 0) for r in own]),
+            "encode_s": mean_finite([r["encode_s"] for r in own]),
         })
     lines = [f"{len(pictures)} pictures ({args.crop}x{args.crop} centre crops of {args.data}), QP "
              f"{' '.join(map(str, args.qp))}; BD-rate: Akima, mean over pictures", "",

@@ -144,8 +144,11 @@ def _run_on_dask(todo: list[Point], address: str, record) -> None:
 # ---- aggregation --------------------------------------------------------------------------------------
 
 def label_of(row: dict) -> str:
-    """Curve label: the codec, plus its extra encoder options."""
-    return row["codec"] + "".join(f",{k}={v}" for k, v in row["options"])
+    """Curve label: the codec, plus its extra encoder options (a tuple value as its items joined by
+    '/', the same whether the row is fresh or read back from JSON)."""
+    def text(v) -> str:
+        return "/".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+    return row["codec"] + "".join(f",{k}={text(v)}" for k, v in row["options"])
 
 
 def metric_value(row: dict, metric: str) -> float | None:
@@ -259,3 +262,26 @@ def load_published(path: str | Path) -> tuple[str, list[dict]]:
     for p in points:
         p["ms_ssim_db"] = metric_value(p, "ms_ssim_db")
     return str(doc.get("name") or Path(path).stem), sorted(points, key=lambda p: p["bpp"])
+
+
+def centre_crops(pictures: list[Path], size: int, folder: Path) -> list[Path]:
+    """size x size centre crops of the pictures as PNGs in ``folder`` (made once, then reused): the
+    small, fixed test set of the ablation and refinement experiments."""
+    from hybridcodec.imageio import write_image
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for path in pictures:
+        target = folder / f"{Path(path).stem}.png"
+        if not target.exists():
+            image = read_image(path)
+            h, w = image.shape[:2]
+            y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
+            write_image(target, image[y:y + size, x:x + size])
+        out.append(target)
+    return out
+
+
+def mean_finite(values) -> float:
+    """Mean over the finite values (NaN BD-rates of non-overlapping curves left out), NaN if none."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(values)) if values else math.nan

@@ -134,7 +134,7 @@ def plan_points(args, pictures: list[str]) -> tuple[list[Point], list[str], dict
     for mode in modes:
         params = args.levels if mode == "nn" else args.qp
         points += [Point(pic, mode, v, option_pairs) for pic in pictures for v in params]
-        labels.append(mode + "".join(f",{k}={v}" for k, v in option_pairs))
+        labels.append(label_of({"codec": mode, "options": option_pairs}))
     for anchor in anchors:
         points += [Point(pic, anchor, v) for pic in pictures for v in sweeps.get(anchor, default_sweep(anchor))]
         labels.append(anchor)

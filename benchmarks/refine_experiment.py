@@ -1,0 +1,81 @@
+"""Online refinement of the NN coding (docs/RESULTS.md, issue 6): steps, learning-rate choice, target.
+
+    python benchmarks/refine_experiment.py --data ../shared/data/dev --crop 256 --limit 8 --out runs/refine
+
+NN-only mode at levels 1 3 5 7 and hybrid mode at QP 22 27 32 37 code the same centre crops, without
+refinement and with each variant (resumable: OUT/points.jsonl).  Printed and written to
+OUT/refine.md / .json: BD-rate (Akima, PSNR-Y and PSNR-RGB, mean over pictures) against the unrefined
+coding of the same mode, the mean encode time, and (hybrid) the share of area coded by the NN.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from hybridcodec.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points
+from nntools.data import list_images
+
+NN_VARIANTS = {
+    "unrefined": {},
+    "latents, 10 steps, lr 0.01": {"nn_refine_steps": 10},
+    "latents, 50 steps, lr 0.01": {"nn_refine_steps": 50},
+    "latents, 200 steps, lr 0.01": {"nn_refine_steps": 200},
+    "latents, 50 steps, lr chosen from 0.003/0.01/0.03": {"nn_refine_steps": 50, "nn_refine_lr": (0.003, 0.01, 0.03)},
+    "module, 50 steps, lr 0.01": {"nn_refine_steps": 50, "nn_refine_target": "module"},
+}
+HYBRID_VARIANTS = {
+    "unrefined": {},
+    "latents, 10 steps, lr 0.01": {"nn_refine_steps": 10},
+}
+
+
+def table(rows: list[dict], mode: str, variants: dict[str, dict]) -> list[dict]:
+    labels = {name: label_of({"codec": mode, "options": tuple(sorted(o.items()))}) for name, o in variants.items()}
+    base = labels["unrefined"]
+    out = []
+    for name, label in labels.items():
+        own = [r for r in rows if label_of(r) == label]
+        out.append({"mode": mode, "variant": name,
+                    "bd_y": mean_finite(bd_rates(rows, base, label, "psnr_y").values()),
+                    "bd_rgb": mean_finite(bd_rates(rows, base, label, "psnr_rgb").values()),
+                    "encode_s": mean_finite([r["encode_s"] for r in own]),
+                    "nn_area": mean_finite([r.get("nn_area", 1.0 if mode == "nn" else 0.0) for r in own])})
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/data/dev"))
+    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--limit", type=int, default=8)
+    p.add_argument("--levels", type=int, nargs="+", default=[1, 3, 5, 7])
+    p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37])
+    p.add_argument("--out", type=Path, default=Path("runs/refine"))
+    p.add_argument("--jobs", type=int, default=2)
+    args = p.parse_args()
+    pictures = centre_crops(list_images(args.data)[:args.limit or None], args.crop, args.out / "pictures")
+    points = []
+    for mode, variants, params in (("nn", NN_VARIANTS, args.levels), ("hybrid", HYBRID_VARIANTS, args.qp)):
+        for options in variants.values():
+            opts = tuple(sorted(options.items()))
+            points += [Point(str(pic), mode, v, opts) for pic in pictures for v in params]
+    rows = run_points(points, args.out / "points.jsonl", jobs=args.jobs)
+    assert all(r["exact"] for r in rows), "decoder output differs from the encoder reconstruction"
+    results = table(rows, "nn", NN_VARIANTS) + table(rows, "hybrid", HYBRID_VARIANTS)
+    lines = [f"{len(pictures)} pictures ({args.crop}x{args.crop} centre crops of {args.data}); NN-only at levels "
+             f"{' '.join(map(str, args.levels))}, hybrid at QP {' '.join(map(str, args.qp))}; BD-rate (Akima, mean "
+             "over pictures) against the unrefined coding of the same mode", "",
+             "| mode | refinement | BD PSNR-Y | BD PSNR-RGB | encode s | NN area |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for t in results:
+        lines.append(f"| {t['mode']} | {t['variant']} | {t['bd_y']:+.2f}% | {t['bd_rgb']:+.2f}% | "
+                     f"{t['encode_s']:.1f} | {100 * t['nn_area']:.1f}% |")
+    text = "\n".join(lines)
+    print(text)
+    (args.out / "refine.md").write_text(text + "\n")
+    (args.out / "refine.json").write_text(json.dumps(results, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
