@@ -14,7 +14,8 @@ picture_header (bit-packed, MSB first)::
     if nn_compress_enable_flag:
         log2_nn_min_cu_size_minus5 u(2)     nn_flag_coding u(2)
         nn_delta_level_enabled_flag u(1)    nn_deblocking_enabled_flag u(1)
-        nn_residual_enabled_flag u(1)
+        nn_residual_enabled_flag u(1)       nn_patch_size_idc u(3)
+        if nn_patch_size_idc: nn_patch_overlap ue(v)
     output_channels_minus1 u(2)     output_bit_depth_16_flag u(1)   color_matrix u(8)
     byte_alignment (zero bits)      model_id 16 bytes (only if nn_compress_enable_flag)
     extension_length ue(v)          byte_alignment                  extension_length bytes
@@ -46,6 +47,7 @@ CHROMA_400, CHROMA_420, CHROMA_444 = 0, 1, 3
 
 
 NN_FLAG_CONTEXTS, NN_FLAG_ONE_CONTEXT, NN_FLAG_BYPASS = 0, 1, 2   # nn_flag_coding values
+NN_PATCH_SIZES = (0,) + tuple(32 << k for k in range(1, 7))      # by nn_patch_size_idc: whole, 64 .. 2048
 
 
 class SubstreamType(IntEnum):
@@ -76,6 +78,8 @@ class PictureHeader:
     nn_delta_level_enabled: bool = False
     nn_deblocking_enabled: bool = True
     nn_residual_enabled: bool = False  # NN CUs may code the residual of a planar prediction (¶176-180)
+    nn_patch_size: int = 0            # NN picture coded as patches of this size (0: in one piece)
+    nn_patch_overlap: int = 0         # overlap of neighbouring patches, luma samples
     output_channels: int = 3
     output_bit_depth: int = 8
     color_matrix: int = COLOR_MATRIX_BT601_FULL
@@ -100,10 +104,15 @@ class PictureHeader:
                "nn_min_cu_size", self.nn_min_cu_size, "32, 64 or 128, at most ctu_size")
         _check(self.nn_flag_coding in (NN_FLAG_CONTEXTS, NN_FLAG_ONE_CONTEXT, NN_FLAG_BYPASS),
                "nn_flag_coding", self.nn_flag_coding, "0 (contexts), 1 (one context) or 2 (bypass)")
+        _check(self.nn_patch_size in NN_PATCH_SIZES, "nn_patch_size", self.nn_patch_size,
+               f"one of {NN_PATCH_SIZES}")
+        _check(self.nn_patch_overlap % 2 == 0 and 0 <= self.nn_patch_overlap <= self.nn_patch_size // 2,
+               "nn_patch_overlap", self.nn_patch_overlap, "even, at most half the patch size")
         if not self.nn_compress_enable:
-            defaults = (32, NN_FLAG_CONTEXTS, False, True, False)
+            defaults = (32, NN_FLAG_CONTEXTS, False, True, False, 0, 0)
             values = (self.nn_min_cu_size, self.nn_flag_coding, self.nn_delta_level_enabled,
-                      self.nn_deblocking_enabled, self.nn_residual_enabled)
+                      self.nn_deblocking_enabled, self.nn_residual_enabled, self.nn_patch_size,
+                      self.nn_patch_overlap)
             _check(values == defaults, "NN tool fields", values, f"{defaults} when nn_compress_enable is 0")
         _check(self.output_channels in (1, 3), "output_channels", self.output_channels, "1 or 3")
         _check(self.output_bit_depth in (8, 16), "output_bit_depth", self.output_bit_depth, "8 or 16")
@@ -120,7 +129,7 @@ class PictureHeader:
         """The same picture with nn_compress_enable = 0 (every NN field back to its default)."""
         return replace(self, nn_compress_enable=False, model_id=b"", nn_level_offset=0, nn_min_cu_size=32,
                        nn_flag_coding=NN_FLAG_CONTEXTS, nn_delta_level_enabled=False, nn_deblocking_enabled=True,
-                       nn_residual_enabled=False)
+                       nn_residual_enabled=False, nn_patch_size=0, nn_patch_overlap=0)
 
 
 def _check(ok: bool, field: str, value: object, allowed: str) -> None:
@@ -147,6 +156,9 @@ def write_picture_header(w: BitWriter, h: PictureHeader) -> None:
         w.flag(h.nn_delta_level_enabled)
         w.flag(h.nn_deblocking_enabled)
         w.flag(h.nn_residual_enabled)
+        w.u(NN_PATCH_SIZES.index(h.nn_patch_size), 3)
+        if h.nn_patch_size:
+            w.ue(h.nn_patch_overlap)
     w.u(h.output_channels - 1, 2)
     w.flag(h.output_bit_depth == 16)
     w.u(h.color_matrix, 8)
@@ -175,6 +187,13 @@ def read_picture_header(r: BitReader) -> PictureHeader:
     if fields["nn_compress_enable"]:
         fields.update(nn_min_cu_size=32 << r.u(2), nn_flag_coding=r.u(2), nn_delta_level_enabled=r.flag(),
                       nn_deblocking_enabled=r.flag(), nn_residual_enabled=r.flag())
+        idc = r.u(3)
+        _check(idc < len(NN_PATCH_SIZES), "nn_patch_size_idc", idc, f"0..{len(NN_PATCH_SIZES) - 1}")
+        fields["nn_patch_size"] = NN_PATCH_SIZES[idc]
+        if idc:
+            overlap = r.ue()
+            _check(overlap <= NN_PATCH_SIZES[idc] // 2, "nn_patch_overlap", overlap, "at most half the patch")
+            fields["nn_patch_overlap"] = overlap
     fields.update(output_channels=r.u(2) + 1, output_bit_depth=16 if r.flag() else 8, color_matrix=r.u(8))
     r.byte_align()
     fields["model_id"] = r.read_bytes(MODEL_ID_BYTES) if fields["nn_compress_enable"] else b""

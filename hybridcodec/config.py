@@ -39,6 +39,10 @@ class EncoderConfig:
     nn_residual: bool = False       # NN CUs may code the residual of a planar prediction (¶176-180)
     nn_level_offset: int = 0        # added to Level_Map[QP] (picture header), -8..8
     nn_picture_check: bool = False  # also try coding the whole picture with the NN; keep the lower J
+    # Whole-picture NN coding as overlapping patches (mode "nn" and the whole-picture check; seed 003):
+    nn_patch_size: int = 0          # 0: the picture in one piece; 64 .. 2048 (a power of two): patches
+    nn_patch_overlap: int = 0       # overlap of neighbouring patches in luma samples, even, <= size / 2
+    nn_patch_batch: int = 8         # patches analysed / synthesised at once (memory ~ batch x patch)
     # Online optimisation of the NN coding (encoder-only, seed 000; decoder unchanged):
     nn_refine_steps: int = 0        # gradient steps on λ·D + R per NN-coded picture or CU candidate
     nn_refine_lr: tuple[float, ...] = (0.01,)   # several: the lowest-J result per picture/CU is kept
@@ -70,6 +74,10 @@ class EncoderConfig:
              "nn_level_offset must be -8..8"),
             (self.nn_min_variance >= 0 and self.nn_max_host_cost >= 0, "NN skip thresholds must be >= 0"),
             (len(self.nn_sizes) > 0 and set(self.nn_sizes) <= {32, 64, 128}, "nn_sizes must be from 32, 64, 128"),
+            (self.nn_patch_size in (0, 64, 128, 256, 512, 1024, 2048), "nn_patch_size must be 0 or 64..2048"),
+            (self.nn_patch_overlap % 2 == 0 and 0 <= self.nn_patch_overlap <= max(self.nn_patch_size, 0) // 2,
+             "nn_patch_overlap must be even and at most half of nn_patch_size"),
+            (isinstance(self.nn_patch_batch, int) and self.nn_patch_batch >= 1, "nn_patch_batch must be >= 1"),
             (isinstance(self.nn_refine_steps, int) and self.nn_refine_steps >= 0, "nn_refine_steps must be >= 0"),
             (len(self.nn_refine_lr) > 0 and all(lr > 0 for lr in self.nn_refine_lr), "nn_refine_lr must be > 0"),
             (self.nn_refine_target in ("latents", "module"), "nn_refine_target must be 'latents' or 'module'"),

@@ -44,12 +44,19 @@ def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
 
 def _decode_nn_picture(header: PictureHeader, payload: bytes) -> list[np.ndarray]:
     """Whole picture coded by the neural tool (nn_compress_enable = 1 and no host substream)."""
+    from nntools.patches import PatchGrid, decode_patches
     from nntools.picture import bundle_for, decode_picture
     if not header.nn_compress_enable:
         raise BitstreamError("NN substream in a picture with nn_compress_enable = 0")
     geo = PictureGeometry.from_header(header)
-    return decode_picture(bundle_for(header.model_id), payload, header.chroma_format, header.bit_depth,
-                          geo.coded_height, geo.coded_width)
+    bundle = bundle_for(header.model_id)
+    if not header.nn_patch_size:
+        return decode_picture(bundle, payload, header.chroma_format, header.bit_depth, geo.coded_height,
+                              geo.coded_width)
+    if not payload or payload[0] >= bundle.levels:
+        raise BitstreamError("NN picture payload: missing or invalid nn_level")
+    grid = PatchGrid(geo.coded_width, geo.coded_height, header.nn_patch_size, header.nn_patch_overlap)
+    return decode_patches(bundle, payload[1:], grid, payload[0], header.chroma_format, header.bit_depth)
 
 
 def decode(data: bytes) -> np.ndarray:

@@ -53,7 +53,9 @@ class Encoder:
             nn_delta_level_enabled=c.nn_delta_level and hybrid, nn_deblocking_enabled=c.nn_deblocking or not hybrid,
             nn_residual_enabled=c.nn_residual and hybrid,
             output_channels=src.output_channels, output_bit_depth=src.output_bit_depth,
-            color_matrix=src.color_matrix, model_id=self.nn_bundle().model_id if nn else b"")
+            color_matrix=src.color_matrix, model_id=self.nn_bundle().model_id if nn else b"",
+            nn_patch_size=c.nn_patch_size if c.mode == "nn" else 0,
+            nn_patch_overlap=c.nn_patch_overlap if c.mode == "nn" else 0)
 
     def nn_bundle(self):
         from nntools.zoo import load_bundle
@@ -84,7 +86,8 @@ class Encoder:
         result = self._package(src, host, nn, t0)
         if c.mode == "hybrid" and c.nn_picture_check:
             from hybridcodec.nn_blocks import base_level
-            whole = self._encode_nn(src, replace(header.without_nn(), nn_compress_enable=True, model_id=header.model_id),
+            whole = self._encode_nn(src, replace(header.without_nn(), nn_compress_enable=True, model_id=header.model_id,
+                                                 nn_patch_size=c.nn_patch_size, nn_patch_overlap=c.nn_patch_overlap),
                                     t0, base_level(self.nn_bundle(), header))
             if self._cost(whole, src, header) < self._cost(result, src, header):
                 return whole
@@ -124,9 +127,15 @@ class Encoder:
         return sse + qp_to_lambda(header.qp, header.bit_depth) * 8 * len(result.bitstream)
 
     def _encode_nn(self, src: SourcePicture, header: PictureHeader, t0: float, level: int) -> EncodeResult:
-        from nntools.encoder import encode_picture
-        payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,
-                                         self.config.refine_config())
+        from nntools.encoder import encode_patches, encode_picture
+        c = self.config
+        if header.nn_patch_size:
+            payload, planes = encode_patches(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,
+                                             header.nn_patch_size, header.nn_patch_overlap, c.nn_patch_batch,
+                                             c.refine_config())
+        else:
+            payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,
+                                             c.refine_config())
         data = write_container(header, [(SubstreamType.NN_LATENTS, payload)])
         stats = EncodeStats({"nn_latents": 8.0 * len(payload)}, len(data), 8 * len(data) / (src.width * src.height),
                             time.perf_counter() - t0, 0, {"host": 0.0, "nn": 1.0})

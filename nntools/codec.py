@@ -141,6 +141,11 @@ def open_stream(bundle: NNBundle, payload: bytes) -> RansDecoder:
 def decode_region(bundle: NNBundle, dec: RansDecoder, height: int, width: int, level: int) -> torch.Tensor:
     """The passes of one region (z, then y stage by stage) from an open stream -> exact synthesis output
     for an input of (6, height, width) half-resolution samples."""
+    return bundle.g_s(decode_latent_region(bundle, dec, height, width, level))
+
+
+def decode_latent_region(bundle: NNBundle, dec: RansDecoder, height: int, width: int, level: int) -> torch.Tensor:
+    """The latent ŷ of one region (its synthesis may then run batched with other regions')."""
     coder = LatentCoder(bundle, level)
     cfg = bundle.config
     hy, wy = height // 8, width // 8
@@ -157,7 +162,7 @@ def decode_region(bundle: NNBundle, dec: RansDecoder, height: int, width: int, l
             mask.expand_as(y_hat).bool(), torch.from_numpy(values.astype(np.float64)))
         y_hat = y_hat + coder.dequantise(symbols, p.mu) * mask
         seen = seen + mask
-    return bundle.g_s(y_hat)
+    return y_hat
 
 
 def decode_latents(bundle: NNBundle, payload: bytes, height: int, width: int, level: int) -> torch.Tensor:

@@ -99,3 +99,42 @@ def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
     payload, x_hat = encode_latents(bundle, planes_to_input(planes, chroma_format, bit_depth), level, refine,
                                     float(training_slopes(bundle.config.lambdas, bit_depth)[level]), (1 << bit_depth) - 1)
     return bytes([level]) + payload, output_to_planes(x_hat, chroma_format, bit_depth, h, w)
+
+
+def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int, level: int,
+                   patch: int, overlap: int, batch: int = 8,
+                   refine: RefineConfig | None = None) -> tuple[bytes, list[np.ndarray]]:
+    """Whole-picture NN coding as overlapping patches (``nntools.patches``): the nn_picture payload and
+    the decoder's merged reconstruction.  ``batch`` patches are analysed and synthesised at once, so the
+    float tensors never exceed ``batch`` patches whatever the picture size."""
+    from nntools.patches import PatchGrid, PatchMerger
+    from nntools.picture import output_to_planes, planes_to_input
+    h, w = planes[0].shape
+    grid = PatchGrid(w, h, patch, overlap)
+    ph, pw = grid.patch_shape()
+    merger = PatchMerger(grid, chroma_format, bit_depth)
+    lam, peak = float(training_slopes(bundle.config.lambdas, bit_depth)[level]), (1 << bit_depth) - 1
+    regions: list[CodedRegion] = []
+    origins = grid.origins()
+    for start in range(0, len(origins), batch):
+        group = origins[start:start + batch]
+        x = torch.cat([planes_to_input(patch_planes(planes, px, py, ph, pw, chroma_format), chroma_format,
+                                       bit_depth) for px, py in group])
+        coded = code_regions(bundle, x, level, refine, lam, peak)
+        for (px, py), region in zip(group, coded):
+            merger.add(px, py, output_to_planes(region.x_hat, chroma_format, bit_depth, ph, pw))
+            region.x_hat = None                    # keep only the symbols of coded patches
+            regions.append(region)
+    return bytes([level]) + write_stream(bundle, regions), merger.planes()
+
+
+def patch_planes(planes: list[np.ndarray], x: int, y: int, height: int, width: int,
+                 chroma_format: int) -> list[np.ndarray]:
+    """The planes of one patch, edge-replicated where it extends past the picture."""
+    out = []
+    for c, plane in enumerate(planes):
+        s = 1 if c and chroma_format == 1 else 0
+        region = plane[y >> s:(y + height) >> s, x >> s:(x + width) >> s]
+        pad = (((height >> s) - region.shape[0]), ((width >> s) - region.shape[1]))
+        out.append(np.pad(region, ((0, pad[0]), (0, pad[1])), mode="edge") if any(pad) else region)
+    return out

@@ -1,0 +1,95 @@
+"""Patch-based NN coding (seed 003): exact decoding across sizes, overlaps, formats and batch sizes; the
+integer merge rule; header signalling and its range checks."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from bitstream.container import PictureHeader, read_container, write_container
+from bitstream.errors import BitstreamError
+from hybridcodec.decoder import decode_full
+from hybridcodec.encoder import Encoder
+from nntools.patches import PatchGrid, PatchMerger, decode_patches, ramp
+from nntools.zoo import load_bundle
+from pictures import synthetic_gray, synthetic_rgb
+
+
+@pytest.mark.parametrize("shape,options", [
+    ((100, 150), {"nn_patch_size": 64}),
+    ((100, 150), {"nn_patch_size": 64, "nn_patch_overlap": 16}),
+    ((130, 70), {"nn_patch_size": 64, "nn_patch_overlap": 2, "chroma_format": "444"}),
+    ((40, 40), {"nn_patch_size": 64, "nn_patch_overlap": 8}),
+    ((96, 200), {"nn_patch_size": 64, "nn_patch_overlap": 32, "nn_patch_batch": 3}),
+    ((70, 130), {"nn_patch_size": 128, "nn_patch_overlap": 6}),
+])
+def test_patch_coding_decodes_to_reconstruction(shape, options):
+    result = Encoder(mode="nn", level=4, **options).encode(synthetic_rgb(*shape, seed=shape[0]))
+    header, _ = read_container(result.bitstream)
+    assert header.nn_patch_size == options["nn_patch_size"]
+    assert np.array_equal(decode_full(result.bitstream).picture, result.reconstruction)
+
+
+def test_gray_patches():
+    result = Encoder(mode="nn", level=3, nn_patch_size=64, nn_patch_overlap=4).encode(synthetic_gray(72, 90))
+    assert np.array_equal(decode_full(result.bitstream).picture, result.reconstruction)
+
+
+def test_decoder_batch_size_does_not_change_samples():
+    result = Encoder(mode="nn", level=2, nn_patch_size=64, nn_patch_overlap=8).encode(synthetic_rgb(80, 160))
+    header, streams = read_container(result.bitstream)
+    payload = streams[0][1]
+    grid = PatchGrid(160, 80, 64, 8)
+    outs = [decode_patches(load_bundle(), payload[1:], grid, payload[0], 1, 8, batch=b) for b in (1, 4, 100)]
+    assert all(np.array_equal(a, b) for a, b in zip(outs[0], outs[1])) and all(
+        np.array_equal(a, b) for a, b in zip(outs[0], outs[2]))
+
+
+@pytest.mark.parametrize("overlap", [0, 2, 8, 32])
+def test_merge_of_identical_patches_is_identity(overlap):
+    grid = PatchGrid(200, 136, 64, overlap)
+    rng = np.random.default_rng(overlap)
+    picture = [rng.integers(0, 256, (136, 200)), rng.integers(0, 256, (68, 100)), rng.integers(0, 256, (68, 100))]
+    merger = PatchMerger(grid, 1, 8)
+    for x, y in grid.origins():
+        patch = []
+        for c, plane in enumerate(picture):
+            s = 1 if c else 0
+            region = plane[y >> s:(y + 64) >> s, x >> s:(x + 64) >> s]
+            patch.append(np.pad(region, ((0, (64 >> s) - region.shape[0]), (0, (64 >> s) - region.shape[1]))))
+        merger.add(x, y, patch)
+    assert all(np.array_equal(a, b) for a, b in zip(merger.planes(), picture))
+
+
+def test_ramps_of_an_overlap_add_up():
+    left, right = ramp(64, 16, True, False), ramp(64, 16, False, True)
+    assert np.all(left[-16:] + right[:16] == 32) and np.all(left[:48] == 32)
+
+
+def test_grid_covers_the_picture():
+    for width, patch, overlap in ((1000, 256, 16), (256, 256, 0), (257, 256, 32), (30, 64, 8)):
+        xs = PatchGrid(width, 64, patch, overlap).xs
+        assert xs[0] == 0 and xs[-1] + patch >= width and all(b - a == patch - overlap for a, b in zip(xs, xs[1:]))
+
+
+def test_header_range_checks():
+    base = dict(width=64, height=64, nn_compress_enable=True, model_id=bytes(16))
+    header = PictureHeader(**base, nn_patch_size=256, nn_patch_overlap=16)
+    assert read_container(write_container(header, []))[0] == header
+    for bad in ({"nn_patch_size": 100}, {"nn_patch_size": 64, "nn_patch_overlap": 3},
+                {"nn_patch_size": 64, "nn_patch_overlap": 34}):
+        with pytest.raises(BitstreamError):
+            PictureHeader(**{**base, **bad})
+    with pytest.raises(BitstreamError):
+        PictureHeader(width=64, height=64, nn_patch_size=64)
+
+
+def test_truncated_patch_stream_is_refused():
+    data = Encoder(mode="nn", level=2, nn_patch_size=64, nn_patch_overlap=4).encode(synthetic_rgb(64, 128)).bitstream
+    header, streams = read_container(data)
+    kind, payload = streams[0]
+    with pytest.raises(BitstreamError):
+        decode_full(write_container(header, [(kind, payload[:-4])]))
+    with pytest.raises(BitstreamError):
+        decode_full(write_container(header, [(kind, bytes([99]) + payload[1:])]))      # no such level
+    with pytest.raises(BitstreamError):                                                 # one patch more
+        decode_full(write_container(dataclasses.replace(header, width=200), streams))
