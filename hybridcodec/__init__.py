@@ -14,7 +14,7 @@ from hybridcodec.decoder import DecodeResult, decode, decode_full
 _ENCODER_NAMES = {"Encoder", "EncodeResult", "EncodeStats"}
 
 
-def encode(image, qp: int = 32, mode: str = "host", **options) -> bytes:
+def encode(image, qp: int = 32, mode: str = "hybrid", **options) -> bytes:
     """Encode an HxWx3 RGB (or HxW gray) uint8/uint16 picture; options are EncoderConfig fields."""
     from hybridcodec.encoder import Encoder
     return Encoder(EncoderConfig.from_options(qp=qp, mode=mode, **options)).encode(image).bitstream
