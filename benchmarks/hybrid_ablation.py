@@ -27,6 +27,7 @@ VARIANTS = {
     "per-CTU decisions": ("hybrid", {"nn_decision": "ctu"}),
     "deblocking of NN edges off": ("hybrid", {"nn_deblocking": False}),
     "NN residual mode on": ("hybrid", {"nn_residual": True}),
+    "separate DC coding on": ("hybrid", {"nn_dc": True}),
 }
 
 

@@ -22,6 +22,7 @@ class HostContexts:
     nn_compress_flag: int           # 9: 3 size classes (32, 64, 128) x number of NN-coded neighbours
     nn_delta_level: int             # 2: first and second bin of the magnitude
     nn_residual_flag: int           # 1
+    nn_dc_flag: int                 # 1
 
     @classmethod
     def register(cls, table: ContextTable) -> "HostContexts":
@@ -35,6 +36,7 @@ class HostContexts:
             nn_compress_flag=table.get_or_add("nn_compress_flag", 9),
             nn_delta_level=table.get_or_add("nn_delta_level", 2),
             nn_residual_flag=table.get_or_add("nn_residual_flag", 1),
+            nn_dc_flag=table.get_or_add("nn_dc_flag", 1),
         )
 
 

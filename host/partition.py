@@ -16,6 +16,7 @@ from bitstream.container import PictureHeader
 
 MIN_CB_LOG2 = 3          # 8x8 coding blocks; NxN intra partitioning gives 4x4 luma blocks
 UNIT = 4                 # granularity of the parse-state maps, in luma samples
+NN_PLANAR_RESIDUAL, NN_DC_RESIDUAL = 1, 2   # what an NN-coded CU's output is added to (¶176-181)
 CODED_SIZE_MULTIPLE = 8
 
 
@@ -84,7 +85,8 @@ class CodingUnit:
     cbf: list[int] = field(default_factory=list)                    # per component block, coding order
     coeffs: list[np.ndarray | None] = field(default_factory=list)   # levels per component block
     nn_level: int | None = None                                     # NN rate level (mode NN only)
-    nn_residual: int = 0                                            # NN codes the planar-prediction residual
+    nn_residual: int = 0          # NN codes the residual of: 0 nothing, NN_PLANAR_RESIDUAL, NN_DC_RESIDUAL
+    nn_dc: list[int] = field(default_factory=list)                  # nn_dc_offset per component (DC mode)
 
     @property
     def size(self) -> int:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from host.intra import INTRA_PLANAR, predict_unchecked, reference_samples_unchecked
-from host.partition import UNIT, CodingUnit, ComponentBlock, PictureGeometry, component_blocks
+from host.intra import INTRA_DC, INTRA_PLANAR, predict_unchecked, reference_samples_unchecked
+from host.partition import (NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, UNIT, CodingUnit, ComponentBlock,
+                            PictureGeometry, component_blocks)
 from host.quant import chroma_qp, dequantize_unchecked
 from host.transform import DCT2, DST7, inverse_transform_unchecked
 
@@ -77,14 +78,18 @@ class PictureBuffer:
             self.store_block(ComponentBlock(c, cu.x >> s, cu.y >> s, cu.log2_size - s, 0), samples)
 
     def nn_prediction(self, cu: CodingUnit) -> list[np.ndarray]:
-        """Planar prediction of every component of a CU from its unfiltered neighbours: the prediction
-        whose residual an NN CU with nn_residual_flag = 1 codes (¶176-180)."""
+        """What an NN CU's output is added to, per component: the planar prediction from the unfiltered
+        neighbours (nn_residual_flag, ¶176-180), or the DC prediction plus nn_dc_offset (nn_dc_flag, ¶181)."""
         preds = []
         for c in range(self.geo.num_components):
             s = self.geo.chroma_shift if c else 0
             blk = ComponentBlock(c, cu.x >> s, cu.y >> s, cu.log2_size - s, 0)
-            preds.append(predict_unchecked(self.reference(blk), 1 << blk.log2_size, INTRA_PLANAR, False,
-                                           self.bit_depth, filter_enabled=False))
+            mode = INTRA_PLANAR if cu.nn_residual == NN_PLANAR_RESIDUAL else INTRA_DC
+            pred = predict_unchecked(self.reference(blk), 1 << blk.log2_size, mode, False, self.bit_depth,
+                                     filter_enabled=False)
+            if cu.nn_residual == NN_DC_RESIDUAL:
+                pred = np.full_like(pred, min(max(int(pred[0, 0]) + cu.nn_dc[c], 0), self.max_sample))
+            preds.append(pred)
         return preds
 
     def add_nn_residual(self, cu: CodingUnit, samples: list[np.ndarray]) -> list[np.ndarray]:

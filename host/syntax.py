@@ -14,8 +14,8 @@ from bitstream.errors import BitstreamError
 from bitstream.syntax_coder import SyntaxCoder
 from host.contexts import HostContexts
 from host.intra import chroma_candidate_modes, most_probable_modes
-from host.partition import (MIN_CB_LOG2, CodingNode, CodingUnit, ComponentBlock, CuMode, ParseState,
-                            PictureGeometry, component_blocks)
+from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
+                            ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks)
 from host.residual_coding import residual_coding
 from host.scan import scan_idx_for
 
@@ -24,6 +24,7 @@ DM_CHROMA_IDX = 4
 CBF_NAMES = ("cbf_luma", "cbf_cb", "cbf_cr")
 DC_IDX = 1
 MAX_DELTA_LEVEL = 2
+MAX_DC_OFFSET = 1 << 10
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class NNTreeParams:
     flag_coding: int           # nn_flag_coding of the picture header
     delta_level_enabled: bool
     residual_enabled: bool
+    dc_enabled: bool
     base_level: int            # Level_Map[QP] + nn_level_offset, clipped (derived by the caller)
     num_levels: int
 
@@ -41,7 +43,8 @@ class NNTreeParams:
         if not header.nn_compress_enable:
             return None
         return cls(header.nn_min_cu_size.bit_length() - 1, header.nn_flag_coding,
-                   header.nn_delta_level_enabled, header.nn_residual_enabled, base_level, num_levels)
+                   header.nn_delta_level_enabled, header.nn_residual_enabled, header.nn_dc_enabled, base_level,
+                   num_levels)
 
 
 class TreeSyntax:
@@ -114,7 +117,8 @@ class TreeSyntax:
         """A CU coded by the neural tool.  Inferred, not coded (¶166-173): no split, intra mode DC for
         the MPM derivation of later CUs, chroma DM, no transform blocks.  nn_delta_level is coded with
         the first NN-coded CU of a CTU (like HEVC's cu_qp_delta) when the header enables it, and
-        nn_residual_flag (the NN codes the residual of a planar prediction, ¶176-180) when enabled."""
+        nn_residual_flag (the NN codes the residual of a planar prediction, ¶176-180) and nn_dc_flag
+        with nn_dc_offset per component (the NN codes the samples minus a coded DC, ¶181) when enabled."""
         if cu is None:
             cu = CodingUnit(x0, y0, log2_size, mode=CuMode.NN)
         cu.luma_modes, cu.chroma_mode_idx, cu.chroma_mode = [DC_IDX], DM_CHROMA_IDX, DC_IDX
@@ -131,13 +135,34 @@ class TreeSyntax:
         if not sc.reading and cu.nn_level != level:
             raise ValueError(f"NN CU at ({x0},{y0}): level {cu.nn_level}, but the CTU's level is {level}")
         cu.nn_level = level
+        target = 0 if sc.reading else cu.nn_residual
+        mode = 0
+        sc.category = "nn_flags"
         if nn.residual_enabled:
-            sc.category = "nn_flags"
-            cu.nn_residual = sc.decision(self.ctx.nn_residual_flag, cu.nn_residual)
-            sc.trace("nn_residual_flag", cu.nn_residual, x=x0, y=y0)
-        elif sc.reading:
-            cu.nn_residual = 0
+            flag = sc.decision(self.ctx.nn_residual_flag, int(target == NN_PLANAR_RESIDUAL))
+            sc.trace("nn_residual_flag", flag, x=x0, y=y0)
+            mode = NN_PLANAR_RESIDUAL if flag else 0
+        if nn.dc_enabled and mode != NN_PLANAR_RESIDUAL:
+            flag = sc.decision(self.ctx.nn_dc_flag, int(target == NN_DC_RESIDUAL))
+            sc.trace("nn_dc_flag", flag, x=x0, y=y0)
+            if flag:
+                mode = NN_DC_RESIDUAL
+                cu.nn_dc = [self.nn_dc_offset(sc, c, 0 if sc.reading else cu.nn_dc[c], x0, y0)
+                            for c in range(self.geo.num_components)]
+        if not sc.reading and mode != target:
+            raise ValueError(f"NN CU at ({x0},{y0}): residual mode {cu.nn_residual} not enabled in the header")
+        cu.nn_residual = mode
         return cu
+
+    def nn_dc_offset(self, sc: SyntaxCoder, c_idx: int, offset: int, x0: int, y0: int) -> int:
+        """nn_dc_offset[c]: |offset| as EG2 (bypass), then a bypass sign bin if non-zero."""
+        magnitude = sc.egk(abs(offset), 2)
+        if magnitude > MAX_DC_OFFSET:
+            raise BitstreamError(f"nn_dc_offset {magnitude} out of range at ({x0},{y0})")
+        if magnitude and sc.bypass_bits(int(offset < 0), 1):
+            magnitude = -magnitude
+        sc.trace("nn_dc_offset", magnitude, x=x0, y=y0, c=c_idx)
+        return magnitude
 
     def nn_delta_level(self, sc: SyntaxCoder, delta: int, x0: int, y0: int) -> int:
         """nn_delta_level: |delta| truncated unary (cMax 2, one context per bin), then a bypass sign."""

@@ -66,6 +66,9 @@ def _add_encode(sub) -> None:
     n.add_argument("--nn-residual", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_residual,
                    help="NN-coded CUs may code the residual of a planar prediction instead of the samples "
                         "(default %(default)s)")
+    n.add_argument("--nn-dc", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_dc,
+                   help="NN-coded CUs may code the samples minus a separately coded DC per component "
+                        "(default %(default)s)")
     n.add_argument("--nn-level-offset", type=int, default=EncoderConfig.nn_level_offset, metavar="N",
                    help="-8..8, added to the level the QP maps to (default %(default)s)")
     n.add_argument("--nn-picture-check", action=argparse.BooleanOptionalAction,

@@ -35,7 +35,7 @@ class NNCandidate:
     planes: list[np.ndarray]           # reconstruction per component, CU-sized
     distortion: int                    # SSE over Y, Cb, Cr against the original
     level: int
-    residual: int = 0                  # 1: the NN coded the residual of the planar prediction
+    residual: int = 0                  # what the NN output is added to (CodingUnit.nn_residual)
 
 
 class NNCandidates:
@@ -62,6 +62,11 @@ class NNCandidates:
             planes.append(plane[y >> s:(y + size) >> s, x >> s:(x + size) >> s])
         return planes
 
+    def dc_offsets(self, x: int, y: int, log2: int, dc_prediction: list[np.ndarray]) -> list[int]:
+        """nn_dc_offset per component: the rounded mean of the original minus the DC prediction."""
+        org = self._original(x, y, 1 << log2)
+        return [int(np.rint(o.mean())) - int(p[0, 0]) for o, p in zip(org, dc_prediction)]
+
     def worth_trying(self, x: int, y: int, log2: int, host_cost: float) -> bool:
         size = 1 << log2
         cfg = self.cfg
@@ -70,24 +75,24 @@ class NNCandidates:
         return cfg.min_variance <= 0 or float(np.var(self.org[0][y:y + size, x:x + size])) >= cfg.min_variance
 
     def candidate(self, x: int, y: int, log2: int, level: int | None = None,
-                  residual: tuple[list[np.ndarray], Callable] | None = None) -> NNCandidate:
-        """The CU coded by the NN at ``level`` (default: the CTU's).  ``residual``: (the planar
-        prediction, the normative function from NN output to samples) for the residual mode; such a
+                  residual: tuple[int, list[np.ndarray], Callable] | None = None) -> NNCandidate:
+        """The CU coded by the NN at ``level`` (default: the CTU's).  ``residual``: (the CU's
+        nn_residual mode, its prediction, the normative function from NN output to samples); such a
         candidate depends on the neighbours' reconstruction, so it is recomputed on every request."""
         level = self.level if level is None else level
-        key = (x, y, log2, level, int(residual is not None))
+        key = (x, y, log2, level, residual[0] if residual is not None else 0)
         if residual is not None or key not in self._cache:
             size = 1 << log2
             org = self._original(x, y, size)
             source = org
             if residual is not None:
                 mid, peak = 1 << (self.bit_depth - 1), (1 << self.bit_depth) - 1
-                source = [np.clip(o.astype(np.int32) - p + mid, 0, peak) for o, p in zip(org, residual[0])]
+                source = [np.clip(o.astype(np.int32) - p + mid, 0, peak) for o, p in zip(org, residual[1])]
             region = code_regions(self.bundle, planes_to_input(source, self.chroma_format, self.bit_depth), level,
                                   self.refine, self.lam, (1 << self.bit_depth) - 1)[0]
             planes = output_to_planes(region.x_hat, self.chroma_format, self.bit_depth, size, size)
             if residual is not None:
-                planes = residual[1](planes)
+                planes = residual[2](planes)
             distortion = sum(int(np.sum((o.astype(np.int64) - r) ** 2)) for o, r in zip(org, planes))
             self._cache[key] = NNCandidate(region, planes, distortion, level, key[-1])
             self.trials += 1

@@ -208,13 +208,30 @@ def test_nn_edges_deblocked_only_when_enabled():
     assert not on_ver[:8, 1:4].any()                             # no edges inside the NN CU
 
 
-@pytest.mark.parametrize("fmt", ["420", "444"])
-def test_residual_mode_is_exact(force_nn, fmt):
-    """NN CUs coding the residual of the planar prediction, mixed with direct NN and host CUs."""
+@pytest.mark.parametrize("fmt,options", [("420", {"nn_residual": True}), ("444", {"nn_residual": True}),
+                                         ("420", {"nn_dc": True}), ("420", {"nn_dc": True, "nn_residual": True})])
+def test_residual_and_dc_modes_are_exact(force_nn, fmt, options):
+    """NN CUs coding the residual of the planar prediction or the samples minus a coded DC, mixed with
+    direct NN and host CUs."""
     force_nn(lambda x, y, log2: log2 == 5 and x % 64 == 0)
-    result = Encoder(qp=32, nn_residual=True, chroma_format=fmt).encode(synthetic_rgb(96, 128, seed=9))
+    result = Encoder(qp=32, chroma_format=fmt, **options).encode(synthetic_rgb(96, 128, seed=9))
     assert_exact(result)
     assert nn_cus(result.bitstream)
+
+
+def test_dc_mode_is_chosen_and_signalled(monkeypatch):
+    """With only the DC-mode candidate winning, every NN CU carries nn_dc_offset values."""
+    real = NNCandidates.candidate
+
+    def candidate(self, x, y, log2, level=None, residual=None):
+        c = dataclasses.replace(real(self, x, y, log2, level, residual))
+        c.distortion = -(1 << 40) if residual is not None and residual[0] == 2 else 1 << 40
+        return c
+    monkeypatch.setattr(NNCandidates, "candidate", candidate)
+    result = Encoder(qp=32, nn_dc=True, nn_sizes=(64,)).encode(synthetic_rgb(64, 128, seed=2))
+    assert_exact(result)
+    cus = nn_cus(result.bitstream)
+    assert len(cus) == 2 and all(cu.nn_residual == 2 and len(cu.nn_dc) == 3 for cu in cus)
 
 
 def test_residual_mode_reconstructs_prediction_plus_nn_output():

@@ -19,8 +19,8 @@ import numpy as np
 from bitstream.syntax_coder import RateEstimator
 from host.encoder.cost import satd, sse
 from host.intra import chroma_candidate_modes, most_probable_modes, predict_all_modes_unchecked
-from host.partition import (MIN_CB_LOG2, CodingNode, CodingUnit, ComponentBlock, CuMode, ParseState,
-                            PictureGeometry, component_blocks)
+from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
+                            ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks)
 from host.quant import qp_to_lambda, quantize_unchecked
 from host.reconstruct import PictureBuffer, block_residual, transform_kind
 from host.scan import scan_idx_for
@@ -89,8 +89,8 @@ class CtuSearch:
         host_ck = self._checkpoint(x, y, size)
         self._restore(start)
         best = (host_cost, None, None)
-        for candidate in self._nn_candidates(x, y, log2):
-            cu = CodingUnit(x, y, log2, mode=CuMode.NN, nn_level=candidate.level, nn_residual=candidate.residual)
+        for cu, candidate in self._nn_candidates(x, y, log2):
+            cu.nn_level = candidate.level
             b0 = est.bits
             self.syntax.nn_compress_flag(est, x, y, log2, 1)
             self.syntax.nn_coding_unit(est, x, y, log2, depth, cu)
@@ -111,14 +111,20 @@ class CtuSearch:
         self.buf.store_cu(cu, candidate.planes)
         return nn_cost, CodingNode(x, y, log2, False, cu=cu)
 
-    def _nn_candidates(self, x: int, y: int, log2: int) -> list:
-        """The NN codings of the node: direct, and (when enabled) the residual of the planar prediction."""
-        candidates = [self.nn.candidate(x, y, log2)]
-        if self.syntax.nn.residual_enabled:
-            cu = CodingUnit(x, y, log2, mode=CuMode.NN)
-            candidates.append(self.nn.candidate(x, y, log2, residual=(
-                self.buf.nn_prediction(cu), lambda samples: self.buf.add_nn_residual(cu, samples))))
-        return candidates
+    def _nn_candidates(self, x: int, y: int, log2: int) -> list[tuple[CodingUnit, object]]:
+        """The NN codings of the node, each with its CU: direct and, when the header enables them, the
+        residual of the planar prediction and the samples minus a coded DC."""
+        out = [(CodingUnit(x, y, log2, mode=CuMode.NN), self.nn.candidate(x, y, log2))]
+        modes = [m for m, on in ((NN_PLANAR_RESIDUAL, self.syntax.nn.residual_enabled),
+                                 (NN_DC_RESIDUAL, self.syntax.nn.dc_enabled)) if on]
+        for mode in modes:
+            cu = CodingUnit(x, y, log2, mode=CuMode.NN, nn_residual=mode)
+            if mode == NN_DC_RESIDUAL:
+                cu.nn_dc = [0] * self.geo.num_components
+                cu.nn_dc = self.nn.dc_offsets(x, y, log2, self.buf.nn_prediction(cu))
+            out.append((cu, self.nn.candidate(x, y, log2, residual=(
+                mode, self.buf.nn_prediction(cu), lambda samples, cu=cu: self.buf.add_nn_residual(cu, samples)))))
+        return out
 
     def _search_host_node(self, x: int, y: int, log2: int, depth: int, inside: bool) -> tuple[float, CodingNode]:
         geo = self.geo
