@@ -1,6 +1,6 @@
 """Online refinement of the NN coding (docs/RESULTS.md, issue 6): steps, learning-rate choice, target.
 
-    python benchmarks/refine_experiment.py --data ../shared/data/dev --crop 256 --limit 8 --out runs/refine
+    python benchmarks/refine_experiment.py --data ../shared/data/dev --crop 128 --limit 8 --out runs/refine
 
 NN-only mode at levels 1 3 5 7 and hybrid mode at QP 22 27 32 37 code the same centre crops, without
 refinement and with each variant (resumable: OUT/points.jsonl).  Printed and written to
@@ -47,7 +47,7 @@ def table(rows: list[dict], mode: str, variants: dict[str, dict]) -> list[dict]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=Path("../shared/data/dev"))
-    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--crop", type=int, default=128)
     p.add_argument("--limit", type=int, default=8)
     p.add_argument("--levels", type=int, nargs="+", default=[1, 3, 5, 7])
     p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37])

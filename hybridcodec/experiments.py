@@ -89,6 +89,12 @@ def code_point(point: Point) -> dict:
     return row
 
 
+def _one_torch_thread() -> None:
+    """Pool workers run one point each on one core: torch threads beyond that only contend."""
+    import torch
+    torch.set_num_threads(1)
+
+
 def load_rows(path: Path) -> dict[str, dict]:
     rows = {}
     if path.exists():
@@ -125,7 +131,7 @@ def run_points(points: list[Point], results: Path, jobs: int = 2, progress: bool
             for p in todo:
                 record(code_point(p))
         else:
-            with ProcessPoolExecutor(min(jobs, len(todo))) as pool:
+            with ProcessPoolExecutor(min(jobs, len(todo)), initializer=_one_torch_thread) as pool:
                 for future in as_completed([pool.submit(code_point, p) for p in todo]):
                     record(future.result())
     if bar:

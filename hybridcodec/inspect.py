@@ -4,7 +4,9 @@
 what it reports is exactly what the decoder parsed (no second parser): the picture header, the
 substreams, per CTU the coding tree (CU sizes and positions, intra modes, QP, coded-block flags; in
 hybrid pictures nn_compress_flag and the NN level) and the bits spent per syntax category, per CU, and
-per pixel.  ``format_text`` and ``to_json`` render it; ``hybridcodec.plots.inspection_map`` draws it.
+per pixel; for a picture the neural tool codes as patches, the patch grid (the decoder's own
+``nntools.patches.PatchGrid`` of the header).  ``format_text`` and ``to_json`` render it;
+``hybridcodec.plots.inspection_map`` draws it.
 
 Element bits are the decoder's estimates from its context states (the same numbers as the trace),
 so per-CTU and per-CU sums add up to the estimated total, which is within a few bytes of the real
@@ -21,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bitstream.container import NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, PictureHeader, SubstreamType, read_container
+from bitstream.container import (NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, NN_PATCH_SIZES, PictureHeader, SubstreamType,
+                                 read_container)
 from bitstream.errors import BitstreamError
 from host.decoder import decode_host
 from host.partition import UNIT, CodingNode, CodingUnit, CuMode, PictureGeometry, component_blocks
@@ -161,6 +164,26 @@ class NnRegion:
 
 
 @dataclass
+class NnPatch:
+    """One patch of a picture coded by the neural tool as patches (nntools.patches): the region it
+    codes, in luma samples of the coded picture (samples past the picture are edge-replicated)."""
+    index: int                           # decoding order (raster order of patches)
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+def patch_grid(header: PictureHeader):
+    """The ``nntools.patches.PatchGrid`` of a picture coded as patches, None for any other picture."""
+    if not (header.nn_compress_enable and header.nn_patch_size):
+        return None
+    from nntools.patches import PatchGrid
+    geo = PictureGeometry.from_header(header)
+    return PatchGrid(geo.coded_width, geo.coded_height, header.nn_patch_size, header.nn_patch_overlap)
+
+
+@dataclass
 class Inspection:
     file: str | None
     bytes: int
@@ -172,6 +195,7 @@ class Inspection:
     bits_by_category: dict[str, float]
     ctus: list[CtuInfo] = field(default_factory=list)
     nn_regions: list[NnRegion] = field(default_factory=list)
+    nn_patches: list[NnPatch] = field(default_factory=list)        # whole-picture NN coding as patches
     area_by_mode: dict[str, float] = field(default_factory=dict)   # share of the picture per path
     nn_base_level: int | None = None     # hybrid: Level_Map[bit depth][QP] + nn_level_offset, clipped
     picture: np.ndarray | None = field(default=None, repr=False)   # decoded output (not in JSON)
@@ -203,7 +227,11 @@ def header_elements(h: PictureHeader) -> dict[str, object]:
                          "nn_flag_coding": h.nn_flag_coding,
                          "nn_delta_level_enabled_flag": int(h.nn_delta_level_enabled),
                          "nn_deblocking_enabled_flag": int(h.nn_deblocking_enabled),
-                         "nn_residual_enabled_flag": int(h.nn_residual_enabled)})
+                         "nn_residual_enabled_flag": int(h.nn_residual_enabled),
+                         "nn_dc_enabled_flag": int(h.nn_dc_enabled),
+                         "nn_patch_size_idc": NN_PATCH_SIZES.index(h.nn_patch_size)})
+        if h.nn_patch_size:
+            elements["nn_patch_overlap"] = h.nn_patch_overlap
     elements.update({"output_channels_minus1": h.output_channels - 1,
                      "output_bit_depth_16_flag": int(h.output_bit_depth == 16), "color_matrix": h.color_matrix})
     if h.nn_compress_enable:
@@ -231,6 +259,10 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
         info.nn_regions = [NnRegion(0, 0, geo.coded_width, geo.coded_height, payload[0], bits,
                                     payload[1] if len(payload) > 1 else None)]
         info.bits_by_category = {"nn_latents": bits}
+        grid = patch_grid(header)
+        if grid is not None:
+            ph, pw = grid.patch_shape()
+            info.nn_patches = [NnPatch(k, x, y, pw, ph) for k, (x, y) in enumerate(grid.origins())]
         info.bits_map = np.full((geo.coded_height, geo.coded_width), bits / (geo.coded_width * geo.coded_height))
         return info
     info.ctus, info.bits_map = _describe_host(result.host.ctus, collector.elements, geo, header, meter)
@@ -397,8 +429,11 @@ def to_json(info: Inspection) -> dict:
     }
     if info.nn_base_level is not None:
         doc["nn_base_level"] = info.nn_base_level
-    return doc | {"ctus": [ctu(c) for c in info.ctus],
-                  "nn_regions": [{k: v for k, v in vars(r).items() if v is not None} for r in info.nn_regions]}
+    doc |= {"ctus": [ctu(c) for c in info.ctus],
+            "nn_regions": [{k: v for k, v in vars(r).items() if v is not None} for r in info.nn_regions]}
+    if info.nn_patches:
+        doc["nn_patches"] = [vars(p) for p in info.nn_patches]
+    return doc
 
 
 def _round_dict(d: dict[str, float], digits: int = 3) -> dict[str, float]:
@@ -430,6 +465,13 @@ def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool =
         lines.append(f"NN region ({r.x},{r.y}) {r.width}x{r.height}: nn_level = {r.level}"
                      + (f", log2_lanes = {r.log2_lanes}" if r.log2_lanes is not None else "")
                      + f", {r.bits:.0f} bits")
+    if info.nn_patches:
+        h = info.header
+        columns = len({p.x for p in info.nn_patches})
+        lines.append(f"NN patches: {len(info.nn_patches)} ({columns} x {len(info.nn_patches) // columns}) of "
+                     f"{NN_PATCH_SIZES[h['nn_patch_size_idc']]} luma samples, overlap {h['nn_patch_overlap']}, "
+                     "in decoding order:")
+        lines += [f"  patch {p.index} ({p.x},{p.y}) {p.width}x{p.height}" for p in info.nn_patches]
     for ctu in info.ctus:
         if ctus is not None and ctu.index not in ctus:
             continue

@@ -15,6 +15,7 @@ from hybridcodec.imageio import YuvFrame
 METRIC_LABELS = {"psnr_y": "PSNR-Y (dB)", "psnr_rgb": "PSNR-RGB (dB)", "ms_ssim_db": "MS-SSIM-RGB (dB)"}
 NN_TINT = (0.0, 0.85, 1.0, 0.30)            # RGBA over NN-coded areas (hatched, so it shows on any picture)
 NN_EDGE = (0.0, 0.85, 1.0, 1.0)
+PATCH_EDGE = (1.0, 0.3, 0.85, 1.0)          # outlines of the patches of a picture NN-coded as patches
 
 
 @dataclass
@@ -88,12 +89,18 @@ def inspection_map(info, path: str | Path, panel_px: int = 560) -> None:
     for x, y, rw, rh in nn_areas:
         left.add_patch(Rectangle((x - 0.5, y - 0.5), min(rw, w - x), min(rh, h - y), facecolor=NN_TINT,
                                  edgecolor=NN_EDGE, hatch="//", linewidth=1.0))
+    patches = info.nn_patches
+    if patches:
+        left.add_collection(LineCollection(_patch_edges(patches, w, h), colors=[PATCH_EDGE], linewidths=0.9))
     left.set_xlim(-0.5, w - 0.5)
     left.set_ylim(h - 0.5, -0.5)
-    title = f"{len(cus)} CUs, CTU borders yellow" if cus else "no host CUs"
+    title = f"{len(cus)} CUs, CTU borders yellow" if cus else \
+        f"{len(patches)} NN patches ({info.header['nn_patch_overlap']} samples overlap)" if patches else "no host CUs"
     left.set_title(title + (f", {len(nn_areas)} NN-coded" if cus and nn_areas else ""), fontsize=8)
     legend = [Line2D([], [], color="yellow", linewidth=0.9, label="CTU border"),
-              Line2D([], [], color="white", linewidth=0.6, label="CU border")]
+              Line2D([], [], color="white", linewidth=0.6, label="CU border")] if cus else []
+    if patches:
+        legend.append(Line2D([], [], color=PATCH_EDGE, linewidth=0.9, label="NN patch border"))
     if nn_areas:
         legend.append(Patch(facecolor=NN_TINT, edgecolor=NN_EDGE, hatch="//", label="NN-coded (neural tool)"))
     left.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=len(legend), fontsize=7,
@@ -101,7 +108,8 @@ def inspection_map(info, path: str | Path, panel_px: int = 560) -> None:
     bits = info.bits_map[:h, :w]
     image = right.imshow(bits, cmap="magma", interpolation="nearest", vmin=0,
                          vmax=max(float(np.percentile(bits, 99.5)), 1e-6))
-    right.add_collection(LineCollection(_cu_edges(cus, w, h), colors="white", linewidths=0.25, alpha=0.35))
+    right.add_collection(LineCollection(_cu_edges(cus, w, h) + _patch_edges(patches, w, h), colors="white",
+                                        linewidths=0.25, alpha=0.35))
     right.set_title(f"estimated bits per pixel (picture: {info.bpp:.3f} bpp)", fontsize=8)
     fig.colorbar(image, ax=right, shrink=0.8, label="bpp")
     for ax in (left, right):
@@ -118,4 +126,16 @@ def _cu_edges(blocks, width: int, height: int) -> list[list[tuple[float, float]]
         x1, y1 = min(b.x + b.size, width) - 0.5, min(b.y + b.size, height) - 0.5
         if b.x < width and b.y < height:
             segments += [[(x0, y0), (x1, y0)], [(x0, y0), (x0, y1)]]
+    return segments
+
+
+def _patch_edges(patches, width: int, height: int) -> list[list[tuple[float, float]]]:
+    """All four edges of every patch, clipped to the picture: with an overlap, neighbouring patches'
+    edges are N samples apart, so the overlap bands show as double lines."""
+    segments = []
+    for p in patches:
+        x0, y0 = p.x - 0.5, p.y - 0.5
+        x1, y1 = min(p.x + p.width, width) - 0.5, min(p.y + p.height, height) - 0.5
+        if p.x < width and p.y < height:
+            segments += [[(x0, y0), (x1, y0)], [(x0, y1), (x1, y1)], [(x0, y0), (x0, y1)], [(x1, y0), (x1, y1)]]
     return segments

@@ -11,7 +11,7 @@ from hybridcodec.cli import main
 from hybridcodec.encoder import Encoder
 from hybridcodec.inspect import format_text, inspect_bitstream, to_json
 from hybridcodec.nn_search import NNCandidates
-from hybridcodec.plots import inspection_map
+from hybridcodec.plots import _patch_edges, inspection_map
 from pictures import synthetic_rgb
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -42,8 +42,14 @@ class RdDecisions:
 @pytest.fixture(scope="module")
 def hybrid():
     """A 96x64 hybrid picture whose NN candidates win (distortion reported as 0) on two 32x32 CUs only:
-    the NN latents, the bitstream and the decoded samples are real, only the choice is steered."""
+    the NN latents, the bitstream and the decoded samples are real, only the choice is steered.  The
+    host CU at (32, 0) is four flat 16x16 squares of different colours, so the host search splits it below
+    nn_min_cu_size."""
     real = NNCandidates.candidate
+    picture = synthetic_rgb(64, 96, 1)
+    for k, colour in enumerate(((250, 20, 20), (20, 250, 20), (20, 20, 250), (240, 240, 240))):
+        y, x = 16 * (k // 2), 32 + 16 * (k % 2)
+        picture[y:y + 16, x:x + 16] = colour
 
     def candidate(self, x, y, log2, level=None):
         wins = log2 == 5 and (x, y) in NN_WINS
@@ -52,7 +58,7 @@ def hybrid():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(NNCandidates, "candidate", candidate)
         result = Encoder(qp=32, ctu_size=64, nn_sizes=(32,), nn_level_offset=-4,
-                         nn_flag_coding="one").encode(synthetic_rgb(64, 96, 1), trace_sink=rd)
+                         nn_flag_coding="one").encode(picture, trace_sink=rd)
     return result, rd.nn
 
 
@@ -158,6 +164,43 @@ def test_nn_picture_and_maps(tmp_path, host_stream):
     for name, info in (("nn.png", nn), ("host.png", inspect_bitstream(host_stream))):
         inspection_map(info, tmp_path / name)
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_patch_picture_reports_its_patch_grid(tmp_path, capsys):
+    """128x64 coded by the NN as 64x64 patches overlapping by 16: origins step by 48, so three patches,
+    the last one reaching past the right edge (edge-replicated by the encoder)."""
+    result = Encoder(mode="nn", level=1, nn_patch_size=64, nn_patch_overlap=16).encode(synthetic_rgb(64, 128, 5))
+    info = inspect_bitstream(result.bitstream, "p.hbc")
+    assert info.mode == "nn" and np.array_equal(info.picture, result.reconstruction)
+    h = info.header
+    assert (h["nn_patch_size_idc"], h["nn_patch_overlap"]) == (1, 16)                 # 64 = 32 << 1
+    order = list(h)
+    assert order.index("nn_residual_enabled_flag") < order.index("nn_patch_size_idc") < \
+        order.index("nn_patch_overlap") < order.index("output_channels_minus1")      # coding order
+    assert [(p.index, p.x, p.y, p.width, p.height) for p in info.nn_patches] == \
+        [(0, 0, 0, 64, 64), (1, 48, 0, 64, 64), (2, 96, 0, 64, 64)]
+    covered = np.zeros((64, 128), dtype=int)
+    for p in info.nn_patches:
+        covered[p.y:p.y + p.height, p.x:p.x + p.width] += 1
+    assert covered.min() == 1 and (covered == 2).sum() == 2 * 16 * 64              # two overlap bands
+    text = format_text(info)
+    assert "nn_patch_size_idc = 1" in text and "nn_patch_overlap = 16" in text
+    assert "NN patches: 3 (3 x 1) of 64 luma samples, overlap 16" in text and "patch 2 (96,0) 64x64" in text
+    doc = json.loads(json.dumps(to_json(info)))
+    assert doc["nn_patches"] == [{"index": k, "x": 48 * k, "y": 0, "width": 64, "height": 64} for k in range(3)]
+    # The map outlines every patch, clipped to the picture: the last patch ends at the right edge.
+    edges = _patch_edges(info.nn_patches, 128, 64)
+    assert len(edges) == 4 * 3 and max(x for seg in edges for x, _ in seg) == 127.5
+    assert sorted({seg[0][0] for seg in edges if seg[0][0] == seg[1][0]}) == [-0.5, 47.5, 63.5, 95.5, 111.5, 127.5]
+    path = tmp_path / "p.hbc"
+    path.write_bytes(result.bitstream)
+    assert main(["inspect", str(path), "--summary", "--map", str(tmp_path / "p.png")]) == 0
+    assert "patch 1 (48,0) 64x64" in capsys.readouterr().out
+    assert (tmp_path / "p.png").read_bytes()[:8] == PNG_MAGIC
+    # A picture coded in one piece has no patch grid.
+    whole = inspect_bitstream(hybridcodec.encode(synthetic_rgb(64, 128, 5), mode="nn", level=1))
+    assert whole.nn_patches == [] and whole.header["nn_patch_size_idc"] == 0 and "nn_patch_overlap" not in whole.header
+    assert "nn_patches" not in to_json(whole)
 
 
 def test_cli(tmp_path, capsys, host_stream):
