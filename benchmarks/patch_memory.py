@@ -68,7 +68,8 @@ class RssSampler:
 
 
 def project_stack(frame) -> str:
-    """'file:line function' of the project frames of a stack, outermost first (benchmarks left out)."""
+    """'file:line function' of the four innermost project frames of a stack (benchmarks left out),
+    outermost first."""
     out = []
     while frame is not None:
         path = Path(frame.f_code.co_filename)

@@ -74,6 +74,15 @@ def _add_encode(sub) -> None:
     n.add_argument("--nn-picture-check", action=argparse.BooleanOptionalAction,
                    default=EncoderConfig.nn_picture_check,
                    help="also code the whole picture with the NN and keep the cheaper (default %(default)s)")
+    q = p.add_argument_group("NN pictures as overlapping patches (mode nn and the whole-picture check)")
+    q.add_argument("--nn-patch-size", type=int, default=EncoderConfig.nn_patch_size, metavar="P",
+                   choices=(0, 64, 128, 256, 512, 1024, 2048),
+                   help="code the picture as PxP patches, 64..2048 (default %(default)s: in one piece)")
+    q.add_argument("--nn-patch-overlap", type=int, default=EncoderConfig.nn_patch_overlap, metavar="N",
+                   help="overlap of neighbouring patches in luma samples, even, <= P/2 (default %(default)s)")
+    q.add_argument("--nn-patch-batch", type=int, default=EncoderConfig.nn_patch_batch, metavar="B",
+                   help="patches analysed and synthesised at once; memory grows with B x P^2 "
+                        "(default %(default)s)")
     t = p.add_argument_group("online optimisation of the NN coding (encoder-only; the decoder is unchanged)")
     t.add_argument("--nn-refine-steps", type=int, default=EncoderConfig.nn_refine_steps, metavar="N",
                    help="gradient steps on lambda*D + R for each NN-coded picture or CU candidate "
