@@ -1,17 +1,19 @@
 """Whole-picture NN coding as overlapping patches (seed 003): grid, merge rule and decoding (normative).
 
-A picture of coded size W x H is covered by patches of P x P luma samples (P = 64 .. 2048, a power of
-two; a patch is narrower or lower where the picture is) whose origins step by S = P - N, N the overlap.
-Each patch is coded independently as an NN region (the samples beyond the picture are edge-replicated
-by the encoder), and their passes follow each other in one rANS stream in raster order of patches.
+A picture of coded size W x H is covered by patches of p x p luma samples (p = P, 64 .. 2048 a power
+of two, or the 16-aligned picture size where that is smaller) whose origins step by S = p - N, N the
+overlap, except the last one in each direction, which ends flush with the picture (so it overlaps its
+predecessor by N or more, and no patch lies mostly outside the picture).  Each patch is coded
+independently as an NN region (samples beyond the picture edge-replicated by the encoder), and their
+passes follow each other in one rANS stream in raster order of patches.
 
-Merge (integer, exact): along each direction a patch weighs its sample at offset c by 2N, except in an
-overlap with a neighbour, where the weight ramps: 2c + 1 on the side of an earlier patch (c < N) and
-2(P - c) - 1 on the side of a later one; the two ramps of an overlap add up to 2N.  The 2-D weight is the
-product, so every sample's weights add up to (2N)^2 and the merged sample is
-Floor((sum of weight x sample + 2N^2) / (2N)^2).  With N = 0 each sample belongs to one patch.  4:2:0
-chroma uses the same rule at half the sizes (N even); 4:4:4 chroma merges the patches' upsampled chroma
-with the luma weights.
+Merge (integer, exact): along each direction a patch weighs its sample at offset c by the tent
+Min(2c + 1 if a patch precedes it, 2(p - c) - 1 if one follows), or 1 if it has no neighbour; in the
+overlap of two patches the two weights add up to twice the overlap, a linear cross-fade.  The 2-D weight
+is the product of the two directions'; each merged sample is Floor((Σ weight·sample + D/2) / D), D the
+sum of its weights (separable: the product of the per-direction sums).  4:2:0 chroma uses the same rule
+at half the sizes and origins (N even); 4:4:4 chroma merges each patch's upsampled chroma with the luma
+weights.
 
 Peak memory is bounded by the batch of patches being synthesised plus integer accumulators of the
 picture: the decoder never holds a full-resolution float tensor.
@@ -49,18 +51,20 @@ class PatchGrid:
             raise BitstreamError("too many NN patches")
 
     @staticmethod
-    def _origins(size: int, patch: int, overlap: int) -> list[int]:
-        step = patch - overlap
-        count = 1 if size <= patch else 1 + -(-(size - patch) // step)
-        return [k * step for k in range(count)]
+    def _origins(size: int, span: int, overlap: int) -> list[int]:
+        if size <= span:
+            return [0]
+        step = span - overlap
+        count = 1 + -(-(size - span) // step)
+        return [k * step for k in range(count - 1)] + [size - span]
 
     @property
     def xs(self) -> list[int]:
-        return self._origins(self.width, self.patch, self.overlap)
+        return self._origins(self.width, self.patch_shape()[1], self.overlap)
 
     @property
     def ys(self) -> list[int]:
-        return self._origins(self.height, self.patch, self.overlap)
+        return self._origins(self.height, self.patch_shape()[0], self.overlap)
 
     def patch_shape(self) -> tuple[int, int]:
         """(height, width) of every patch region: P, or the aligned picture size if smaller."""
@@ -70,16 +74,13 @@ class PatchGrid:
         return [(x, y) for y in self.ys for x in self.xs]
 
 
-def ramp(length: int, overlap: int, first: bool, last: bool) -> np.ndarray:
+def tent(length: int, first: bool, last: bool) -> np.ndarray:
     """Weights of one patch along one direction (see the module docstring)."""
-    w = np.full(length, max(2 * overlap, 1), dtype=np.int64)
-    if overlap:
-        c = np.arange(overlap)
-        if not first:
-            w[:overlap] = 2 * c + 1
-        if not last:
-            w[length - overlap:] = 2 * (overlap - c) - 1
-    return w
+    if first and last:
+        return np.ones(length, dtype=np.int64)
+    c = np.arange(length, dtype=np.int64)
+    rising, falling = 2 * c + 1, 2 * (length - c) - 1
+    return falling if first else rising if last else np.minimum(rising, falling)
 
 
 class PatchMerger:
@@ -91,24 +92,40 @@ class PatchMerger:
         n_planes = 1 if chroma_format == 0 else 3
         self.shifts = [0] + [shift] * (n_planes - 1)
         self.acc = [np.zeros((grid.height >> s, grid.width >> s), dtype=np.int64) for s in self.shifts]
+        ph, pw = grid.patch_shape()
+        self.wy = [self._weights(grid.ys, ph >> s) for s in self.shifts]
+        self.wx = [self._weights(grid.xs, pw >> s) for s in self.shifts]
+
+    @staticmethod
+    def _weights(origins: list[int], length: int) -> list[np.ndarray]:
+        return [tent(length, k == 0, k == len(origins) - 1) for k in range(len(origins))]
 
     def add(self, x: int, y: int, planes: list[np.ndarray]) -> None:
         g = self.grid
         ix, iy = g.xs.index(x), g.ys.index(y)
-        for acc, plane, s in zip(self.acc, planes, self.shifts):
-            n = g.overlap >> s
+        for c, (acc, plane, s) in enumerate(zip(self.acc, planes, self.shifts)):
             ph, pw = plane.shape
             h, w = min(ph, acc.shape[0] - (y >> s)), min(pw, acc.shape[1] - (x >> s))
-            wy = ramp(ph, n, iy == 0, iy == len(g.ys) - 1)[:h]
-            wx = ramp(pw, n, ix == 0, ix == len(g.xs) - 1)[:w]
-            acc[y >> s:(y >> s) + h, x >> s:(x >> s) + w] += (wy[:, None] * wx[None, :]) * plane[:h, :w]
+            weight = self.wy[c][iy][:h, None] * self.wx[c][ix][None, :w]
+            acc[y >> s:(y >> s) + h, x >> s:(x >> s) + w] += weight * plane[:h, :w]
 
     def planes(self) -> list[np.ndarray]:
+        """The merged planes: each accumulated sample divided by the sum of its weights."""
         out = []
-        for acc, s in zip(self.acc, self.shifts):
-            total = max(2 * (self.grid.overlap >> s), 1) ** 2
-            out.append(((acc + total // 2) // total).astype(np.int32))
+        for c, (acc, s) in enumerate(zip(self.acc, self.shifts)):
+            den_y = self._coverage(self.grid.ys, self.wy[c], acc.shape[0], s)
+            den_x = self._coverage(self.grid.xs, self.wx[c], acc.shape[1], s)
+            den = den_y[:, None] * den_x[None, :]
+            out.append(((acc + den // 2) // den).astype(np.int32))
         return out
+
+    @staticmethod
+    def _coverage(origins: list[int], weights: list[np.ndarray], size: int, shift: int) -> np.ndarray:
+        total = np.zeros(size, dtype=np.int64)
+        for o, w in zip(origins, weights):
+            n = min(len(w), size - (o >> shift))
+            total[o >> shift:(o >> shift) + n] += w[:n]
+        return total
 
 
 def decode_patches(bundle: NNBundle, payload: bytes, grid: PatchGrid, level: int, chroma_format: int,

@@ -167,8 +167,8 @@ def test_nn_picture_and_maps(tmp_path, host_stream):
 
 
 def test_patch_picture_reports_its_patch_grid(tmp_path, capsys):
-    """128x64 coded by the NN as 64x64 patches overlapping by 16: origins step by 48, so three patches,
-    the last one reaching past the right edge (edge-replicated by the encoder)."""
+    """128x64 coded by the NN as 64x64 patches overlapping by 16: origins step by 48 except the last
+    patch, which ends flush with the right edge, so three patches at x = 0, 48, 64."""
     result = Encoder(mode="nn", level=1, nn_patch_size=64, nn_patch_overlap=16).encode(synthetic_rgb(64, 128, 5))
     info = inspect_bitstream(result.bitstream, "p.hbc")
     assert info.mode == "nn" and np.array_equal(info.picture, result.reconstruction)
@@ -178,20 +178,21 @@ def test_patch_picture_reports_its_patch_grid(tmp_path, capsys):
     assert order.index("nn_residual_enabled_flag") < order.index("nn_patch_size_idc") < \
         order.index("nn_patch_overlap") < order.index("output_channels_minus1")      # coding order
     assert [(p.index, p.x, p.y, p.width, p.height) for p in info.nn_patches] == \
-        [(0, 0, 0, 64, 64), (1, 48, 0, 64, 64), (2, 96, 0, 64, 64)]
+        [(0, 0, 0, 64, 64), (1, 48, 0, 64, 64), (2, 64, 0, 64, 64)]
     covered = np.zeros((64, 128), dtype=int)
     for p in info.nn_patches:
         covered[p.y:p.y + p.height, p.x:p.x + p.width] += 1
-    assert covered.min() == 1 and (covered == 2).sum() == 2 * 16 * 64              # two overlap bands
+    assert covered.min() == 1 and (covered == 2).sum() == (16 + 48) * 64           # two overlap bands
     text = format_text(info)
     assert "nn_patch_size_idc = 1" in text and "nn_patch_overlap = 16" in text
-    assert "NN patches: 3 (3 x 1) of 64 luma samples, overlap 16" in text and "patch 2 (96,0) 64x64" in text
+    assert "NN patches: 3 (3 x 1) of 64 luma samples, overlap 16" in text and "patch 2 (64,0) 64x64" in text
     doc = json.loads(json.dumps(to_json(info)))
-    assert doc["nn_patches"] == [{"index": k, "x": 48 * k, "y": 0, "width": 64, "height": 64} for k in range(3)]
+    assert doc["nn_patches"] == [{"index": k, "x": x, "y": 0, "width": 64, "height": 64}
+                                 for k, x in enumerate((0, 48, 64))]
     # The map outlines every patch, clipped to the picture: the last patch ends at the right edge.
     edges = _patch_edges(info.nn_patches, 128, 64)
     assert len(edges) == 4 * 3 and max(x for seg in edges for x, _ in seg) == 127.5
-    assert sorted({seg[0][0] for seg in edges if seg[0][0] == seg[1][0]}) == [-0.5, 47.5, 63.5, 95.5, 111.5, 127.5]
+    assert sorted({seg[0][0] for seg in edges if seg[0][0] == seg[1][0]}) == [-0.5, 47.5, 63.5, 111.5, 127.5]
     path = tmp_path / "p.hbc"
     path.write_bytes(result.bitstream)
     assert main(["inspect", str(path), "--summary", "--map", str(tmp_path / "p.png")]) == 0

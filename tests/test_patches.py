@@ -9,7 +9,7 @@ from bitstream.container import PictureHeader, read_container, write_container
 from bitstream.errors import BitstreamError
 from hybridcodec.decoder import decode_full
 from hybridcodec.encoder import Encoder
-from nntools.patches import PatchGrid, PatchMerger, decode_patches, ramp
+from nntools.patches import PatchGrid, PatchMerger, decode_patches, tent
 from nntools.zoo import load_bundle
 from pictures import synthetic_gray, synthetic_rgb
 
@@ -60,15 +60,22 @@ def test_merge_of_identical_patches_is_identity(overlap):
     assert all(np.array_equal(a, b) for a, b in zip(merger.planes(), picture))
 
 
-def test_ramps_of_an_overlap_add_up():
-    left, right = ramp(64, 16, True, False), ramp(64, 16, False, True)
-    assert np.all(left[-16:] + right[:16] == 32) and np.all(left[:48] == 32)
+def test_tents_of_an_overlap_cross_fade():
+    left, right = tent(64, True, False), tent(64, False, True)
+    assert np.all(left[-16:] + right[:16] == 32)                  # any overlap: weights add up to 2·overlap
+    assert np.all(np.diff(left[-16:]) == -2) and np.all(np.diff(right[:16]) == 2)
+    assert np.array_equal(tent(8, True, True), np.ones(8))
 
 
-def test_grid_covers_the_picture():
-    for width, patch, overlap in ((1000, 256, 16), (256, 256, 0), (257, 256, 32), (30, 64, 8)):
-        xs = PatchGrid(width, 64, patch, overlap).xs
-        assert xs[0] == 0 and xs[-1] + patch >= width and all(b - a == patch - overlap for a, b in zip(xs, xs[1:]))
+def test_grid_covers_the_picture_and_ends_flush():
+    for width, patch, overlap in ((1000, 256, 16), (256, 256, 0), (264, 256, 32), (768, 256, 16), (32, 64, 8)):
+        grid = PatchGrid(width, 64, patch, overlap)
+        span = grid.patch_shape()[1]
+        xs = grid.xs
+        assert xs[0] == 0 and xs[-1] + span == max(width, span)
+        assert all(b - a == span - overlap for a, b in zip(xs, xs[1:-1]))
+        assert all(0 < b - a <= span - overlap for a, b in zip(xs, xs[1:]))   # overlaps of at least N
+    assert PatchGrid(768, 512, 256, 16).xs == [0, 240, 480, 512]     # none mostly outside the picture
 
 
 def test_header_range_checks():
