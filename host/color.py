@@ -60,8 +60,8 @@ def _round_shift(values: np.ndarray, shift: int) -> np.ndarray:
     return (values + (1 << (shift - 1))) >> shift
 
 
-def _validated_rgb(rgb: np.ndarray, input_bit_depth: int | None, bit_depth: int,
-                   allow_gray: bool) -> tuple[np.ndarray, int]:
+def _validated_rgb(rgb: np.ndarray, input_bit_depth: int | None, bit_depth: int, allow_gray: bool) -> int:
+    """The input bit depth of a valid picture; InputError otherwise."""
     if not isinstance(rgb, np.ndarray):
         raise InputError("picture must be a NumPy array")
     if rgb.dtype not in (np.uint8, np.uint16):
@@ -77,7 +77,7 @@ def _validated_rgb(rgb: np.ndarray, input_bit_depth: int | None, bit_depth: int,
         raise InputError(f"input bit depth {input_bit_depth} does not fit dtype {rgb.dtype}")
     if rgb.size and int(rgb.max()) >= 1 << input_bit_depth:
         raise InputError(f"sample values exceed {input_bit_depth} bits")
-    return rgb.astype(np.int64), input_bit_depth
+    return input_bit_depth
 
 
 def _average_2x2_sum(plane: np.ndarray) -> np.ndarray:
@@ -87,18 +87,29 @@ def _average_2x2_sum(plane: np.ndarray) -> np.ndarray:
     return padded[0::2, 0::2] + padded[1::2, 0::2] + padded[0::2, 1::2] + padded[1::2, 1::2]
 
 
+STRIP_ROWS = 256      # colour conversion runs in strips of rows, so its int64 temporaries stay small
+
+
 def rgb_to_planes(rgb: np.ndarray, bit_depth: int, chroma_format: int,
-                  input_bit_depth: int | None = None) -> list[np.ndarray]:
+                  input_bit_depth: int | None = None, strip_rows: int = STRIP_ROWS) -> list[np.ndarray]:
     """Encoder-side conversion of an RGB picture (H, W, 3) to YCbCr planes at ``bit_depth``.
 
     ``input_bit_depth`` is the precision of the RGB samples: default 8 for uint8 arrays and
     ``bit_depth`` for uint16 arrays (the inverse of planes_to_rgb); pass 16 for 16-bit PNG data.
     8-bit RGB coded at bit_depth 10 keeps the extra precision of the conversion.  For 4:0:0 a
-    2-D (H, W) gray array is also accepted and becomes Y directly.
+    2-D (H, W) gray array is also accepted and becomes Y directly.  Strips of ``strip_rows`` (even)
+    rows are converted one at a time; the result does not depend on it.
     """
     _check_bit_depth(bit_depth)
     sub = chroma_subsampling(chroma_format)
-    samples, input_bit_depth = _validated_rgb(rgb, input_bit_depth, bit_depth, allow_gray=sub is None)
+    input_bit_depth = _validated_rgb(rgb, input_bit_depth, bit_depth, allow_gray=sub is None)
+    strips = [_rgb_strip_to_planes(rgb[y:y + strip_rows], bit_depth, sub, input_bit_depth)
+              for y in range(0, rgb.shape[0], strip_rows)]
+    return [np.concatenate(parts) for parts in zip(*strips)]
+
+
+def _rgb_strip_to_planes(rgb: np.ndarray, bit_depth: int, sub, input_bit_depth: int) -> list[np.ndarray]:
+    samples = rgb.astype(np.int64)
     shift = FRACTION_BITS - (bit_depth - input_bit_depth)
     max_value = (1 << bit_depth) - 1
     if samples.ndim == 2:
@@ -147,33 +158,49 @@ def upsample_chroma(plane: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def planes_to_rgb(planes: list[np.ndarray], bit_depth: int, chroma_format: int,
-                  output_bit_depth: int | None = None) -> np.ndarray:
+                  output_bit_depth: int | None = None, strip_rows: int = STRIP_ROWS) -> np.ndarray:
     """Normative conversion of decoded planes to an RGB picture (H, W, 3).
 
     Output samples have ``output_bit_depth`` bits (default ``bit_depth``): uint8 when 8, else uint16.
-    4:0:0 pictures give R = G = B = Y.
+    4:0:0 pictures give R = G = B = Y.  Strips of ``strip_rows`` (even) luma rows are converted one at
+    a time, each with the chroma rows its upsampling filter reads; the result does not depend on it.
     """
     _check_bit_depth(bit_depth)
     output_bit_depth = bit_depth if output_bit_depth is None else output_bit_depth
     if not 8 <= output_bit_depth <= 16:
         raise InputError(f"output bit depth must be 8..16, got {output_bit_depth}")
     validate_planes(planes, chroma_format)
-    luma = np.asarray(planes[0]).astype(np.int64)
+    height, width = np.asarray(planes[0]).shape
+    dtype = np.uint8 if output_bit_depth == 8 else np.uint16
+    out = np.empty((height, width, 3), dtype=dtype)
+    for y0 in range(0, height, strip_rows):
+        y1 = min(height, y0 + strip_rows)
+        out[y0:y1] = _planes_strip_to_rgb(planes, y0, y1, bit_depth, chroma_format, output_bit_depth, dtype)
+    return out
+
+
+def _planes_strip_to_rgb(planes: list[np.ndarray], y0: int, y1: int, bit_depth: int, chroma_format: int,
+                         output_bit_depth: int, dtype) -> np.ndarray:
+    luma = np.asarray(planes[0])
     height, width = luma.shape
     total_bits = FRACTION_BITS + UPSAMPLE_BITS
-    y = luma << total_bits
+    y = luma[y0:y1].astype(np.int64) << total_bits
     if chroma_format == CHROMA_400:
         rgb = np.stack([y, y, y], axis=-1)
     else:
         scaled = []
         for plane in planes[1:]:
-            c = np.asarray(plane).astype(np.int64)
-            c = _upsample_420_scaled(c, height, width) if chroma_format == CHROMA_420 else c << UPSAMPLE_BITS
+            plane = np.asarray(plane)
+            if chroma_format == CHROMA_420:
+                c0, c1 = max(0, y0 // 2 - 1), min(plane.shape[0], (y1 + 1) // 2 + 1)   # rows the filter reads
+                rows = 2 * (c1 - c0) if c1 < plane.shape[0] else height - 2 * c0
+                c = _upsample_420_scaled(plane[c0:c1], rows, width)[y0 - 2 * c0:y1 - 2 * c0]
+            else:
+                c = plane[y0:y1].astype(np.int64) << UPSAMPLE_BITS
             scaled.append(c - ((1 << (bit_depth - 1)) << UPSAMPLE_BITS))
         cb, cr = scaled
         rgb = np.stack([y + CR_TO_R * cr, y + CB_TO_G * cb + CR_TO_G * cr, y + CB_TO_B * cb], axis=-1)
     out = _round_shift(rgb, total_bits - (output_bit_depth - bit_depth))
-    dtype = np.uint8 if output_bit_depth == 8 else np.uint16
     return np.clip(out, 0, (1 << output_bit_depth) - 1).astype(dtype)
 
 

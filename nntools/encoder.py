@@ -61,13 +61,14 @@ def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, lev
     y_hat = torch.zeros_like(y)
     seen = torch.zeros_like(masks[0])
     z_idx = z_indexes(bundle, (1,) + tuple(z_hat.shape[1:]))
-    passes = [[(z_hat[b].numpy().reshape(-1).astype(np.int64), z_idx)] for b in range(len(y))]
+    passes = [[(z_hat[b].numpy().reshape(-1).astype(np.int32), z_idx)] for b in range(len(y))]
     for k, mask in enumerate(masks):
         p = coder.stage_params(hyper, y_hat, seen, k)
         symbols = torch.round((y - p.mu) / coder.delta)
         y_hat = y_hat + coder.dequantise(symbols, p.mu) * mask
         for b in range(len(y)):
-            passes[b].append((select(symbols[b:b + 1], mask).astype(np.int64), select(p.index[b:b + 1], mask)))
+            passes[b].append((select(symbols[b:b + 1], mask).astype(np.int32),
+                              select(p.index[b:b + 1], mask).astype(np.int32)))
         seen = seen + mask
     x_hat = bundle.g_s(y_hat)
     return [CodedRegion(item, sum(estimate_bits(s, i, bundle.tables) for s, i in item), x_hat[b:b + 1])

@@ -135,3 +135,16 @@ def test_bad_planes_raise_input_error():
         pad_planes([np.zeros((4, 4), np.int32)] + [np.zeros((2, 2), np.int32)] * 2, 7, 8)   # 4:2:0
     with pytest.raises(InputError):
         crop_planes([np.zeros((4, 4), np.int32)], 5, 4)
+
+
+@pytest.mark.parametrize("chroma_format", [0, 1, 3])
+def test_strip_conversion_equals_whole_picture(chroma_format):
+    """Colour conversion in strips of rows (bounded memory) gives the whole-picture result exactly."""
+    rgb = np.random.default_rng(chroma_format).integers(0, 256, (37, 29, 3)).astype(np.uint8)
+    image = rgb if chroma_format else rgb[..., 0]
+    for bit_depth in (8, 10):
+        planes = rgb_to_planes(image, bit_depth, chroma_format, strip_rows=1 << 20)
+        assert all(np.array_equal(a, b) for a, b in zip(rgb_to_planes(image, bit_depth, chroma_format,
+                                                                        strip_rows=4), planes))
+        whole = planes_to_rgb(planes, bit_depth, chroma_format, strip_rows=1 << 20)
+        assert np.array_equal(planes_to_rgb(planes, bit_depth, chroma_format, strip_rows=2), whole)
