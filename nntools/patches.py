@@ -115,8 +115,11 @@ class PatchMerger:
         for c, (acc, s) in enumerate(zip(self.acc, self.shifts)):
             den_y = self._coverage(self.grid.ys, self.wy[c], acc.shape[0], s)
             den_x = self._coverage(self.grid.xs, self.wx[c], acc.shape[1], s)
-            den = den_y[:, None] * den_x[None, :]
-            out.append(((acc + den // 2) // den).astype(np.int32))
+            plane = np.empty(acc.shape, dtype=np.int32)
+            for y in range(0, acc.shape[0], 256):                   # strips: small int64 temporaries
+                den = den_y[y:y + 256, None] * den_x[None, :]
+                plane[y:y + 256] = (acc[y:y + 256] + den // 2) // den
+            out.append(plane)
         return out
 
     @staticmethod
