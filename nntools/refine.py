@@ -3,7 +3,8 @@
 The decoder, hyper-decoder and entropy models stay frozen; for the input at hand the encoder tunes
 either the latent y itself ("latents") or a small pre-processing module in front of the analysis
 transform ("module", seed 000 Fig. 3, claims 4-6) by gradient descent on λ·D + R, with straight-through
-rounding.  It stops after ``steps`` steps or once the distortion is under ``stop_mse`` (claims 1-3).
+rounding.  It stops after ``steps`` steps or once the distortion is under ``stop_mse`` (claims 1-3),
+and returns the iterate of lowest loss (straight-through steps can overshoot).
 The result is just a different y to code, so every refined bitstream decodes with the standard decoder.
 
 Several learning rates make the refinement content adaptive: each is run and the one whose exact
@@ -71,14 +72,18 @@ def refine_latents(model: NNCodecModel, x: torch.Tensor, level: int, lam_sse: fl
         module = PreprocessModule(x.shape[1])
         params, latent = list(module.parameters()), lambda: model.g_a(module(x))
     optimiser = torch.optim.Adam(params, lr=lr)
+    best_loss, best_y = float("inf"), y0
     for _ in range(cfg.steps):
         optimiser.zero_grad()
-        y_hat, y_lik = model.latent_stages(latent(), hyper, delta, ste_rate=True)
+        y = latent()
+        y_hat, y_lik = model.latent_stages(y, hyper, delta, ste_rate=True)
         err = (model.g_s(y_hat) - x) ** 2
         loss = peak ** 2 * err.sum() - lam_sse * torch.log2(y_lik).sum()
-        loss.backward()
-        optimiser.step()
+        value = loss.detach().item()
+        if value < best_loss:                # straight-through steps can overshoot: keep the best iterate
+            best_loss, best_y = value, y.detach().clone()
         if cfg.stop_mse > 0 and float(err.detach().mean()) < cfg.stop_mse:
             break
-    with torch.no_grad():
-        return latent().double(), z.double()
+        loss.backward()
+        optimiser.step()
+    return best_y.double(), z.double()
