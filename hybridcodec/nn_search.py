@@ -25,7 +25,7 @@ from nntools.refine import RefineConfig
 class NNSearchConfig:
     """Encoder simplifications (¶185-191): skip the NN trial where it cannot win."""
     min_variance: float = 0.0          # luma variance below which a CU is too flat for the NN to win
-    max_host_cost_per_sample: float = float("inf")   # host J per luma sample below which NN is not tried
+    max_host_cost_per_sample: float = 0.0            # host J per luma sample below which NN is not tried
     sizes: tuple[int, ...] = (32, 64, 128)           # CU sizes given an NN trial
 
 

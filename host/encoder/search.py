@@ -119,7 +119,7 @@ class CtuSearch:
                                  (NN_DC_RESIDUAL, self.syntax.nn.dc_enabled)) if on]
         for mode in modes:
             cu = CodingUnit(x, y, log2, mode=CuMode.NN, nn_residual=mode)
-            if mode == NN_DC_RESIDUAL:
+            if mode == NN_DC_RESIDUAL:                   # offsets: original mean minus the DC prediction
                 cu.nn_dc = [0] * self.geo.num_components
                 cu.nn_dc = self.nn.dc_offsets(x, y, log2, self.buf.nn_prediction(cu))
             out.append((cu, self.nn.candidate(x, y, log2, residual=(
