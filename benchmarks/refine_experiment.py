@@ -1,6 +1,6 @@
 """Online refinement of the NN coding (docs/RESULTS.md, issue 6): steps, learning-rate choice, target.
 
-    python benchmarks/refine_experiment.py --data ../shared/data/dev --crop 128 --limit 8 --out runs/refine
+    python benchmarks/refine_experiment.py --data ../shared/data/dev --crop 128 --limit 8 --long-limit 4 --out runs/refine --jobs 1
 
 NN-only mode at levels 1 3 5 7 and hybrid mode at QP 22 27 32 37 code the same centre crops, without
 refinement and with each variant (resumable: OUT/points.jsonl).  Printed and written to
@@ -53,19 +53,24 @@ def main() -> None:
     p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37])
     p.add_argument("--out", type=Path, default=Path("runs/refine"))
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--long-limit", type=int, default=0,
+                   help="variants of 200 steps or more: only the first N pictures (0: all)")
     args = p.parse_args()
     pictures = centre_crops(list_images(args.data)[:args.limit or None], args.crop, args.out / "pictures")
     points = []
     for mode, variants, params in (("nn", NN_VARIANTS, args.levels), ("hybrid", HYBRID_VARIANTS, args.qp)):
         for options in variants.values():
             opts = tuple(sorted(options.items()))
-            points += [Point(str(pic), mode, v, opts) for pic in pictures for v in params]
+            long = options.get("nn_refine_steps", 0) >= 200 and args.long_limit
+            points += [Point(str(pic), mode, v, opts) for pic in pictures[:args.long_limit if long else None]
+                       for v in params]
     rows = run_points(points, args.out / "points.jsonl", jobs=args.jobs)
     assert all(r["exact"] for r in rows), "decoder output differs from the encoder reconstruction"
     results = table(rows, "nn", NN_VARIANTS) + table(rows, "hybrid", HYBRID_VARIANTS)
     lines = [f"{len(pictures)} pictures ({args.crop}x{args.crop} centre crops of {args.data}); NN-only at levels "
              f"{' '.join(map(str, args.levels))}, hybrid at QP {' '.join(map(str, args.qp))}; BD-rate (Akima, mean "
-             "over pictures) against the unrefined coding of the same mode", "",
+             "over pictures where both curves exist) against the unrefined coding of the same mode" +
+             (f"; 200-step variants on the first {args.long_limit} pictures only" if args.long_limit else ""), "",
              "| mode | refinement | BD PSNR-Y | BD PSNR-RGB | encode s | NN area |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     for t in results:
