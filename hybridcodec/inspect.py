@@ -116,7 +116,8 @@ class CuInfo:
     coding: str = "host"                 # "host", or "nn" for a CU coded by the neural tool (hybrid)
     nn_compress_flag: int | None = None  # coded or inferred; None when nn_compress_enable = 0
     nn_level: int | None = None          # Level_Final of an NN-coded CU
-    nn_residual: int | None = None       # NN-coded CU: 1 if the NN codes the residual of a planar prediction
+    nn_residual: int | None = None       # NN-coded CU: 1 residual of the planar prediction, 2 minus a coded DC
+    nn_dc: list[int] | None = None       # NN-coded CU in DC mode: nn_dc_offset per component
 
 
 @dataclass
@@ -375,7 +376,8 @@ def _cu_info(cu: CodingUnit, depth: int, header: PictureHeader, geo: PictureGeom
     return CuInfo(cu.x, cu.y, cu.size, depth, header.qp, "NxN" if cu.part_nxn else "2Nx2N", list(cu.luma_modes),
                   cu.chroma_mode_idx if chroma else None, cu.chroma_mode if chroma else None, cbf,
                   coding="nn" if nn else "host", nn_compress_flag=int(nn) if header.nn_compress_enable else None,
-                  nn_level=cu.nn_level if nn else None, nn_residual=cu.nn_residual if nn else None)
+                  nn_level=cu.nn_level if nn else None, nn_residual=cu.nn_residual if nn else None,
+                  nn_dc=list(cu.nn_dc) if nn and cu.nn_dc else None)
 
 
 def _add(counts: dict[str, float], category: str, bits: float) -> None:
@@ -503,7 +505,8 @@ def _tree_lines(node: TreeNode, indent: int, lines: list[str]) -> None:
     nn = "" if cu.nn_compress_flag is None else f" nn_compress_flag {cu.nn_compress_flag}" + \
         ("" if cu.nn_level is None else f" level {cu.nn_level}")
     if cu.coding == "nn":
-        coding = ("NN-coded residual of the planar prediction" if cu.nn_residual else "NN-coded") + \
+        coding = {1: "NN-coded residual of the planar prediction",
+                  2: f"NN-coded minus DC (nn_dc_offset {cu.nn_dc})"}.get(cu.nn_residual, "NN-coded") + \
             " (inferred: luma DC, chroma DM, no transform blocks)"
     else:
         chroma = "" if cu.chroma_mode is None else \
