@@ -12,7 +12,7 @@ from bitstream.container import read_container, write_container
 from hybridcodec import Encoder, EncoderConfig, ModelMismatchError, decode
 from nntools.codec import decode_latents
 from nntools.exact import ACT_FRAC, ExactConv, activation
-from nntools.picture import aligned, planes_to_input
+from nntools.picture import planes_to_input
 from nntools.zoo import load_bundle
 from pictures import synthetic_gray, synthetic_rgb
 
