@@ -28,6 +28,7 @@ VARIANTS = {
     "deblocking of NN edges off": ("hybrid", {"nn_deblocking": False}),
     "NN residual mode on": ("hybrid", {"nn_residual": True}),
     "separate DC coding on": ("hybrid", {"nn_dc": True}),
+    "separate luma/chroma flags on": ("hybrid", {"nn_cbcr_separate": True}),
 }
 
 

@@ -9,7 +9,7 @@ ru_maxrss) is that step's own; "base" is the peak before the step (interpreter, 
 bitstream).  Each process's address space is capped at --memory-limit-gb: a step that needs more is
 reported "out of memory" instead of starving the shared machine.  A sampler thread reads the current
 RSS every 20 ms and keeps the project call stack at its highest reading ("peak at").  The encoder also
-reports the symbols it keeps until it writes the rANS stream and the merge accumulators, and a last
+reports the binarised symbols it keeps until it writes the rANS stream and the merge's buffers, and a last
 process measures each picture-sized step without the networks (tracemalloc), at the largest size.
 Printed and written to OUT/patch_memory.md / .json.  Goal: 7680x4320 coded and decoded in under 3 GB.
 """
@@ -87,7 +87,7 @@ def make_picture(source: Path, width: int, height: int) -> np.ndarray:
 
 
 def digest(picture: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(picture).tobytes()).hexdigest()[:12]
+    return hashlib.sha1(memoryview(np.ascontiguousarray(picture)).cast("B")).hexdigest()[:12]   # no copy
 
 
 def child_encode(args: argparse.Namespace) -> dict:
@@ -100,20 +100,20 @@ def child_encode(args: argparse.Namespace) -> dict:
                       nn_patch_batch=args.batch)
     encoder.nn_bundle()                                  # weights loaded before the baseline
     kept = {"symbols_mb": 0.0, "stream_mb": 0.0, "accumulators_mb": 0.0}
-    write_stream, merged = nn_encoder.write_stream, nn_patches.PatchMerger.planes
+    finish, merged = nn_encoder.StreamWriter.finish, nn_patches.PatchMerger.planes
 
-    def measured_write_stream(bundle, regions):
-        kept["symbols_mb"] = sum(s.nbytes + i.nbytes for r in regions for s, i in r.passes) / 2 ** 20
+    def measured_finish(self):
+        kept["symbols_mb"] = sum(p.start.nbytes + p.freq.nbytes for p in self.encoder._passes) / 2 ** 20
         tracemalloc.start()
-        payload = write_stream(bundle, regions)
+        payload = finish(self)
         kept["stream_mb"] = tracemalloc.get_traced_memory()[1] / 2 ** 20
         tracemalloc.stop()
         return payload
 
     def measured_planes(self):
-        kept["accumulators_mb"] = sum(a.nbytes for a in self.acc) / 2 ** 20
+        kept["accumulators_mb"] = sum(a.nbytes for a in self.band + self.out) / 2 ** 20
         return merged(self)
-    nn_encoder.write_stream, nn_patches.PatchMerger.planes = measured_write_stream, measured_planes
+    nn_encoder.StreamWriter.finish, nn_patches.PatchMerger.planes = measured_finish, measured_planes
     base = peak_rss_mb()
     with RssSampler() as sampler:
         t0 = time.perf_counter()
@@ -233,9 +233,9 @@ def report(rows: list[dict], buffers: dict, args: argparse.Namespace) -> str:
     lines = [f"NN-only coding at level {args.level} of {args.picture.name} mirrored out to each size; peak RSS "
              f"(MB, getrusage) of encoding and of decoding, each in a fresh process; base = before the step "
              f"(weights and picture or bitstream loaded); patches P = {args.patch}, N = {args.overlap}, "
-             f"batch {args.batch}; symbols = the latent symbols and table indexes the encoder keeps until "
+             f"batch {args.batch}; symbols = the binarised latent symbols the encoder keeps until "
              f"it writes the rANS stream; stream = traced peak of writing it; accumulators = the merge's "
-             f"integer planes", "",
+             f"band of integer accumulators and its merged planes", "",
              "| mode | size | MP | patches | encode MB | base | encode s | symbols MB | stream MB | "
              "accumulators MB | decode MB | base | decode s | exact |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -278,7 +278,7 @@ def report(rows: list[dict], buffers: dict, args: argparse.Namespace) -> str:
                      if r["mode"] == "patches" and r["encode"].get("symbols_mb")]
         if per_patch:
             mb = max(per_patch) * buffers["patches"]
-            lines.append(f"| nntools/encoder.py encode_patches `regions` (symbols of every patch, "
+            lines.append(f"| nntools/encoder.py StreamWriter (binarised symbols of every patch, "
                          f"{max(per_patch):.2f} MB each, measured above) | {mb:.0f} | "
                          f"{mb * 2 ** 20 / pixels:.1f} | {mb:.0f} |")
     elif buffers:

@@ -14,7 +14,8 @@ picture_header (bit-packed, MSB first)::
     if nn_compress_enable_flag:
         log2_nn_min_cu_size_minus5 u(2)     nn_flag_coding u(2)
         nn_delta_level_enabled_flag u(1)    nn_deblocking_enabled_flag u(1)
-        nn_residual_enabled_flag u(1)       nn_dc_enabled_flag u(1)        nn_patch_size_idc u(3)
+        nn_residual_enabled_flag u(1)       nn_dc_enabled_flag u(1)        nn_cbcr_separate_flag u(1)
+        nn_patch_size_idc u(3)
         if nn_patch_size_idc: nn_patch_overlap ue(v)
     output_channels_minus1 u(2)     output_bit_depth_16_flag u(1)   color_matrix u(8)
     byte_alignment (zero bits)      model_id 16 bytes (only if nn_compress_enable_flag)
@@ -79,6 +80,7 @@ class PictureHeader:
     nn_deblocking_enabled: bool = True
     nn_residual_enabled: bool = False  # NN CUs may code the residual of a planar prediction (¶176-180)
     nn_dc_enabled: bool = False       # NN CUs may code the samples minus a separately coded DC (¶181)
+    nn_cbcr_separate: bool = False    # NN CUs carry nn_compress_flag_cbcr: chroma by NN or host (¶159-160)
     nn_patch_size: int = 0            # NN picture coded as patches of this size (0: in one piece)
     nn_patch_overlap: int = 0         # overlap of neighbouring patches, luma samples
     output_channels: int = 3
@@ -110,10 +112,10 @@ class PictureHeader:
         _check(self.nn_patch_overlap % 2 == 0 and 0 <= self.nn_patch_overlap <= self.nn_patch_size // 2,
                "nn_patch_overlap", self.nn_patch_overlap, "even, at most half the patch size")
         if not self.nn_compress_enable:
-            defaults = (32, NN_FLAG_CONTEXTS, False, True, False, False, 0, 0)
+            defaults = (32, NN_FLAG_CONTEXTS, False, True, False, False, False, 0, 0)
             values = (self.nn_min_cu_size, self.nn_flag_coding, self.nn_delta_level_enabled,
-                      self.nn_deblocking_enabled, self.nn_residual_enabled, self.nn_dc_enabled, self.nn_patch_size,
-                      self.nn_patch_overlap)
+                      self.nn_deblocking_enabled, self.nn_residual_enabled, self.nn_dc_enabled, self.nn_cbcr_separate,
+                      self.nn_patch_size, self.nn_patch_overlap)
             _check(values == defaults, "NN tool fields", values, f"{defaults} when nn_compress_enable is 0")
         _check(self.output_channels in (1, 3), "output_channels", self.output_channels, "1 or 3")
         _check(self.output_bit_depth in (8, 16), "output_bit_depth", self.output_bit_depth, "8 or 16")
@@ -130,7 +132,8 @@ class PictureHeader:
         """The same picture with nn_compress_enable = 0 (every NN field back to its default)."""
         return replace(self, nn_compress_enable=False, model_id=b"", nn_level_offset=0, nn_min_cu_size=32,
                        nn_flag_coding=NN_FLAG_CONTEXTS, nn_delta_level_enabled=False, nn_deblocking_enabled=True,
-                       nn_residual_enabled=False, nn_dc_enabled=False, nn_patch_size=0, nn_patch_overlap=0)
+                       nn_residual_enabled=False, nn_dc_enabled=False, nn_cbcr_separate=False, nn_patch_size=0,
+                       nn_patch_overlap=0)
 
 
 def _check(ok: bool, field: str, value: object, allowed: str) -> None:
@@ -158,6 +161,7 @@ def write_picture_header(w: BitWriter, h: PictureHeader) -> None:
         w.flag(h.nn_deblocking_enabled)
         w.flag(h.nn_residual_enabled)
         w.flag(h.nn_dc_enabled)
+        w.flag(h.nn_cbcr_separate)
         w.u(NN_PATCH_SIZES.index(h.nn_patch_size), 3)
         if h.nn_patch_size:
             w.ue(h.nn_patch_overlap)
@@ -188,7 +192,8 @@ def read_picture_header(r: BitReader) -> PictureHeader:
     )
     if fields["nn_compress_enable"]:
         fields.update(nn_min_cu_size=32 << r.u(2), nn_flag_coding=r.u(2), nn_delta_level_enabled=r.flag(),
-                      nn_deblocking_enabled=r.flag(), nn_residual_enabled=r.flag(), nn_dc_enabled=r.flag())
+                      nn_deblocking_enabled=r.flag(), nn_residual_enabled=r.flag(), nn_dc_enabled=r.flag(),
+                      nn_cbcr_separate=r.flag())
         idc = r.u(3)
         _check(idc < len(NN_PATCH_SIZES), "nn_patch_size_idc", idc, f"0..{len(NN_PATCH_SIZES) - 1}")
         fields["nn_patch_size"] = NN_PATCH_SIZES[idc]

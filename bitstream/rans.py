@@ -165,8 +165,8 @@ def _binarise(values: np.ndarray, indexes: np.ndarray, tables: RansTables) -> _B
     escape_symbol = tables.cdf_lengths[indexes] - 2
     escape = (shifted < 0) | (shifted >= escape_symbol)
     position = indexes * tables.width + np.where(escape, escape_symbol, shifted)
-    start = tables.flat_cdfs[position]
-    freq = tables.flat_cdfs[position + 1] - start
+    start = tables.flat_cdfs[position].astype(np.int32)       # <= 2**16: kept compact until coded
+    freq = (tables.flat_cdfs[position + 1] - start).astype(np.int32)
     escape_positions = np.flatnonzero(escape)
     shifted, escape_symbol = shifted[escape_positions], escape_symbol[escape_positions]
     overflow = np.where(shifted < 0, -2 * shifted - 1, 2 * (shifted - escape_symbol))
@@ -197,7 +197,10 @@ def _chunk_precision(length: np.ndarray, chunk: int) -> np.ndarray:
 
 
 class RansEncoder:
-    """Collects passes, then codes them last-to-first (rANS is LIFO) into one byte string."""
+    """Collects passes, then codes them last-to-first (rANS is LIFO) into one byte string.
+
+    A pass is binarised when it is given (8 bytes per symbol kept), so a caller can drop its symbols
+    at once; the lane count may be left to ``finish``, when the size of every pass is known."""
 
     def __init__(self, cdfs: TableArg, cdf_lengths: OptionalArray = None, offsets: OptionalArray = None,
                  lanes: int = 2048, precision: int = 16) -> None:
@@ -209,8 +212,8 @@ class RansEncoder:
         indexes = self.tables.checked_indexes(indexes)
         self._passes.append(_binarise(symbols, indexes, self.tables))
 
-    def finish(self) -> bytes:
-        lanes = self.lanes
+    def finish(self, lanes: int | None = None) -> bytes:
+        lanes = self.lanes = self.lanes if lanes is None else _check_lanes(lanes)
         states = np.full(lanes, STATE_LOWER_BOUND, dtype=np.int64)
         words: list[np.ndarray] = []
         used_before = [0] + np.maximum.accumulate([min(p.start.size, lanes) for p in self._passes]).tolist()
@@ -234,8 +237,8 @@ class RansEncoder:
             first_escape, end_escape = escape_bounds[step_number], escape_bounds[step_number + 1]
             if end_escape > first_escape:
                 self._encode_escapes(binarisation, slice(first_escape, end_escape), step_start, states, words)
-            _encode_batch(states[: step.stop - step.start], binarisation.start[step], binarisation.freq[step],
-                          self.tables.precision, words)
+            _encode_batch(states[: step.stop - step.start], binarisation.start[step],
+                          binarisation.freq[step].astype(np.int64), self.tables.precision, words)
 
     @staticmethod
     def _encode_escapes(binarisation: _Binarisation, escapes: slice, step_start: int, states: np.ndarray,

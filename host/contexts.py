@@ -23,6 +23,7 @@ class HostContexts:
     nn_delta_level: int             # 2: first and second bin of the magnitude
     nn_residual_flag: int           # 1
     nn_dc_flag: int                 # 1
+    nn_compress_flag_cbcr: int      # 1
 
     @classmethod
     def register(cls, table: ContextTable) -> "HostContexts":
@@ -37,6 +38,7 @@ class HostContexts:
             nn_delta_level=table.get_or_add("nn_delta_level", 2),
             nn_residual_flag=table.get_or_add("nn_residual_flag", 1),
             nn_dc_flag=table.get_or_add("nn_dc_flag", 1),
+            nn_compress_flag_cbcr=table.get_or_add("nn_compress_flag_cbcr", 1),
         )
 
 

@@ -76,8 +76,7 @@ def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
         root = coding_tree_unit(syntax, sc, x, y)
         for cu in root.leaves():
             if cu.mode == CuMode.NN:
-                samples = nn.decode_cu(cu)
-                buf.store_cu(cu, buf.add_nn_residual(cu, samples) if cu.nn_residual else samples)
+                buf.reconstruct_nn_cu(cu, nn.decode_cu(cu), header.qp, header.dst4_enabled)
             else:
                 buf.reconstruct_cu(cu, header.qp, header.dst4_enabled)
         end_of_ctu(sc, i == len(origins) - 1)

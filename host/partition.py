@@ -86,11 +86,18 @@ class CodingUnit:
     coeffs: list[np.ndarray | None] = field(default_factory=list)   # levels per component block
     nn_level: int | None = None                                     # NN rate level (mode NN only)
     nn_residual: int = 0          # NN codes the residual of: 0 nothing, NN_PLANAR_RESIDUAL, NN_DC_RESIDUAL
-    nn_dc: list[int] = field(default_factory=list)                  # nn_dc_offset per component (DC mode)
+    nn_dc: list[int] = field(default_factory=list)                  # nn_dc_offset per NN-coded component
+    nn_cbcr: int = 1              # nn_compress_flag_cbcr: chroma by the NN (1) or by host intra coding (0)
 
     @property
     def size(self) -> int:
         return 1 << self.log2_size
+
+
+def nn_coded_components(cu: CodingUnit, num_components: int) -> int:
+    """How many components of an NN CU take the neural tool's samples: all, or luma only when its
+    chroma is host-coded (nn_compress_flag_cbcr = 0)."""
+    return num_components if cu.nn_cbcr else 1
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 
 from host.intra import INTRA_DC, INTRA_PLANAR, predict_unchecked, reference_samples_unchecked
 from host.partition import (NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, UNIT, CodingUnit, ComponentBlock,
-                            PictureGeometry, component_blocks)
+                            PictureGeometry, component_blocks, nn_coded_components)
 from host.quant import chroma_qp, dequantize_unchecked
 from host.transform import DCT2, DST7, inverse_transform_unchecked
 
@@ -81,7 +81,7 @@ class PictureBuffer:
         """What an NN CU's output is added to, per component: the planar prediction from the unfiltered
         neighbours (nn_residual_flag, ¶176-180), or the DC prediction plus nn_dc_offset (nn_dc_flag, ¶181)."""
         preds = []
-        for c in range(self.geo.num_components):
+        for c in range(nn_coded_components(cu, self.geo.num_components)):
             s = self.geo.chroma_shift if c else 0
             blk = ComponentBlock(c, cu.x >> s, cu.y >> s, cu.log2_size - s, 0)
             mode = INTRA_PLANAR if cu.nn_residual == NN_PLANAR_RESIDUAL else INTRA_DC
@@ -103,8 +103,18 @@ class PictureBuffer:
         self.store_block(blk, rec)
         return rec
 
-    def reconstruct_cu(self, cu: CodingUnit, qp: int, dst4_enabled: bool) -> None:
+    def reconstruct_nn_cu(self, cu: CodingUnit, samples: list[np.ndarray], qp: int, dst4_enabled: bool) -> None:
+        """An NN CU: the neural tool's samples for the components it codes (added to the NN prediction
+        in the residual modes), then its host-coded chroma, if any."""
+        samples = samples[:nn_coded_components(cu, self.geo.num_components)]
+        self.store_cu(cu, self.add_nn_residual(cu, samples) if cu.nn_residual else samples)
+        if not cu.nn_cbcr:
+            self.reconstruct_cu(cu, qp, dst4_enabled, chroma_only=True)
+
+    def reconstruct_cu(self, cu: CodingUnit, qp: int, dst4_enabled: bool, chroma_only: bool = False) -> None:
         for i, blk in enumerate(component_blocks(cu, self.geo)):
+            if chroma_only and blk.c_idx == 0:
+                continue
             mode = cu.luma_modes[blk.pb] if blk.c_idx == 0 else cu.chroma_mode
             residual = None
             if cu.cbf[i]:

@@ -15,7 +15,8 @@ from bitstream.syntax_coder import SyntaxCoder
 from host.contexts import HostContexts
 from host.intra import chroma_candidate_modes, most_probable_modes
 from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
-                            ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks)
+                            ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks,
+                            nn_coded_components)
 from host.residual_coding import residual_coding
 from host.scan import scan_idx_for
 
@@ -35,6 +36,7 @@ class NNTreeParams:
     delta_level_enabled: bool
     residual_enabled: bool
     dc_enabled: bool
+    cbcr_separate: bool        # nn_compress_flag_cbcr present (with chroma)
     base_level: int            # Level_Map[QP] + nn_level_offset, clipped (derived by the caller)
     num_levels: int
 
@@ -43,8 +45,8 @@ class NNTreeParams:
         if not header.nn_compress_enable:
             return None
         return cls(header.nn_min_cu_size.bit_length() - 1, header.nn_flag_coding,
-                   header.nn_delta_level_enabled, header.nn_residual_enabled, header.nn_dc_enabled, base_level,
-                   num_levels)
+                   header.nn_delta_level_enabled, header.nn_residual_enabled, header.nn_dc_enabled,
+                   header.nn_cbcr_separate and header.chroma_format != 0, base_level, num_levels)
 
 
 class TreeSyntax:
@@ -109,20 +111,44 @@ class TreeSyntax:
             left, above = self.state.neighbour_nn_flags(x0, y0)
             size_class = min(log2_size - 5, 2)
             flag = sc.decision(self.ctx.nn_compress_flag + 3 * size_class + left + above, flag)
-        sc.trace("nn_compress_flag", flag, x=x0, y=y0, log2=log2_size)
+        sc.trace("nn_compress_flag_luma" if self.nn.cbcr_separate else "nn_compress_flag", flag,
+                 x=x0, y=y0, log2=log2_size)
         return flag
 
     def nn_coding_unit(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, depth: int,
                        cu: CodingUnit | None) -> CodingUnit:
-        """A CU coded by the neural tool.  Inferred, not coded (¶166-173): no split, intra mode DC for
-        the MPM derivation of later CUs, chroma DM, no transform blocks.  nn_delta_level is coded with
-        the first NN-coded CU of a CTU (like HEVC's cu_qp_delta) when the header enables it, and
+        """A CU coded by the neural tool: its NN syntax, then, when nn_compress_flag_cbcr = 0, its
+        chroma coded by the host (intra_chroma_pred_mode and the chroma transform blocks, ¶159-160)."""
+        cu = self.nn_cu_syntax(sc, x0, y0, log2_size, depth, cu)
+        if not cu.nn_cbcr:
+            self.host_chroma(sc, cu)
+        return cu
+
+    def host_chroma(self, sc: SyntaxCoder, cu: CodingUnit) -> None:
+        """Chroma of an NN CU with nn_compress_flag_cbcr = 0: coded as a host CU's chroma."""
+        self.chroma_intra_mode(sc, cu)
+        for i, blk in enumerate(component_blocks(cu, self.geo)):
+            if blk.c_idx:
+                self.transform_block(sc, cu, i, blk)
+
+    def nn_cu_syntax(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, depth: int,
+                     cu: CodingUnit | None) -> CodingUnit:
+        """The NN syntax of an NN CU.  Inferred, not coded (¶166-173): no split, intra mode DC for the
+        MPM derivation of later CUs, chroma DM, no luma transform blocks.  nn_delta_level is coded with
+        the first NN-coded CU of a CTU (like HEVC's cu_qp_delta) when the header enables it;
+        nn_compress_flag_cbcr (chroma by the NN or by the host) when the header separates them; and
         nn_residual_flag (the NN codes the residual of a planar prediction, ¶176-180) and nn_dc_flag
-        with nn_dc_offset per component (the NN codes the samples minus a coded DC, ¶181) when enabled."""
+        with nn_dc_offset per NN-coded component (the NN codes the samples minus a coded DC, ¶181)
+        when enabled."""
         if cu is None:
             cu = CodingUnit(x0, y0, log2_size, mode=CuMode.NN)
-        cu.luma_modes, cu.chroma_mode_idx, cu.chroma_mode = [DC_IDX], DM_CHROMA_IDX, DC_IDX
-        cu.cbf, cu.coeffs = [], []
+        cu.luma_modes = [DC_IDX]
+        blocks = component_blocks(cu, self.geo)
+        if sc.reading or cu.nn_cbcr:
+            cu.chroma_mode_idx, cu.chroma_mode = DM_CHROMA_IDX, DC_IDX
+            cu.cbf, cu.coeffs = [0] * len(blocks), [None] * len(blocks)
+        elif len(cu.cbf) != len(blocks) or any(cu.cbf[i] for i, b in enumerate(blocks) if b.c_idx == 0):
+            raise ValueError(f"NN CU at ({x0},{y0}): only its host-coded chroma has transform blocks")
         self.state.mark_cu(cu, depth)
         self.state.mark_luma_mode(x0, y0, cu.size, DC_IDX)
         nn = self.nn
@@ -135,9 +161,16 @@ class TreeSyntax:
         if not sc.reading and cu.nn_level != level:
             raise ValueError(f"NN CU at ({x0},{y0}): level {cu.nn_level}, but the CTU's level is {level}")
         cu.nn_level = level
+        sc.category = "nn_flags"
+        if nn.cbcr_separate:
+            cu.nn_cbcr = sc.decision(self.ctx.nn_compress_flag_cbcr, 1 if sc.reading else cu.nn_cbcr)
+            sc.trace("nn_compress_flag_cbcr", cu.nn_cbcr, x=x0, y=y0)
+        elif not sc.reading and not cu.nn_cbcr:
+            raise ValueError(f"NN CU at ({x0},{y0}): host chroma needs nn_cbcr_separate in the header")
+        else:
+            cu.nn_cbcr = 1
         target = 0 if sc.reading else cu.nn_residual
         mode = 0
-        sc.category = "nn_flags"
         if nn.residual_enabled:
             flag = sc.decision(self.ctx.nn_residual_flag, int(target == NN_PLANAR_RESIDUAL))
             sc.trace("nn_residual_flag", flag, x=x0, y=y0)
@@ -148,7 +181,7 @@ class TreeSyntax:
             if flag:
                 mode = NN_DC_RESIDUAL
                 cu.nn_dc = [self.nn_dc_offset(sc, c, 0 if sc.reading else cu.nn_dc[c], x0, y0)
-                            for c in range(self.geo.num_components)]
+                            for c in range(nn_coded_components(cu, self.geo.num_components))]
         if not sc.reading and mode != target:
             raise ValueError(f"NN CU at ({x0},{y0}): residual mode {cu.nn_residual} not enabled in the header")
         cu.nn_residual = mode

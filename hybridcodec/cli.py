@@ -69,6 +69,9 @@ def _add_encode(sub) -> None:
     n.add_argument("--nn-dc", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_dc,
                    help="NN-coded CUs may code the samples minus a separately coded DC per component "
                         "(default %(default)s)")
+    n.add_argument("--nn-cbcr-separate", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_cbcr_separate,
+                   help="separate luma/chroma decisions: an NN-coded CU may leave its chroma to host intra "
+                        "coding (nn_compress_flag_cbcr; default %(default)s)")
     n.add_argument("--nn-level-offset", type=int, default=EncoderConfig.nn_level_offset, metavar="N",
                    help="-8..8, added to the level the QP maps to (default %(default)s)")
     n.add_argument("--nn-picture-check", action=argparse.BooleanOptionalAction,

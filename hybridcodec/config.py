@@ -38,6 +38,7 @@ class EncoderConfig:
     nn_deblocking: bool = True      # deblock the edges of NN-coded CUs
     nn_residual: bool = False       # NN CUs may code the residual of a planar prediction (¶176-180)
     nn_dc: bool = False             # NN CUs may code the samples minus a separately coded DC (¶181)
+    nn_cbcr_separate: bool = False  # NN CUs may leave their chroma to the host (nn_compress_flag_cbcr, ¶159-160)
     nn_level_offset: int = 0        # added to Level_Map[QP] (picture header), -8..8
     nn_picture_check: bool = False  # also try coding the whole picture with the NN; keep the lower J
     # Whole-picture NN coding as overlapping patches (mode "nn" and the whole-picture check; seed 003):

@@ -52,6 +52,7 @@ class Encoder:
             nn_flag_coding=NN_FLAG_CODINGS.index(c.nn_flag_coding) if hybrid else 0,
             nn_delta_level_enabled=c.nn_delta_level and hybrid, nn_deblocking_enabled=c.nn_deblocking or not hybrid,
             nn_residual_enabled=c.nn_residual and hybrid, nn_dc_enabled=c.nn_dc and hybrid,
+            nn_cbcr_separate=c.nn_cbcr_separate and hybrid and src.chroma_format != 0,
             output_channels=src.output_channels, output_bit_depth=src.output_bit_depth,
             color_matrix=src.color_matrix, model_id=self.nn_bundle().model_id if nn else b"",
             nn_patch_size=c.nn_patch_size if c.mode == "nn" else 0,

@@ -110,14 +110,15 @@ class CuInfo:
     luma_modes: list[int]                # per prediction block (NN-coded CUs: DC, inferred)
     intra_chroma_pred_mode: int | None   # coded index (4 = DM); None in 4:0:0
     chroma_mode: int | None              # derived chroma intra mode
-    cbf: dict[str, list[int]]            # per component, transform blocks in coding order (NN CUs: none)
+    cbf: dict[str, list[int]]            # per component, transform blocks in coding order (NN CUs: host chroma only)
     bits: float = 0.0
     bits_by_category: dict[str, float] = field(default_factory=dict)
     coding: str = "host"                 # "host", or "nn" for a CU coded by the neural tool (hybrid)
     nn_compress_flag: int | None = None  # coded or inferred; None when nn_compress_enable = 0
     nn_level: int | None = None          # Level_Final of an NN-coded CU
     nn_residual: int | None = None       # NN-coded CU: 1 residual of the planar prediction, 2 minus a coded DC
-    nn_dc: list[int] | None = None       # NN-coded CU in DC mode: nn_dc_offset per component
+    nn_dc: list[int] | None = None       # NN-coded CU in DC mode: nn_dc_offset per NN-coded component
+    nn_compress_flag_cbcr: int | None = None   # NN-coded CU with separate chroma: 1 NN chroma, 0 host chroma
 
 
 @dataclass
@@ -230,6 +231,7 @@ def header_elements(h: PictureHeader) -> dict[str, object]:
                          "nn_deblocking_enabled_flag": int(h.nn_deblocking_enabled),
                          "nn_residual_enabled_flag": int(h.nn_residual_enabled),
                          "nn_dc_enabled_flag": int(h.nn_dc_enabled),
+                         "nn_cbcr_separate_flag": int(h.nn_cbcr_separate),
                          "nn_patch_size_idc": NN_PATCH_SIZES.index(h.nn_patch_size)})
         if h.nn_patch_size:
             elements["nn_patch_overlap"] = h.nn_patch_overlap
@@ -369,15 +371,17 @@ def _tree(node: CodingNode, depth: int, header: PictureHeader, geo: PictureGeome
 
 def _cu_info(cu: CodingUnit, depth: int, header: PictureHeader, geo: PictureGeometry) -> CuInfo:
     cbf: dict[str, list[int]] = {name: [] for name in COMPONENT_NAMES[:geo.num_components]}
-    for blk, flag in zip(component_blocks(cu, geo), cu.cbf):
-        cbf[COMPONENT_NAMES[blk.c_idx]].append(int(flag))
-    chroma = geo.num_components > 1
     nn = cu.mode == CuMode.NN
+    for blk, flag in zip(component_blocks(cu, geo), cu.cbf):
+        if not nn or (blk.c_idx and not cu.nn_cbcr):       # NN CUs: only host-coded chroma has blocks
+            cbf[COMPONENT_NAMES[blk.c_idx]].append(int(flag))
+    chroma = geo.num_components > 1
     return CuInfo(cu.x, cu.y, cu.size, depth, header.qp, "NxN" if cu.part_nxn else "2Nx2N", list(cu.luma_modes),
                   cu.chroma_mode_idx if chroma else None, cu.chroma_mode if chroma else None, cbf,
                   coding="nn" if nn else "host", nn_compress_flag=int(nn) if header.nn_compress_enable else None,
                   nn_level=cu.nn_level if nn else None, nn_residual=cu.nn_residual if nn else None,
-                  nn_dc=list(cu.nn_dc) if nn and cu.nn_dc else None)
+                  nn_dc=list(cu.nn_dc) if nn and cu.nn_dc else None,
+                  nn_compress_flag_cbcr=cu.nn_cbcr if nn and header.nn_cbcr_separate else None)
 
 
 def _add(counts: dict[str, float], category: str, bits: float) -> None:
@@ -504,7 +508,12 @@ def _tree_lines(node: TreeNode, indent: int, lines: list[str]) -> None:
     cu = node.cu
     nn = "" if cu.nn_compress_flag is None else f" nn_compress_flag {cu.nn_compress_flag}" + \
         ("" if cu.nn_level is None else f" level {cu.nn_level}")
-    if cu.coding == "nn":
+    if cu.coding == "nn" and cu.nn_compress_flag_cbcr == 0:
+        cbf = " ".join(f"{c}{''.join(map(str, flags))}" for c, flags in cu.cbf.items() if c != "Y")
+        coding = {1: "NN-coded luma residual of the planar prediction",
+                  2: f"NN-coded luma minus DC (nn_dc_offset {cu.nn_dc})"}.get(cu.nn_residual, "NN-coded luma") + \
+            f", host chroma {cu.chroma_mode}{' (DM)' if cu.intra_chroma_pred_mode == 4 else ''} cbf {cbf}"
+    elif cu.coding == "nn":
         coding = {1: "NN-coded residual of the planar prediction",
                   2: f"NN-coded minus DC (nn_dc_offset {cu.nn_dc})"}.get(cu.nn_residual, "NN-coded") + \
             " (inferred: luma DC, chroma DM, no transform blocks)"

@@ -75,14 +75,30 @@ def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, lev
             for b, item in enumerate(passes)]
 
 
+class StreamWriter:
+    """nn_stream() built region by region in decoding order: each region's passes are binarised when
+    added, so the caller can drop its symbols at once; the lane count follows from the total size."""
+
+    def __init__(self, bundle: NNBundle):
+        self.encoder = RansEncoder(bundle.tables)
+        self.bits = 0.0
+
+    def add(self, region: CodedRegion) -> None:
+        for symbols, indexes in region.passes:
+            self.encoder.encode_pass(symbols, indexes)
+        self.bits += region.bits
+
+    def finish(self) -> bytes:
+        lanes = lane_count_for(self.bits)
+        return bytes([lanes.bit_length() - 1]) + self.encoder.finish(lanes)
+
+
 def write_stream(bundle: NNBundle, regions: list[CodedRegion]) -> bytes:
     """nn_stream(): the passes of every region, in decoding order, in one rANS stream."""
-    lanes = lane_count_for(sum(r.bits for r in regions))
-    enc = RansEncoder(bundle.tables, lanes=lanes)
+    writer = StreamWriter(bundle)
     for region in regions:
-        for symbols, indexes in region.passes:
-            enc.encode_pass(symbols, indexes)
-    return bytes([lanes.bit_length() - 1]) + enc.finish()
+        writer.add(region)
+    return writer.finish()
 
 
 def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineConfig | None = None,
@@ -107,7 +123,8 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
                    refine: RefineConfig | None = None) -> tuple[bytes, list[np.ndarray]]:
     """Whole-picture NN coding as overlapping patches (``nntools.patches``): the nn_picture payload and
     the decoder's merged reconstruction.  ``batch`` patches are analysed and synthesised at once, so the
-    float tensors never exceed ``batch`` patches whatever the picture size."""
+    float tensors never exceed ``batch`` patches whatever the picture size; each coded patch leaves
+    only its binarised symbols (8 bytes each) until the stream is written."""
     from nntools.patches import PatchGrid, PatchMerger
     from nntools.picture import output_to_planes, planes_to_input
     h, w = planes[0].shape
@@ -115,7 +132,7 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
     ph, pw = grid.patch_shape()
     merger = PatchMerger(grid, chroma_format, bit_depth)
     lam, peak = float(training_slopes(bundle.config.lambdas, bit_depth)[level]), (1 << bit_depth) - 1
-    regions: list[CodedRegion] = []
+    writer = StreamWriter(bundle)
     origins = grid.origins()
     for start in range(0, len(origins), batch):
         group = origins[start:start + batch]
@@ -124,9 +141,9 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
         coded = code_regions(bundle, x, level, refine, lam, peak)
         for (px, py), region in zip(group, coded):
             merger.add(px, py, output_to_planes(region.x_hat, chroma_format, bit_depth, ph, pw))
-            region.x_hat = None                    # keep only the symbols of coded patches
-            regions.append(region)
-    return bytes([level]) + write_stream(bundle, regions), merger.planes()
+            writer.add(region)
+        del coded
+    return bytes([level]) + writer.finish(), merger.planes()
 
 
 def patch_planes(planes: list[np.ndarray], x: int, y: int, height: int, width: int,

@@ -1,9 +1,11 @@
 """Whole-picture NN coding as overlapping patches (seed 003): grid, merge rule and decoding (normative).
 
-A picture of coded size W x H is covered by patches of p x p luma samples (p = P, 64 .. 2048 a power
-of two, or the 16-aligned picture size where that is smaller) whose origins step by S = p - N, N the
-overlap, except the last one in each direction, which ends flush with the picture (so it overlaps its
-predecessor by N or more, and no patch lies mostly outside the picture).  Each patch is coded
+A picture of coded size W x H is covered by patches of at most P x P luma samples (P = 64 .. 2048, a
+power of two), N the overlap: along each direction the fewest patches that can cover the picture with
+overlaps of N, all of one 16-aligned length, whose origins step by length - N, except the last, which
+ends flush with the picture (it overlaps its predecessor by N or a little more).  Spreading the
+patches evenly keeps the area coded twice near N per seam, instead of a last patch that mostly
+repeats its predecessor.  Each patch is coded
 independently as an NN region (samples beyond the picture edge-replicated by the encoder), and their
 passes follow each other in one rANS stream in raster order of patches.
 
@@ -15,8 +17,8 @@ sum of its weights (separable: the product of the per-direction sums).  4:2:0 ch
 at half the sizes and origins (N even); 4:4:4 chroma merges each patch's upsampled chroma with the luma
 weights.
 
-Peak memory is bounded by the batch of patches being synthesised plus integer accumulators of the
-picture: the decoder never holds a full-resolution float tensor.
+Peak memory is bounded by the batch of patches being synthesised, one band of integer accumulators a
+patch high, and the merged integer planes: the decoder never holds a full-resolution float tensor.
 """
 from __future__ import annotations
 
@@ -50,25 +52,26 @@ class PatchGrid:
         if len(self.xs) * len(self.ys) > MAX_PATCHES:
             raise BitstreamError("too many NN patches")
 
-    @staticmethod
-    def _origins(size: int, span: int, overlap: int) -> list[int]:
-        if size <= span:
-            return [0]
-        step = span - overlap
-        count = 1 + -(-(size - span) // step)
-        return [k * step for k in range(count - 1)] + [size - span]
+    def _axis(self, size: int) -> tuple[int, list[int]]:
+        """(patch length, origins) along one direction: the fewest patches of at most P that cover
+        ``size`` with overlaps of N, all of one 16-aligned length, spread evenly, the last flush."""
+        if aligned(size) <= self.patch:
+            return aligned(size), [0]
+        n = -(-(size - self.overlap) // (self.patch - self.overlap))
+        length = aligned(-(-(size + (n - 1) * self.overlap) // n))
+        return length, [k * (length - self.overlap) for k in range(n - 1)] + [size - length]
 
     @property
     def xs(self) -> list[int]:
-        return self._origins(self.width, self.patch_shape()[1], self.overlap)
+        return self._axis(self.width)[1]
 
     @property
     def ys(self) -> list[int]:
-        return self._origins(self.height, self.patch_shape()[0], self.overlap)
+        return self._axis(self.height)[1]
 
     def patch_shape(self) -> tuple[int, int]:
-        """(height, width) of every patch region: P, or the aligned picture size if smaller."""
-        return min(self.patch, aligned(self.height)), min(self.patch, aligned(self.width))
+        """(height, width) of every patch region: at most P, and the same for every patch."""
+        return self._axis(self.height)[0], self._axis(self.width)[0]
 
     def origins(self) -> list[tuple[int, int]]:
         return [(x, y) for y in self.ys for x in self.xs]
@@ -84,17 +87,26 @@ def tent(length: int, first: bool, last: bool) -> np.ndarray:
 
 
 class PatchMerger:
-    """Integer accumulators of the merged planes; patches are added in any order."""
+    """Merges patches added in raster order (every patch of a row before the next row).
+
+    Only one band of rows, a patch high, is accumulated (int64): when the first patch of the next row
+    arrives, the rows above its origin can get no more weight and are divided out into the output
+    planes.  So besides those planes the merger holds O(patch x width) samples, whatever the height."""
 
     def __init__(self, grid: PatchGrid, chroma_format: int, bit_depth: int):
         self.grid, self.chroma_format, self.bit_depth = grid, chroma_format, bit_depth
         shift = 1 if chroma_format == 1 else 0
         n_planes = 1 if chroma_format == 0 else 3
         self.shifts = [0] + [shift] * (n_planes - 1)
-        self.acc = [np.zeros((grid.height >> s, grid.width >> s), dtype=np.int64) for s in self.shifts]
         ph, pw = grid.patch_shape()
+        self.out = [np.empty((grid.height >> s, grid.width >> s), dtype=np.int32) for s in self.shifts]
+        self.band = [np.zeros((ph >> s, grid.width >> s), dtype=np.int64) for s in self.shifts]
+        self.band_y = 0                                        # luma row of the band's first row
+        self.row = 0                                           # patch row being accumulated
         self.wy = [self._weights(grid.ys, ph >> s) for s in self.shifts]
         self.wx = [self._weights(grid.xs, pw >> s) for s in self.shifts]
+        self.den_y = [self._coverage(grid.ys, w, out.shape[0], s) for w, out, s in zip(self.wy, self.out, self.shifts)]
+        self.den_x = [self._coverage(grid.xs, w, out.shape[1], s) for w, out, s in zip(self.wx, self.out, self.shifts)]
 
     @staticmethod
     def _weights(origins: list[int], length: int) -> list[np.ndarray]:
@@ -102,25 +114,33 @@ class PatchMerger:
 
     def add(self, x: int, y: int, planes: list[np.ndarray]) -> None:
         g = self.grid
-        ix, iy = g.xs.index(x), g.ys.index(y)
-        for c, (acc, plane, s) in enumerate(zip(self.acc, planes, self.shifts)):
-            ph, pw = plane.shape
-            h, w = min(ph, acc.shape[0] - (y >> s)), min(pw, acc.shape[1] - (x >> s))
+        iy = g.ys.index(y)
+        if iy < self.row:
+            raise ValueError("patches must be added in raster order")
+        while self.row < iy:
+            self.row += 1
+            self._emit(g.ys[self.row])
+        ix = g.xs.index(x)
+        for c, (band, plane, s) in enumerate(zip(self.band, planes, self.shifts)):
+            top = (y - self.band_y) >> s
+            h, w = min(plane.shape[0], self.out[c].shape[0] - (y >> s)), min(plane.shape[1], band.shape[1] - (x >> s))
             weight = self.wy[c][iy][:h, None] * self.wx[c][ix][None, :w]
-            acc[y >> s:(y >> s) + h, x >> s:(x >> s) + w] += weight * plane[:h, :w]
+            band[top:top + h, x >> s:(x >> s) + w] += weight * plane[:h, :w]
 
     def planes(self) -> list[np.ndarray]:
         """The merged planes: each accumulated sample divided by the sum of its weights."""
-        out = []
-        for c, (acc, s) in enumerate(zip(self.acc, self.shifts)):
-            den_y = self._coverage(self.grid.ys, self.wy[c], acc.shape[0], s)
-            den_x = self._coverage(self.grid.xs, self.wx[c], acc.shape[1], s)
-            plane = np.empty(acc.shape, dtype=np.int32)
-            for y in range(0, acc.shape[0], 256):                   # strips: small int64 temporaries
-                den = den_y[y:y + 256, None] * den_x[None, :]
-                plane[y:y + 256] = (acc[y:y + 256] + den // 2) // den
-            out.append(plane)
-        return out
+        self._emit(self.grid.height)
+        return self.out
+
+    def _emit(self, until: int) -> None:
+        """Divide out the band's rows above luma row ``until`` and move the band down to it."""
+        for c, (band, out, s) in enumerate(zip(self.band, self.out, self.shifts)):
+            y0, rows = self.band_y >> s, min(until >> s, out.shape[0]) - (self.band_y >> s)
+            den = self.den_y[c][y0:y0 + rows, None] * self.den_x[c][None, :]
+            out[y0:y0 + rows] = (band[:rows] + den // 2) // den
+            band[:band.shape[0] - rows] = band[rows:].copy()
+            band[band.shape[0] - rows:] = 0
+        self.band_y = until
 
     @staticmethod
     def _coverage(origins: list[int], weights: list[np.ndarray], size: int, shift: int) -> np.ndarray:

@@ -19,6 +19,7 @@ from host.edges import boundary_strengths
 from host.partition import CodingUnit, CuMode, PictureGeometry
 from hybridcodec.decoder import decode_full
 from hybridcodec.encoder import Encoder
+from hybridcodec.inspect import format_text, inspect_bitstream
 from hybridcodec.nn_search import NNCandidates
 from nntools.zoo import load_bundle
 from pictures import synthetic_gray, synthetic_rgb
@@ -29,10 +30,15 @@ def force_nn(monkeypatch):
     """NN candidates win wherever ``wins(x, y, log2)`` says so (default: everywhere)."""
     real = NNCandidates.candidate
 
-    def install(wins=lambda x, y, log2: True):
+    def install(wins=lambda x, y, log2: True, spoil_chroma=False):
+        """``spoil_chroma``: the NN's chroma is made useless (inverted), so that with separate luma/chroma
+        flags every NN CU leaves its chroma to the host (whose chroma the decoder then reconstructs)."""
         def candidate(self, x, y, log2, level=None, residual=None):
             c = dataclasses.replace(real(self, x, y, log2, level, residual))
             c.distortion = -(1 << 40) if wins(x, y, log2) else 1 << 40
+            if spoil_chroma:
+                peak = (1 << self.bit_depth) - 1
+                c.planes = c.planes[:1] + [peak - p for p in c.planes[1:]]
             return c
         monkeypatch.setattr(NNCandidates, "candidate", candidate)
     return install
@@ -71,6 +77,35 @@ def test_forced_nn_decodes_to_reconstruction(force_nn, shape, qp, options):
     header, streams = read_container(result.bitstream)
     assert header.nn_compress_enable and [t for t, _ in streams] == [SubstreamType.HOST_CABAC,
                                                                       SubstreamType.NN_LATENTS]
+
+
+@pytest.mark.parametrize("shape,qp,options", [
+    ((64, 96), 32, {}), ((96, 80), 27, {"nn_dc": True}), ((64, 64), 37, {"nn_residual": True}),
+    ((128, 128), 32, {"chroma_format": "444", "nn_decision": "ctu"}), ((128, 96), 22, {"max_tu_size": 64})])
+def test_host_chroma_of_nn_cus_decodes_to_reconstruction(force_nn, shape, qp, options):
+    """nn_compress_flag_cbcr = 0: NN luma with host-coded chroma (mode and transform blocks)."""
+    force_nn(spoil_chroma=True)
+    result = Encoder(qp=qp, nn_cbcr_separate=True, **options).encode(synthetic_rgb(*shape, seed=qp + 1))
+    assert_exact(result)
+    cus = nn_cus(result.bitstream)
+    assert cus and all(cu.nn_cbcr == 0 for cu in cus)
+    assert any(any(cu.cbf[1:]) for cu in cus) or qp == 37      # real chroma residuals are coded
+    info = inspect_bitstream(result.bitstream)
+    shown = [cu for cu in info.cus if cu.coding == "nn"]
+    assert shown and all(cu.nn_compress_flag_cbcr == 0 and not cu.cbf["Y"] for cu in shown)
+    assert info.header["nn_cbcr_separate_flag"] == 1 and "host chroma" in format_text(info)
+
+
+def test_separate_chroma_flag_follows_the_rd_choice(force_nn):
+    """Without spoiling, each NN CU takes whichever chroma costs less; the flag is in the trace."""
+    force_nn()
+    enc, dec = io.StringIO(), io.StringIO()
+    result = Encoder(qp=27, nn_cbcr_separate=True).encode(synthetic_rgb(96, 96, seed=3),
+                                                           trace_sink=ChannelTrace(enc, ("syntax", "cabac")))
+    decode_full(result.bitstream, trace_sink=ChannelTrace(dec, ("syntax", "cabac")))
+    assert "nn_compress_flag_cbcr" in enc.getvalue() and "nn_compress_flag_luma" in enc.getvalue()
+    assert enc.getvalue() == dec.getvalue()
+    assert_exact(result)
 
 
 def test_mixed_nn_and_host_neighbours(force_nn):

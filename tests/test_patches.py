@@ -50,14 +50,48 @@ def test_merge_of_identical_patches_is_identity(overlap):
     rng = np.random.default_rng(overlap)
     picture = [rng.integers(0, 256, (136, 200)), rng.integers(0, 256, (68, 100)), rng.integers(0, 256, (68, 100))]
     merger = PatchMerger(grid, 1, 8)
+    ph, pw = grid.patch_shape()
     for x, y in grid.origins():
         patch = []
         for c, plane in enumerate(picture):
             s = 1 if c else 0
-            region = plane[y >> s:(y + 64) >> s, x >> s:(x + 64) >> s]
-            patch.append(np.pad(region, ((0, (64 >> s) - region.shape[0]), (0, (64 >> s) - region.shape[1]))))
+            region = plane[y >> s:(y + ph) >> s, x >> s:(x + pw) >> s]
+            patch.append(np.pad(region, ((0, (ph >> s) - region.shape[0]), (0, (pw >> s) - region.shape[1]))))
         merger.add(x, y, patch)
     assert all(np.array_equal(a, b) for a, b in zip(merger.planes(), picture))
+
+
+def reference_merge(grid: PatchGrid, patches: dict) -> np.ndarray:
+    """The merge rule of the module docstring on whole-picture accumulators (luma only)."""
+    acc = np.zeros((grid.height, grid.width), dtype=np.int64)
+    den = np.zeros_like(acc)
+    ph, pw = grid.patch_shape()
+    for (x, y), patch in patches.items():
+        iy, ix = grid.ys.index(y), grid.xs.index(x)
+        w = tent(ph, iy == 0, iy == len(grid.ys) - 1)[:, None] * tent(pw, ix == 0, ix == len(grid.xs) - 1)[None, :]
+        h, wd = min(ph, grid.height - y), min(pw, grid.width - x)
+        acc[y:y + h, x:x + wd] += (w * patch)[:h, :wd]
+        den[y:y + h, x:x + wd] += w[:h, :wd]
+    return (acc + den // 2) // den
+
+
+@pytest.mark.parametrize("size,overlap", [((200, 136), 0), ((200, 136), 8), ((64, 64), 4), ((328, 264), 32)])
+def test_banded_merge_equals_whole_picture_merge(size, overlap):
+    grid = PatchGrid(size[0], size[1], 64, overlap)
+    rng = np.random.default_rng(7)
+    patches = {o: rng.integers(0, 1024, grid.patch_shape()) for o in grid.origins()}
+    merger = PatchMerger(grid, 0, 10)
+    for (x, y), patch in patches.items():
+        merger.add(x, y, [patch])
+    assert np.array_equal(merger.planes()[0], reference_merge(grid, patches))
+
+
+def test_merger_refuses_patches_out_of_raster_order():
+    grid = PatchGrid(128, 128, 64, 0)
+    merger = PatchMerger(grid, 0, 8)
+    merger.add(0, 64, [np.zeros((64, 64), dtype=np.int64)])
+    with pytest.raises(ValueError):
+        merger.add(0, 0, [np.zeros((64, 64), dtype=np.int64)])
 
 
 def test_tents_of_an_overlap_cross_fade():
@@ -67,15 +101,20 @@ def test_tents_of_an_overlap_cross_fade():
     assert np.array_equal(tent(8, True, True), np.ones(8))
 
 
-def test_grid_covers_the_picture_and_ends_flush():
-    for width, patch, overlap in ((1000, 256, 16), (256, 256, 0), (264, 256, 32), (768, 256, 16), (32, 64, 8)):
+def test_grid_covers_the_picture_evenly_and_ends_flush():
+    for width, patch, overlap in ((1000, 256, 16), (256, 256, 0), (264, 256, 32), (768, 256, 16), (32, 64, 8),
+                                  (768, 256, 0), (4320, 256, 32), (1080, 128, 2)):
         grid = PatchGrid(width, 64, patch, overlap)
         span = grid.patch_shape()[1]
         xs = grid.xs
+        assert span <= patch and span % 16 == 0
         assert xs[0] == 0 and xs[-1] + span == max(width, span)
         assert all(b - a == span - overlap for a, b in zip(xs, xs[1:-1]))
         assert all(0 < b - a <= span - overlap for a, b in zip(xs, xs[1:]))   # overlaps of at least N
-    assert PatchGrid(768, 512, 256, 16).xs == [0, 240, 480, 512]     # none mostly outside the picture
+        if len(xs) > 1:                                       # the fewest patches of at most P
+            assert (len(xs) - 1) * (patch - overlap) + overlap < width
+    assert PatchGrid(768, 512, 256, 16).xs == [0, 208 - 16, 2 * (208 - 16), 768 - 208]
+    assert PatchGrid(768, 512, 256, 0).xs == [0, 256, 512]
 
 
 def test_header_range_checks():

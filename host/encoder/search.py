@@ -11,7 +11,7 @@ the same J, the NN rate being its latent bits plus the flag (and nn_delta_level)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -20,7 +20,8 @@ from bitstream.syntax_coder import RateEstimator
 from host.encoder.cost import satd, sse
 from host.intra import chroma_candidate_modes, most_probable_modes, predict_all_modes_unchecked
 from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
-                            ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks)
+                            ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks,
+                            nn_coded_components)
 from host.quant import qp_to_lambda, quantize_unchecked
 from host.reconstruct import PictureBuffer, block_residual, transform_kind
 from host.scan import scan_idx_for
@@ -91,25 +92,47 @@ class CtuSearch:
         best = (host_cost, None, None)
         for cu, candidate in self._nn_candidates(x, y, log2):
             cu.nn_level = candidate.level
-            b0 = est.bits
-            self.syntax.nn_compress_flag(est, x, y, log2, 1)
-            self.syntax.nn_coding_unit(est, x, y, log2, depth, cu)
-            nn_cost = candidate.distortion + self.lam * (est.bits - b0 + candidate.region.bits)
-            if self.rd_sink is not None:
-                self.rd_sink({"decision": "nn_compress_flag", "x": x, "y": y, "log2": log2, "J_host": host_cost,
-                              "J_nn": nn_cost, "nn_level": candidate.level, "nn_residual": candidate.residual,
-                              "nn_bits": candidate.region.bits, "nn_compress_flag": int(nn_cost < host_cost)})
-            if nn_cost < best[0]:
-                best = (nn_cost, cu, candidate)
-            self._restore(start)
+            variants = [cu]
+            if self.syntax.nn.cbcr_separate:
+                blocks = len(component_blocks(cu, self.geo))
+                variants.append(replace(cu, nn_cbcr=0, nn_dc=cu.nn_dc[:1], cbf=[0] * blocks, coeffs=[None] * blocks))
+            for variant in variants:
+                nn_cost = self._nn_cost(variant, candidate, depth)
+                if self.rd_sink is not None:
+                    self.rd_sink({"decision": "nn_compress_flag", "x": x, "y": y, "log2": log2, "J_host": host_cost,
+                                  "J_nn": nn_cost, "nn_level": candidate.level, "nn_residual": candidate.residual,
+                                  "nn_cbcr": variant.nn_cbcr, "nn_bits": candidate.region.bits,
+                                  "nn_compress_flag": int(nn_cost < host_cost)})
+                if nn_cost < best[0]:
+                    best = (nn_cost, variant, candidate)
+                self._restore(start)
         nn_cost, cu, candidate = best
         if cu is None:
             self._restore(host_ck)
             return host_cost, host_node
         self.syntax.nn_compress_flag(est, x, y, log2, 1)     # the winner again: same bins, same state
         self.syntax.nn_coding_unit(est, x, y, log2, depth, cu)
-        self.buf.store_cu(cu, candidate.planes)
+        self.buf.store_cu(cu, candidate.planes[:nn_coded_components(cu, self.geo.num_components)])
+        if not cu.nn_cbcr:
+            self.buf.reconstruct_cu(cu, self.qp, self.cfg.dst4_enabled, chroma_only=True)
         return nn_cost, CodingNode(x, y, log2, False, cu=cu)
+
+    def _nn_cost(self, cu: CodingUnit, candidate, depth: int) -> float:
+        """J of the node coded as NN CU ``cu`` with ``candidate``'s samples; with nn_cbcr = 0 its chroma
+        is decided and coded as a host CU's (left in the buffer and on the estimator)."""
+        est = self.est
+        b0 = est.bits
+        self.syntax.nn_compress_flag(est, cu.x, cu.y, cu.log2_size, 1)
+        self.syntax.nn_cu_syntax(est, cu.x, cu.y, cu.log2_size, depth, cu)
+        distortion = candidate.distortion
+        if not cu.nn_cbcr:                   # the NN's chroma distortion replaced by the host's
+            self.buf.store_cu(cu, candidate.planes[:1])
+            s = self.geo.chroma_shift
+            for c in range(1, self.geo.num_components):
+                blk = ComponentBlock(c, cu.x >> s, cu.y >> s, cu.log2_size - s, 0)
+                distortion -= sse(self._org_block(blk), candidate.planes[c])
+            distortion += self._decide_chroma(cu)
+        return distortion + self.lam * (est.bits - b0 + candidate.region.bits)
 
     def _nn_candidates(self, x: int, y: int, log2: int) -> list[tuple[CodingUnit, object]]:
         """The NN codings of the node, each with its CU: direct and, when the header enables them, the
