@@ -474,9 +474,10 @@ def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool =
     if info.nn_patches:
         h = info.header
         columns = len({p.x for p in info.nn_patches})
+        first = info.nn_patches[0]
         lines.append(f"NN patches: {len(info.nn_patches)} ({columns} x {len(info.nn_patches) // columns}) of "
-                     f"{NN_PATCH_SIZES[h['nn_patch_size_idc']]} luma samples, overlap {h['nn_patch_overlap']}, "
-                     "in decoding order:")
+                     f"{first.width}x{first.height} luma samples (P = {NN_PATCH_SIZES[h['nn_patch_size_idc']]}), "
+                     f"overlap {h['nn_patch_overlap']}, in decoding order:")
         lines += [f"  patch {p.index} ({p.x},{p.y}) {p.width}x{p.height}" for p in info.nn_patches]
     for ctu in info.ctus:
         if ctus is not None and ctu.index not in ctus:

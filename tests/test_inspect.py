@@ -185,7 +185,7 @@ def test_patch_picture_reports_its_patch_grid(tmp_path, capsys):
     assert covered.min() == 1 and (covered == 2).sum() == (16 + 48) * 64           # two overlap bands
     text = format_text(info)
     assert "nn_patch_size_idc = 1" in text and "nn_patch_overlap = 16" in text
-    assert "NN patches: 3 (3 x 1) of 64 luma samples, overlap 16" in text and "patch 2 (64,0) 64x64" in text
+    assert "NN patches: 3 (3 x 1) of 64x64 luma samples (P = 64), overlap 16" in text and "patch 2 (64,0) 64x64" in text
     doc = json.loads(json.dumps(to_json(info)))
     assert doc["nn_patches"] == [{"index": k, "x": x, "y": 0, "width": 64, "height": 64}
                                  for k, x in enumerate((0, 48, 64))]
