@@ -6,8 +6,8 @@ Rate-distortion: every dev picture (whole, not cropped) is coded in NN-only mode
 one piece, as P x P patches (P = 256) without overlap, and with an overlap N of 2, 4, 8, 16 and 32
 samples (resumable: OUT/points.jsonl).  BD-rate (Akima, mean over the pictures where it is defined)
 against one piece on PSNR-Y, PSNR-RGB and MS-SSIM-RGB (in dB), with the mean number of patches per
-picture and the coded area (patches x P^2 over the picture area: with an overlap the grid may need an
-extra column or row of patches past the picture's edge, whose bits the BD-rate includes).
+picture and the coded area (patches x patch area over the picture area: overlaps are coded twice,
+and their bits are in the BD-rate).
 
 Timing: one dev picture resized (cv2, INTER_AREA down, INTER_CUBIC up) to 832x480, 1280x720 and
 1920x1080 (--timing-sizes), coded at --timing-level in one piece, as patches processed 8 at a time (the batch) without
@@ -115,7 +115,7 @@ def report(rd: list[dict], timing: list[dict], args: argparse.Namespace, picture
         return "-" if v is None else format(v, fmt)
     lines = [f"{pictures} pictures of {args.data} (whole), NN-only at levels {' '.join(map(str, args.levels))}, "
              f"P = {args.patch}; BD-rate against one piece (Akima, mean over the pictures where defined; "
-             "negative = fewer bits for the same quality); coded area = patches x P^2 / picture area", "",
+             "negative = fewer bits for the same quality); coded area = patches x patch area / picture area", "",
              "| variant | patches | coded area | mean bpp | BD PSNR-Y | BD PSNR-RGB | BD MS-SSIM | encode s | "
              "decode s |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for t in rd:
