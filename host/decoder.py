@@ -76,7 +76,10 @@ def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
         root = coding_tree_unit(syntax, sc, x, y)
         for cu in root.leaves():
             if cu.mode == CuMode.NN:
-                buf.reconstruct_nn_cu(cu, nn.decode_cu(cu), header.qp, header.dst4_enabled)
+                samples = nn.decode_cu(cu)
+                if cu.nn_residual:
+                    samples = buf.add_nn_residual(cu, samples)
+                buf.reconstruct_nn_cu(cu, samples, header.qp, header.dst4_enabled)
             else:
                 buf.reconstruct_cu(cu, header.qp, header.dst4_enabled)
         end_of_ctu(sc, i == len(origins) - 1)

@@ -104,10 +104,9 @@ class PictureBuffer:
         return rec
 
     def reconstruct_nn_cu(self, cu: CodingUnit, samples: list[np.ndarray], qp: int, dst4_enabled: bool) -> None:
-        """An NN CU: the neural tool's samples for the components it codes (added to the NN prediction
-        in the residual modes), then its host-coded chroma, if any."""
-        samples = samples[:nn_coded_components(cu, self.geo.num_components)]
-        self.store_cu(cu, self.add_nn_residual(cu, samples) if cu.nn_residual else samples)
+        """An NN CU: its reconstructed samples (``add_nn_residual`` applied in the residual modes) for
+        the components the NN codes, then its host-coded chroma, if any."""
+        self.store_cu(cu, samples[:nn_coded_components(cu, self.geo.num_components)])
         if not cu.nn_cbcr:
             self.reconstruct_cu(cu, qp, dst4_enabled, chroma_only=True)
 

@@ -20,8 +20,7 @@ from bitstream.syntax_coder import RateEstimator
 from host.encoder.cost import satd, sse
 from host.intra import chroma_candidate_modes, most_probable_modes, predict_all_modes_unchecked
 from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
-                            ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks,
-                            nn_coded_components)
+                            ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks)
 from host.quant import qp_to_lambda, quantize_unchecked
 from host.reconstruct import PictureBuffer, block_residual, transform_kind
 from host.scan import scan_idx_for
@@ -112,9 +111,7 @@ class CtuSearch:
             return host_cost, host_node
         self.syntax.nn_compress_flag(est, x, y, log2, 1)     # the winner again: same bins, same state
         self.syntax.nn_coding_unit(est, x, y, log2, depth, cu)
-        self.buf.store_cu(cu, candidate.planes[:nn_coded_components(cu, self.geo.num_components)])
-        if not cu.nn_cbcr:
-            self.buf.reconstruct_cu(cu, self.qp, self.cfg.dst4_enabled, chroma_only=True)
+        self.buf.reconstruct_nn_cu(cu, candidate.planes, self.qp, self.cfg.dst4_enabled)
         return nn_cost, CodingNode(x, y, log2, False, cu=cu)
 
     def _nn_cost(self, cu: CodingUnit, candidate, depth: int) -> float:
