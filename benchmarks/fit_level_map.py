@@ -23,7 +23,7 @@ from hybridcodec.picture import prepare_source
 from nntools.data import list_images
 from nntools.encoder import encode_picture
 from nntools.level_map import BIT_DEPTHS, level_map_row
-from nntools.zoo import MODELS, WEIGHTS_DIR, load_arrays, load_bundle, save_arrays
+from nntools.zoo import DEFAULT_MODEL, MODELS, WEIGHTS_DIR, load_arrays, load_bundle, save_arrays
 
 
 def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
@@ -69,7 +69,7 @@ def main() -> None:
     p.add_argument("--data", default="../shared/data/dev")
     p.add_argument("--crop", type=int, default=384, help="centre crop of each picture (0: whole picture)")
     p.add_argument("--pictures", type=int, default=0, help="use the first N pictures (0: all)")
-    p.add_argument("--model", default="hyperprior-cb")
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", default="runs/level_map")
     p.add_argument("--write", action="store_true", help="store the fitted table in the model's weights file")
     args = p.parse_args()

@@ -121,11 +121,18 @@ def _add_encode(sub) -> None:
     o.add_argument("--progress", action="store_true", help="show a progress bar")
 
 
+def _add_nn_model(p) -> None:
+    p.add_argument("--nn-model", action="append", default=[], metavar="WEIGHTS.npz",
+                   help="neural-tool weights file to decode with, besides the packaged ones (repeatable); "
+                        "the bitstream's model id selects among them")
+
+
 def _add_decode(sub) -> None:
     p = sub.add_parser("decode", help="decode a .hbc bitstream",
                        description="Decode a .hbc bitstream to a picture (PNG etc., or .yuv/.y4m).")
     p.add_argument("input", help="input bitstream (.hbc)")
     p.add_argument("-o", "--output", required=True, help="output picture")
+    _add_nn_model(p)
     p.add_argument("--trace", help="write the trace to this file")
     p.add_argument("--trace-channels", default="syntax", type=_channels(("syntax", "cabac")),
                    help="comma-separated trace channels: syntax (elements), cabac (bins) (default syntax)")
@@ -139,6 +146,7 @@ def _add_inspect(sub) -> None:
                                    "positions, intra modes, QP, cbf; nn_compress_flag and NN level in hybrid "
                                    "pictures) and the bits per syntax category, CTU and CU.")
     p.add_argument("input", help="input bitstream (.hbc)")
+    _add_nn_model(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--map", metavar="OUT.png",
                    help="also draw CU boundaries (NN-coded CUs tinted) and a bits-per-pixel heat map")
@@ -295,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         from hybridcodec.rd import run
         return run(args, command="hybridcodec " + shlex.join(argv))
     try:
+        if args.command in ("decode", "inspect"):
+            from nntools.zoo import register_weights
+            for path in args.nn_model:
+                register_weights(path)
         if args.command == "inspect":
             cmd_inspect(args)
             return 0

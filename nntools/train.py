@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from nntools.data import CropDataset
-from nntools.model import ModelConfig, NNCodecModel
+from nntools.model import ModelConfig, NNCodecModel, adapt_context
 
 
 def rd_loss(model: NNCodecModel, x: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -31,10 +33,36 @@ def rd_loss(model: NNCodecModel, x: torch.Tensor, levels: torch.Tensor) -> tuple
     return loss, {"bpp": bpp.detach(), "mse": mse.detach()}
 
 
-def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float) -> None:
+class WeightAverage:
+    """Exponential moving average of the weights, the model that gets exported.
+
+    With a constant learning rate and batches of 8 the raw weights jitter around the optimum from step
+    to step; their average is a better model at no training cost.  The decay warms up from 0, so a run
+    that starts (or adds averaging) late is not stuck with its first weights."""
+
+    def __init__(self, model: nn.Module, decay: float, state: dict | None = None, count: int = 0):
+        self.decay = decay
+        self.count = count
+        self.params = {k: v.detach().clone() for k, v in (state or model.state_dict()).items()}
+
+    def update(self, model: nn.Module) -> None:
+        self.count += 1
+        d = min(self.decay, (1 + self.count) / (10 + self.count))
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                if v.is_floating_point():
+                    self.params[k].mul_(d).add_(v, alpha=1 - d)
+
+
+def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float,
+                    average: WeightAverage | None = None) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"config": model.cfg.to_dict(), "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed}, tmp)
+    state = {"config": model.cfg.to_dict(), "model": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed}
+    if average is not None:
+        state["ema"] = average.params
+        state["ema_count"] = average.count
+    torch.save(state, tmp)
     os.replace(tmp, path)
 
 
@@ -50,9 +78,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128, help="luma crop size (multiple of 64)")
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--ema", type=float, default=0.999,
+                   help="decay of the exported weight average (0 turns it off)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--context", default="checkerboard", choices=["checkerboard", "four_pass"])
+    p.add_argument("--context", choices=["checkerboard", "four_pass"],
+                   help="context model (default checkerboard, or the checkpoint's); naming another one than "
+                        "the checkpoint's switches the run to it: the new stages start as copies of the old")
     p.add_argument("--channels", type=int, default=ModelConfig.channels)
     p.add_argument("--latent", type=int, default=ModelConfig.latent)
     p.add_argument("--hyper", type=int, default=ModelConfig.hyper)
@@ -70,23 +102,35 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
 
-    cfg = ModelConfig(channels=args.channels, latent=args.latent, hyper=args.hyper, context=args.context)
+    cfg = ModelConfig(channels=args.channels, latent=args.latent, hyper=args.hyper,
+                      context=args.context or "checkerboard")
     step, elapsed = 0, 0.0
     state = None
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu")
         cfg = ModelConfig.from_dict(state["config"])
+        if args.context and args.context != cfg.context:     # switch a run's context model, keep the rest
+            cfg = dataclasses.replace(cfg, context=args.context)
+            state = dict(state, model=adapt_context(state["model"], cfg.context), optimizer=None)
+            if "ema" in state:
+                state["ema"] = adapt_context(state["ema"], cfg.context)
     model = NNCodecModel(cfg).to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     if state is not None:
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        if state["optimizer"] is not None:
+            optimizer.load_state_dict(state["optimizer"])
         step, elapsed = state["step"], state["elapsed"]
     elif args.init:
         from nntools.zoo import load_float_weights
-        model.load_state_dict(load_float_weights(args.init))
+        model.load_state_dict(adapt_context(load_float_weights(args.init), cfg.context))
     for group in optimizer.param_groups:
         group["lr"] = args.lr
+    average = None
+    if args.ema > 0:
+        has_ema = state is not None and "ema" in state
+        average = WeightAverage(model, args.ema, state["ema"] if has_ema else None,
+                                state.get("ema_count", 0) if has_ema else 0)
 
     data = CropDataset(args.data, crop=args.crop, seed=args.seed + step)
     log_path = out / "log.csv"
@@ -109,6 +153,8 @@ def main(argv=None) -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        if average is not None:
+            average.update(model)
         step += 1
         bar.update(1)
         acc["loss"] += loss.item()
@@ -131,7 +177,7 @@ def main(argv=None) -> None:
                    "cnt": np.zeros(levels_n)}
         done = args.hours is not None and now - t_run > args.hours * 3600
         if now - t_save > args.save_every or done or step >= args.steps:
-            save_checkpoint(ckpt_path, model, optimizer, step, elapsed + now - t_run)
+            save_checkpoint(ckpt_path, model, optimizer, step, elapsed + now - t_run, average)
             t_save = now
         if done:
             break

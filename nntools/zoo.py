@@ -125,13 +125,36 @@ def load_float_weights(path: str | Path) -> dict:
     return float_model(load_arrays(path)).state_dict()
 
 
-@lru_cache(maxsize=4)
+_REGISTERED: list[str] = []     # weights files outside the package that this process may decode with
+
+
+def register_weights(path: str | Path) -> None:
+    """Make a weights file (an experiment's export) available to the decoder in this process, next
+    to the packaged models; the bitstream's model id still picks which one decodes it."""
+    path = str(Path(path).resolve())
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no weights file {path}")
+    if path not in _REGISTERED:
+        _REGISTERED.append(path)
+
+
 def load_bundle(name_or_path: str = DEFAULT_MODEL):
+    """The decoder-side model; a weights file loaded by path (an encoder's ``nn_model``) is registered,
+    so the same process can decode what it encoded."""
+    if name_or_path not in MODELS:
+        register_weights(name_or_path)
+        name_or_path = str(Path(name_or_path).resolve())
+    return _load_bundle(name_or_path)
+
+
+@lru_cache(maxsize=4)
+def _load_bundle(name_or_path: str):
     from nntools.codec import NNBundle
     arrays = load_arrays(name_or_path)
-    return NNBundle.from_arrays(str(name_or_path), arrays, model_id(arrays))
+    return NNBundle.from_arrays(name_or_path, arrays, model_id(arrays))
 
 
 def available_models() -> list[str]:
-    return [name for name, f in MODELS.items() if (WEIGHTS_DIR / f).exists()]
+    """Packaged model names, then registered weights files."""
+    return [name for name, f in MODELS.items() if (WEIGHTS_DIR / f).exists()] + _REGISTERED
 

@@ -106,6 +106,27 @@ def test_foreign_model_is_refused():
         decode(write_container(dataclasses.replace(header, model_id=bytes(16)), streams))
 
 
+def test_experimental_weights_decode_once_registered(tmp_path, monkeypatch):
+    from hybridcodec.cli import main as cli
+    from nntools import zoo
+    monkeypatch.setattr(zoo, "_REGISTERED", [])
+    arrays = zoo.load_arrays(zoo.DEFAULT_MODEL)
+    arrays["level_map"] = arrays["level_map"] + 1         # another model id, same networks
+    weights = tmp_path / "experiment.npz"
+    zoo.save_arrays(arrays, weights)
+    image = synthetic_rgb(40, 48, 7)
+    result = encode_nn(image, nn_model=str(weights))
+    assert np.array_equal(decode(result.bitstream), result.reconstruction)   # the encoder registered it
+    monkeypatch.setattr(zoo, "_REGISTERED", [])                               # a fresh decoder has not
+    with pytest.raises(ModelMismatchError, match="not installed"):
+        decode(result.bitstream)
+    stream = tmp_path / "a.hbc"
+    stream.write_bytes(result.bitstream)
+    assert cli(["decode", str(stream), "-o", str(tmp_path / "a.png")]) == 1
+    assert cli(["decode", str(stream), "-o", str(tmp_path / "a.png"), "--nn-model", str(weights)]) == 0
+    assert cli(["decode", str(stream), "-o", str(tmp_path / "b.png"), "--nn-model", str(tmp_path / "none")]) == 1
+
+
 def test_training_runs_checkpoints_and_resumes(tmp_path):
     data = tmp_path / "images"
     data.mkdir()
@@ -118,9 +139,31 @@ def test_training_runs_checkpoints_and_resumes(tmp_path):
     subprocess.run(args + ["--steps", "2"], check=True, capture_output=True)
     assert torch.load(out / "checkpoint.pt")["step"] == 2
     subprocess.run(args + ["--steps", "3"], check=True, capture_output=True)
-    assert torch.load(out / "checkpoint.pt")["step"] == 3
+    state = torch.load(out / "checkpoint.pt")
+    assert state["step"] == 3
     rows = (out / "log.csv").read_text().strip().splitlines()
     assert rows[0].startswith("step,hours,loss") and len(rows) == 4
+    # the weight average survives the resume and is what gets exported
+    assert state["ema_count"] == 3
+    name = "g_s.0.weight"
+    assert not torch.equal(state["ema"][name], state["model"][name])
+    from nntools.model import ModelConfig, NNCodecModel
+    from nntools.zoo import export_arrays, load_arrays
+    exported = {}
+    for flag, key in (([], "ema"), (["--raw"], "model")):
+        weights = tmp_path / f"{key}.npz"
+        subprocess.run([sys.executable, "-m", "nntools.export", str(out / "checkpoint.pt"), str(weights)] + flag,
+                       check=True, capture_output=True)
+        model = NNCodecModel(ModelConfig.from_dict(state["config"]))
+        model.load_state_dict(state[key])
+        exported[key] = load_arrays(weights)
+        assert all(np.array_equal(a, exported[key][k]) for k, a in export_arrays(model).items())
+    assert not np.array_equal(exported["ema"]["g_s.0.w"], exported["model"]["g_s.0.w"])
+    # naming another context model switches the run, its new stages copied from the old one
+    subprocess.run(args + ["--steps", "4", "--context", "four_pass"], check=True, capture_output=True)
+    switched = torch.load(out / "checkpoint.pt")
+    assert switched["config"]["context"] == "four_pass" and switched["step"] == 4
+    assert "context.2.weight" in switched["model"] and "context.2.weight" in switched["ema"]
 
 
 def test_crop_pack_feeds_training(tmp_path):
