@@ -1,6 +1,7 @@
 """Training curve of the neural tool: loss, and bpp / PSNR per level against steps, from a run's log.csv.
 
-    python benchmarks/plot_training.py /path/to/run/log.csv --out docs/training_curve.png
+    python benchmarks/plot_training.py /path/to/run/log.csv --out docs/training_curve.png \
+        --mark "13918:four-stage context"
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def main() -> None:
     p.add_argument("log")
     p.add_argument("--out", default="docs/training_curve.png")
     p.add_argument("--smooth", type=int, default=5, help="moving-average window in log rows")
+    p.add_argument("--mark", action="append", default=[], metavar="STEP:LABEL",
+                   help="draw a vertical line at STEP (a change of the run), labelled (repeatable)")
     args = p.parse_args()
     with open(args.log) as f:
         rows = list(csv.DictReader(f))
@@ -43,6 +46,12 @@ def main() -> None:
         axes[2].plot(s, smooth(bpp), color=color)
     axes[1].set(title="PSNR on training crops (dB)", xlabel="step")
     axes[2].set(title="bits per pixel on training crops", xlabel="step")
+    for mark in args.mark:
+        step, _, label = mark.partition(":")
+        for ax in axes:
+            ax.axvline(int(step), color="grey", linestyle=":", linewidth=1)
+        axes[0].annotate(label, (int(step), 1), xycoords=("data", "axes fraction"), rotation=90,
+                         va="top", ha="right", fontsize=7, color="grey")
     axes[1].legend(fontsize=7, ncol=2)
     hours = float(rows[-1]["hours"])
     fig.suptitle(f"{args.log}: {steps[-1]} steps, {hours:.2f} h of training")

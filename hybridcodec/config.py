@@ -30,7 +30,7 @@ class EncoderConfig:
     chroma_rd_modes: int = 5           # chroma modes (best by SATD) given a full RD check, 1..5;
                                        # 2: +0.45 %, ~7 % faster
     level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
-    nn_model: str = "hyperprior-cb" # neural-tool weights (a name from nntools.zoo or a .npz path)
+    nn_model: str = "hyperprior-4p" # neural-tool weights (a name from nntools.zoo or a .npz path)
     # Hybrid mode (the NN level follows from the QP through the model's Level_Map):
     nn_decision: str = "cu"         # "cu": every CU of 32x32 or more may be NN-coded; "ctu": whole CTUs only
     nn_flag_coding: str = "contexts"  # nn_compress_flag: "contexts" (size x neighbours), "one", "bypass"

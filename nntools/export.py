@@ -1,6 +1,6 @@
 """Export a training checkpoint as a shipped weights file (integers only) and print its model id.
 
-    python -m nntools.export /work/nn_runs/main/checkpoint.pt nntools/weights/hyperprior_cb.npz
+    python -m nntools.export /work/nn_runs/fp/checkpoint.pt nntools/weights/hyperprior_4p.npz
 
 The Level_Map in the file is the one derived from the training λ; refit it on measured operating
 points with ``benchmarks/fit_level_map.py --write`` (which changes the model id again).

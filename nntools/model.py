@@ -44,12 +44,14 @@ class ModelConfig:
 
 
 def adapt_context(weights: dict, context: str) -> dict:
-    """Weights of a trained model for a model with another context model: a four-stage model's extra
-    context convolutions start as copies of the checkerboard's one, a checkerboard keeps the first."""
-    weights = {k: v for k, v in weights.items() if not k.startswith(("context.1.", "context.2."))}
-    if context == "four_pass":
-        for k in (1, 2):
-            weights.update({f"context.{k}.{p}": weights[f"context.0.{p}"].clone() for p in ("weight", "bias")})
+    """Weights of a trained model for a model with the given context model: a four-stage model's
+    missing context convolutions start as copies of the first one, a checkerboard keeps the first."""
+    if context != "four_pass":
+        return {k: v for k, v in weights.items() if not k.startswith(("context.1.", "context.2."))}
+    weights = dict(weights)
+    for k in (1, 2):
+        for p in ("weight", "bias"):
+            weights.setdefault(f"context.{k}.{p}", weights[f"context.0.{p}"].clone())
     return weights
 
 

@@ -72,7 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", required=True,
                    help="folder of training images, or a crop pack (.npz from python -m nntools.data)")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.csv")
-    p.add_argument("--init", help="start from these weights (a checkpoint or exported .npz) if no checkpoint")
+    p.add_argument("--init", help="start from these weights (a checkpoint or exported .npz, with its context model "
+                        "unless --context names one) if no checkpoint")
     p.add_argument("--steps", type=int, default=1_000_000, help="stop after this many total steps")
     p.add_argument("--hours", type=float, default=None, help="stop after this much wall time in this run")
     p.add_argument("--batch", type=int, default=8)
@@ -114,6 +115,12 @@ def main(argv=None) -> None:
             state = dict(state, model=adapt_context(state["model"], cfg.context), optimizer=None)
             if "ema" in state:
                 state["ema"] = adapt_context(state["ema"], cfg.context)
+    init = None
+    if state is None and args.init:
+        from nntools.zoo import load_float_weights
+        init = load_float_weights(args.init)
+        if not args.context and "context.2.weight" in init:     # keep the initial model's context
+            cfg = dataclasses.replace(cfg, context="four_pass")
     model = NNCodecModel(cfg).to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     if state is not None:
@@ -121,9 +128,8 @@ def main(argv=None) -> None:
         if state["optimizer"] is not None:
             optimizer.load_state_dict(state["optimizer"])
         step, elapsed = state["step"], state["elapsed"]
-    elif args.init:
-        from nntools.zoo import load_float_weights
-        model.load_state_dict(adapt_context(load_float_weights(args.init), cfg.context))
+    elif init is not None:
+        model.load_state_dict(adapt_context(init, cfg.context))
     for group in optimizer.param_groups:
         group["lr"] = args.lr
     average = None

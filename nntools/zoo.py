@@ -21,8 +21,8 @@ from nntools.level_map import training_level_map
 from nntools.model import ModelConfig, NNCodecModel
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-MODELS = {"hyperprior-cb": "hyperprior_cb.npz"}
-DEFAULT_MODEL = "hyperprior-cb"
+MODELS = {"hyperprior-4p": "hyperprior_4p.npz"}
+DEFAULT_MODEL = "hyperprior-4p"
 
 DELTA_FRAC = 14
 LOG_SCALE_MIN = -2.25            # scale-table index i covers log σ in [MIN + i·STEP, MIN + (i+1)·STEP)

@@ -127,6 +127,18 @@ def test_experimental_weights_decode_once_registered(tmp_path, monkeypatch):
     assert cli(["decode", str(stream), "-o", str(tmp_path / "b.png"), "--nn-model", str(tmp_path / "none")]) == 1
 
 
+def test_context_adaptation_keeps_trained_stages():
+    from nntools.model import ModelConfig, NNCodecModel, adapt_context
+    small = dict(channels=8, latent=8, hyper=8)
+    cb = NNCodecModel(ModelConfig(**small)).state_dict()
+    fp = adapt_context(cb, "four_pass")
+    NNCodecModel(ModelConfig(context="four_pass", **small)).load_state_dict(fp)     # complete and shaped
+    assert torch.equal(fp["context.2.weight"], cb["context.0.weight"])
+    trained = dict(fp, **{"context.2.weight": fp["context.2.weight"] + 1})
+    assert torch.equal(adapt_context(trained, "four_pass")["context.2.weight"], trained["context.2.weight"])
+    assert adapt_context(trained, "checkerboard").keys() == cb.keys()
+
+
 def test_training_runs_checkpoints_and_resumes(tmp_path):
     data = tmp_path / "images"
     data.mkdir()
