@@ -2,6 +2,7 @@
 
     python benchmarks/nn_design.py context --checkpoint /work/nn_runs/main/checkpoint.pt --out runs/nn_context
     python benchmarks/nn_design.py nonlinearity --out runs/nn_nonlinearity
+    python benchmarks/nn_design.py average --checkpoint /work/nn_runs/fp/checkpoint.pt --out runs/nn_average
 
 ``context``: the two-pass checkerboard (¶105) against the four-stage context (¶106) on the same trained
 transforms.  Both start from the checkpoint (the four-stage model's three context convolutions start as
@@ -14,6 +15,9 @@ BD-rate of four-stage against checkerboard, encode and decode seconds.
 same initialisation on the same batches for the same number of steps.  The ReLU model has no fixed-point
 decoder, so both are evaluated in float: rounded latents, the rate their entropy model assigns, PSNR-Y of
 the reconstruction on the dev crops.  Also timed: the transforms of a 768×512 picture, and a training step.
+
+``average``: a checkpoint's moving average of the weights against its last weights, both evaluated in
+float as above (the export writes the average).
 
 Results go to OUT/result.json and OUT/result.md.
 """
@@ -187,9 +191,30 @@ def nonlinearity_experiment(args) -> tuple[dict, list[str]]:
     return result, lines
 
 
+def average_experiment(args) -> tuple[dict, list[str]]:
+    state = torch.load(args.checkpoint, map_location="cpu")
+    inputs = dev_inputs(centre_crops(list_images(args.data)[:args.limit], args.crop, args.out / "pictures"))
+    curves = {}
+    for key in ("model", "ema"):
+        model = NNCodecModel(ModelConfig.from_dict(state["config"]))
+        model.load_state_dict(state[key])
+        curves[key] = np.array([float_rd(model, inputs, level) for level in range(model.cfg.levels)])
+    raw, ema = curves["model"], curves["ema"]
+    result = {"step": state["step"], "ema_count": state["ema_count"], "pictures": len(inputs),
+              "bd_average_vs_last": bd_rate(raw[:, 0], raw[:, 1], ema[:, 0], ema[:, 1]),
+              "curves": {k: v.tolist() for k, v in curves.items()}}
+    lines = [f"Weight average ({state['ema_count']} steps averaged) against the last weights at step "
+             f"{state['step']}, float evaluation on {len(inputs)} dev crops of {args.crop}²: BD-rate PSNR-Y "
+             f"{result['bd_average_vs_last']:+.1f}%", "", "| level | last bpp | last PSNR-Y | average bpp | "
+             "average PSNR-Y |", "|---|---|---|---|---|"]
+    lines += [f"| {lv} | {raw[lv, 0]:.3f} | {raw[lv, 1]:.2f} | {ema[lv, 0]:.3f} | {ema[lv, 1]:.2f} |"
+              for lv in range(len(raw))]
+    return result, lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", choices=["context", "nonlinearity"])
+    p.add_argument("experiment", choices=["context", "nonlinearity", "average"])
     p.add_argument("--checkpoint", type=Path, default=Path("/work/nn_runs/main/checkpoint.pt"))
     p.add_argument("--train", type=Path, default=Path("../shared/data/train"))
     p.add_argument("--data", type=Path, default=Path("../shared/data/dev"))
@@ -204,7 +229,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    run = context_experiment if args.experiment == "context" else nonlinearity_experiment
+    run = {"context": context_experiment, "nonlinearity": nonlinearity_experiment,
+           "average": average_experiment}[args.experiment]
     result, lines = run(args)
     (args.out / "result.json").write_text(json.dumps(result, indent=1))
     (args.out / "result.md").write_text("\n".join(lines) + "\n")
