@@ -1,8 +1,8 @@
-"""The neural tool's two measured design choices (docs/RESULTS.md, issue 3).
+"""The neural tool's measured design choices (docs/RESULTS.md, issue 3).
 
     python benchmarks/nn_design.py context --checkpoint /work/nn_runs/main/checkpoint.pt --out runs/nn_context
     python benchmarks/nn_design.py nonlinearity --out runs/nn_nonlinearity
-    python benchmarks/nn_design.py average --checkpoint /work/nn_runs/fp/checkpoint.pt --out runs/nn_average
+    python benchmarks/nn_design.py average --out runs/nn_average
 
 ``context``: the two-pass checkerboard (¶105) against the four-stage context (¶106) on the same trained
 transforms.  Both start from the checkpoint (the four-stage model's three context convolutions start as
@@ -42,7 +42,7 @@ from nntools.data import CropDataset, list_images
 from nntools.layers import GDN
 from nntools.model import ModelConfig, NNCodecModel, adapt_context
 from nntools.picture import planes_to_input
-from nntools.train import rd_loss
+from nntools.train import train_step
 from nntools.zoo import DEFAULT_MODEL, load_arrays, save_weights
 
 
@@ -158,12 +158,8 @@ def nonlinearity_experiment(args) -> tuple[dict, list[str]]:
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
         t0 = time.perf_counter()
         for _ in range(args.steps):
-            x = data.batch(args.batch)
-            loss, _ = rd_loss(model, x, torch.randint(0, model.cfg.levels, (args.batch,)))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            train_step(model, optimizer, data.batch(args.batch),
+                       torch.randint(0, model.cfg.levels, (args.batch,)))
         step_s = (time.perf_counter() - t0) / max(args.steps, 1)
         with torch.no_grad():
             model.g_s(model.g_a(picture))
@@ -215,7 +211,7 @@ def average_experiment(args) -> tuple[dict, list[str]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("experiment", choices=["context", "nonlinearity", "average"])
-    p.add_argument("--checkpoint", type=Path, default=Path("/work/nn_runs/main/checkpoint.pt"))
+    p.add_argument("--checkpoint", type=Path, default=Path("/work/nn_runs/fp/checkpoint.pt"))
     p.add_argument("--train", type=Path, default=Path("../shared/data/train"))
     p.add_argument("--data", type=Path, default=Path("../shared/data/dev"))
     p.add_argument("--limit", type=int, default=8, help="dev pictures")

@@ -33,6 +33,16 @@ def rd_loss(model: NNCodecModel, x: torch.Tensor, levels: torch.Tensor) -> tuple
     return loss, {"bpp": bpp.detach(), "mse": mse.detach()}
 
 
+def train_step(model: NNCodecModel, optimizer, x: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """One optimiser step on the joint RD loss, gradient norm clipped at 1."""
+    loss, stats = rd_loss(model, x, levels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss, stats
+
+
 class WeightAverage:
     """Exponential moving average of the weights, the model that gets exported.
 
@@ -154,11 +164,7 @@ def main(argv=None) -> None:
     while step < args.steps:
         x = data.batch(args.batch).to(args.device)
         levels = torch.randint(0, levels_n, (args.batch,), device=args.device)
-        loss, stats = rd_loss(model, x, levels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss, stats = train_step(model, optimizer, x, levels)
         if average is not None:
             average.update(model)
         step += 1
