@@ -2,7 +2,8 @@
 
 Loss per sample: λ_level · 255² · MSE + bpp, with the level drawn at random per sample, so one model
 learns every rate level jointly.  Runs resume from RUN_DIR/checkpoint.pt; each checkpoint is written
-atomically, so a run killed at any moment (a session ending) loses at most one interval.
+atomically, so a run killed at any moment (a session ending) loses at most one interval, and Ctrl-C or
+SIGTERM finishes the current step and saves before exiting, so a deliberate stop loses nothing.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import argparse
 import csv
 import dataclasses
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -105,6 +107,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+class StopRequest:
+    """Set by SIGINT/SIGTERM; the training loop stops at the end of the step and saves.  Raising inside
+    the handler instead could interrupt ``optimizer.step()`` halfway and save half-updated weights."""
+
+    def __init__(self):
+        self.requested = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -161,6 +176,7 @@ def main(argv=None) -> None:
     t_run = time.time()
     t_save = t_run
     bar = tqdm(initial=step, total=args.steps, mininterval=30, desc="train", unit="step")
+    stop = StopRequest()
     while step < args.steps:
         x = data.batch(args.batch).to(args.device)
         levels = torch.randint(0, levels_n, (args.batch,), device=args.device)
@@ -187,7 +203,7 @@ def main(argv=None) -> None:
             bar.set_postfix(loss=f"{acc['loss'] / acc['n']:.4f}")
             acc = {"loss": 0.0, "n": 0, "bpp": np.zeros(levels_n), "mse": np.zeros(levels_n),
                    "cnt": np.zeros(levels_n)}
-        done = args.hours is not None and now - t_run > args.hours * 3600
+        done = stop.requested or (args.hours is not None and now - t_run > args.hours * 3600)
         if now - t_save > args.save_every or done or step >= args.steps:
             save_checkpoint(ckpt_path, model, optimizer, step, elapsed + now - t_run, average)
             t_save = now

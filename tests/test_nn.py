@@ -1,7 +1,9 @@
 """Neural tool: deterministic decoding, exact arithmetic, model identification, training smoke test."""
 import dataclasses
+import signal
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -176,6 +178,31 @@ def test_training_runs_checkpoints_and_resumes(tmp_path):
     switched = torch.load(out / "checkpoint.pt")
     assert switched["config"]["context"] == "four_pass" and switched["step"] == 4
     assert "context.2.weight" in switched["model"] and "context.2.weight" in switched["ema"]
+
+
+def test_training_stop_signal_saves_the_last_step(tmp_path):
+    """SIGTERM (a session ending, `kill`) finishes the step and saves it: nothing trained is lost."""
+    data = tmp_path / "images"
+    data.mkdir()
+    cv2.imwrite(str(data / "0.png"), synthetic_rgb(96, 96, 0))
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "nntools.train", "--data", str(data), "--out", str(out),
+                             "--batch", "2", "--crop", "64", "--channels", "16", "--latent", "16", "--hyper",
+                             "16", "--log-every", "1", "--threads", "1", "--save-every", "1e9"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = out / "log.csv"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+            time.sleep(0.2)
+        assert not (out / "checkpoint.pt").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+    last_logged = int(log.read_text().strip().splitlines()[-1].split(",")[0])
+    assert last_logged >= 2
+    assert torch.load(out / "checkpoint.pt")["step"] == last_logged
 
 
 def test_crop_pack_feeds_training(tmp_path):
