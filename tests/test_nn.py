@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -141,15 +142,20 @@ def test_context_adaptation_keeps_trained_stages():
     assert adapt_context(trained, "checkerboard").keys() == cb.keys()
 
 
-def test_training_runs_checkpoints_and_resumes(tmp_path):
+def tiny_training_command(tmp_path, pictures: int) -> tuple[list[str], Path]:
+    """A training command for a tiny model on a few synthetic pictures, logging every step; and its run folder."""
     data = tmp_path / "images"
     data.mkdir()
-    for i in range(2):
+    for i in range(pictures):
         cv2.imwrite(str(data / f"{i}.png"), synthetic_rgb(96, 96, i))
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "nntools.train", "--data", str(data), "--out", str(out), "--batch", "2",
+    return [sys.executable, "-m", "nntools.train", "--data", str(data), "--out", str(out), "--batch", "2",
             "--crop", "64", "--channels", "16", "--latent", "16", "--hyper", "16", "--log-every", "1",
-            "--threads", "1"]
+            "--threads", "1"], out
+
+
+def test_training_runs_checkpoints_and_resumes(tmp_path):
+    args, out = tiny_training_command(tmp_path, pictures=2)
     subprocess.run(args + ["--steps", "2"], check=True, capture_output=True)
     assert torch.load(out / "checkpoint.pt")["step"] == 2
     subprocess.run(args + ["--steps", "3"], check=True, capture_output=True)
@@ -182,14 +188,8 @@ def test_training_runs_checkpoints_and_resumes(tmp_path):
 
 def test_training_stop_signal_saves_the_last_step(tmp_path):
     """SIGTERM (a session ending, `kill`) finishes the step and saves it: nothing trained is lost."""
-    data = tmp_path / "images"
-    data.mkdir()
-    cv2.imwrite(str(data / "0.png"), synthetic_rgb(96, 96, 0))
-    out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "nntools.train", "--data", str(data), "--out", str(out),
-                             "--batch", "2", "--crop", "64", "--channels", "16", "--latent", "16", "--hyper",
-                             "16", "--log-every", "1", "--threads", "1", "--save-every", "1e9"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args, out = tiny_training_command(tmp_path, pictures=1)
+    proc = subprocess.Popen(args + ["--save-every", "1e9"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = out / "log.csv"
     try:
         deadline = time.time() + 120
