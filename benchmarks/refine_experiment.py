@@ -1,6 +1,7 @@
 """Online refinement of the NN coding (docs/RESULTS.md, issue 6): steps, learning-rate choice, target.
 
     python benchmarks/refine_experiment.py --data ../shared/data/dev --crop 128 --limit 8 --long-limit 4 --out runs/refine --jobs 1
+    python benchmarks/refine_experiment.py --max-steps 50 --out runs/refine2 --jobs 1   # without the 200-step variant
 
 NN-only mode at levels 1 3 5 7 and hybrid mode at QP 22 27 32 37 code the same centre crops, without
 refinement and with each variant (resumable: OUT/points.jsonl).  Printed and written to
@@ -55,10 +56,14 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--long-limit", type=int, default=0,
                    help="variants of 200 steps or more: only the first N pictures (0: all)")
+    p.add_argument("--max-steps", type=int, default=None, help="leave out variants of more steps")
     args = p.parse_args()
+    nn_variants, hybrid_variants = ({name: o for name, o in v.items()
+                                     if args.max_steps is None or o.get("nn_refine_steps", 0) <= args.max_steps}
+                                    for v in (NN_VARIANTS, HYBRID_VARIANTS))
     pictures = centre_crops(list_images(args.data)[:args.limit or None], args.crop, args.out / "pictures")
     points = []
-    for mode, variants, params in (("nn", NN_VARIANTS, args.levels), ("hybrid", HYBRID_VARIANTS, args.qp)):
+    for mode, variants, params in (("nn", nn_variants, args.levels), ("hybrid", hybrid_variants, args.qp)):
         for options in variants.values():
             opts = tuple(sorted(options.items()))
             long = options.get("nn_refine_steps", 0) >= 200 and args.long_limit
@@ -66,7 +71,7 @@ def main() -> None:
                        for v in params]
     rows = run_points(points, args.out / "points.jsonl", jobs=args.jobs)
     assert all(r["exact"] for r in rows), "decoder output differs from the encoder reconstruction"
-    results = table(rows, "nn", NN_VARIANTS) + table(rows, "hybrid", HYBRID_VARIANTS)
+    results = table(rows, "nn", nn_variants) + table(rows, "hybrid", hybrid_variants)
     lines = [f"{len(pictures)} pictures ({args.crop}x{args.crop} centre crops of {args.data}); NN-only at levels "
              f"{' '.join(map(str, args.levels))}, hybrid at QP {' '.join(map(str, args.qp))}; BD-rate (Akima, mean "
              "over pictures where both curves exist) against the unrefined coding of the same mode" +
