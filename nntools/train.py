@@ -94,6 +94,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.999,
                    help="decay of the exported weight average (0 turns it off)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--compile", action="store_true",
+                   help="run the training forward through torch.compile (about 15% faster steps on this CPU, "
+                        "benchmarks/bench_train_step.py; the first step compiles for a minute or two)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--context", choices=["checkerboard", "four_pass"],
                    help="context model (default checkerboard, or the checkpoint's); naming another one than "
@@ -163,6 +166,8 @@ def main(argv=None) -> None:
         average = WeightAverage(model, args.ema, state["ema"] if has_ema else None,
                                 state.get("ema_count", 0) if has_ema else 0)
 
+    # The compiled wrapper shares the model's parameters; checkpoints keep saving the plain module.
+    forward_model = torch.compile(model) if args.compile else model
     data = CropDataset(args.data, crop=args.crop, seed=args.seed + step)
     log_path = out / "log.csv"
     new_log = not log_path.exists()
@@ -180,7 +185,7 @@ def main(argv=None) -> None:
     while step < args.steps:
         x = data.batch(args.batch).to(args.device)
         levels = torch.randint(0, levels_n, (args.batch,), device=args.device)
-        loss, stats = train_step(model, optimizer, x, levels)
+        loss, stats = train_step(forward_model, optimizer, x, levels)
         if average is not None:
             average.update(model)
         step += 1

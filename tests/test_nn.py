@@ -186,6 +186,22 @@ def test_training_runs_checkpoints_and_resumes(tmp_path):
     assert "context.2.weight" in switched["model"] and "context.2.weight" in switched["ema"]
 
 
+def test_compiled_training_saves_the_plain_model(tmp_path):
+    """--compile trains through a torch.compile wrapper; the checkpoint must still hold the plain module's
+    parameters under their own names (no wrapper prefix), so that export and a resume without it work."""
+    from nntools.model import ModelConfig, NNCodecModel
+    args, out = tiny_training_command(tmp_path, pictures=1)
+    subprocess.run(args + ["--steps", "2", "--compile"], check=True, capture_output=True)
+    state = torch.load(out / "checkpoint.pt")
+    fresh = NNCodecModel(ModelConfig.from_dict(state["config"]))
+    assert state["step"] == 2 and state["ema_count"] == 2
+    assert state["model"].keys() == fresh.state_dict().keys() == state["ema"].keys()
+    subprocess.run(args + ["--steps", "3"], check=True, capture_output=True)
+    resumed = torch.load(out / "checkpoint.pt")
+    assert resumed["step"] == 3
+    assert not torch.equal(resumed["model"]["g_a.0.weight"], state["model"]["g_a.0.weight"])
+
+
 def test_training_stop_signal_saves_the_last_step(tmp_path):
     """SIGTERM (a session ending, `kill`) finishes the step and saves it: nothing trained is lost."""
     args, out = tiny_training_command(tmp_path, pictures=1)
