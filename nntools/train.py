@@ -95,7 +95,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="decay of the exported weight average (0 turns it off)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--compile", action="store_true",
-                   help="run the training forward through torch.compile (about 15% faster steps on this CPU, "
+                   help="run the training forward through torch.compile (11% less time per step on this CPU, "
                         "benchmarks/bench_train_step.py; the first step compiles for a minute or two)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--context", choices=["checkerboard", "four_pass"],
