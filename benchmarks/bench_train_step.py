@@ -2,9 +2,10 @@
 
 Run: ``python benchmarks/bench_train_step.py [--threads 2] [--batch 8] [--crop 128] [--steps 40]``.
 Times ``nntools.train.train_step`` (forward, RD loss, backward, clipping, Adam) on random data with the
-four-stage context model, after warm-up steps (which include the compilation), for three variants:
-eager, eager with channels-last tensors, and ``torch.compile`` (what ``python -m nntools.train
---compile`` uses).  Stop other CPU work (a running training: ``kill -STOP``/``kill -CONT``) first.
+four-stage context model, after warm-up steps (which include the compilation), for five variants:
+eager, eager with channels-last tensors, ``torch.compile`` (``python -m nntools.train --compile``), and
+bfloat16 mixed precision eager and compiled (``--bf16``, ``--compile --bf16``).  Stop other CPU work
+(a running training: ``kill -STOP``/``kill -CONT``) first.
 """
 from __future__ import annotations
 
@@ -27,13 +28,14 @@ def seconds_per_step(variant: str, args: argparse.Namespace) -> float:
     if variant == "channels-last":
         model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    elif variant == "compile":
+    elif variant.startswith("compile"):
         forward_model = torch.compile(model)
+    bf16 = variant.endswith("bf16")
     for _ in range(3):
-        train_step(forward_model, optimizer, x, levels)
+        train_step(forward_model, optimizer, x, levels, bf16)
     start = time.perf_counter()
     for _ in range(args.steps):
-        train_step(forward_model, optimizer, x, levels)
+        train_step(forward_model, optimizer, x, levels, bf16)
     return (time.perf_counter() - start) / args.steps
 
 
@@ -47,7 +49,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"batch {args.batch} of {args.crop}x{args.crop} luma crops, {args.threads} threads")
     print("| variant | s/step | steps/s |\n| --- | ---: | ---: |")
-    for variant in ("eager", "channels-last", "compile"):
+    for variant in ("eager", "channels-last", "compile", "eager+bf16", "compile+bf16"):
         s = seconds_per_step(variant, args)
         print(f"| {variant} | {s:.3f} | {1 / s:.2f} |", flush=True)
 

@@ -39,8 +39,21 @@ class GDN(nn.Module):
         return x * norm if self.inverse else x / norm
 
 
-def conv(cin: int, cout: int, kernel: int = 5, stride: int = 2) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2)
+class FullPrecisionConv2d(nn.Conv2d):
+    """A convolution that stays float32 under bfloat16 autocast (``--bf16`` training).
+
+    Used for the last layer of each transform: their outputs are rounded to symbols (latent, hyper-latent),
+    set the probabilities (entropy parameters) or are scored (reconstruction), and bf16's 8-bit mantissa
+    would move those rounding decisions and the distortion.  The same weights as ``nn.Conv2d``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.float())
+
+
+def conv(cin: int, cout: int, kernel: int = 5, stride: int = 2, full_precision: bool = False) -> nn.Conv2d:
+    cls = FullPrecisionConv2d if full_precision else nn.Conv2d
+    return cls(cin, cout, kernel, stride=stride, padding=kernel // 2)
 
 
 def deconv(cin: int, cout: int, kernel: int = 5, stride: int = 2) -> nn.ConvTranspose2d:

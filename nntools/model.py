@@ -68,30 +68,30 @@ class NNCodecModel(nn.Module):
             conv(cin, n, 3, 1), GDN(n),
             conv(n, n), GDN(n),
             conv(n, n), GDN(n),
-            conv(n, m),
+            conv(n, m, full_precision=True),
         )
         self.g_s = nn.Sequential(
             deconv(m, n), GDN(n, inverse=True),
             deconv(n, n), GDN(n, inverse=True),
             deconv(n, n), GDN(n, inverse=True),
-            conv(n, cin, 3, 1),
+            conv(n, cin, 3, 1, full_precision=True),
         )
         self.h_a = nn.Sequential(
             conv(m, h, 3, 1), nn.ReLU(),
             conv(h, h), nn.ReLU(),
-            conv(h, h),
+            conv(h, h, full_precision=True),
         )
         self.h_s = nn.Sequential(
             deconv(h, h), nn.ReLU(),
             deconv(h, m * 3 // 2), nn.ReLU(),
-            conv(m * 3 // 2, 2 * m, 3, 1),
+            conv(m * 3 // 2, 2 * m, 3, 1, full_precision=True),
         )
         stages = 1 if cfg.context == "checkerboard" else 3
         self.context = nn.ModuleList(conv(m, 2 * m, 5, 1) for _ in range(stages))
         self.entropy_parameters = nn.Sequential(
             nn.Conv2d(4 * m, 3 * m, 1), nn.ReLU(),
             nn.Conv2d(3 * m, 2 * m, 1), nn.ReLU(),
-            nn.Conv2d(2 * m, 2 * m, 1),
+            conv(2 * m, 2 * m, 1, 1, full_precision=True),
         )
         self.z_density = FactorizedDensity(h)
         lo, hi = torch.log(torch.tensor(3.0)), torch.log(torch.tensor(0.3))

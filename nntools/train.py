@@ -35,9 +35,12 @@ def rd_loss(model: NNCodecModel, x: torch.Tensor, levels: torch.Tensor) -> tuple
     return loss, {"bpp": bpp.detach(), "mse": mse.detach()}
 
 
-def train_step(model: NNCodecModel, optimizer, x: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    """One optimiser step on the joint RD loss, gradient norm clipped at 1."""
-    loss, stats = rd_loss(model, x, levels)
+def train_step(model: NNCodecModel, optimizer, x: torch.Tensor, levels: torch.Tensor,
+               bf16: bool = False) -> tuple[torch.Tensor, dict]:
+    """One optimiser step on the joint RD loss, gradient norm clipped at 1.  ``bf16`` runs the forward
+    under bfloat16 autocast; weights, gradients and optimiser state stay float32."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        loss, stats = rd_loss(model, x, levels)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -97,6 +100,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--compile", action="store_true",
                    help="run the training forward through torch.compile (11% less time per step on this CPU, "
                         "benchmarks/bench_train_step.py; the first step compiles for a minute or two)")
+    p.add_argument("--bf16", action="store_true",
+                   help="mixed precision: convolutions in bfloat16 (CPUs with AVX512-BF16/AMX, or CUDA), the last "
+                        "layer of each transform and the loss in float32 (see docs/MODEL_CARD.md for its measured "
+                        "speed and effect)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--context", choices=["checkerboard", "four_pass"],
                    help="context model (default checkerboard, or the checkpoint's); naming another one than "
@@ -185,7 +192,7 @@ def main(argv=None) -> None:
     while step < args.steps:
         x = data.batch(args.batch).to(args.device)
         levels = torch.randint(0, levels_n, (args.batch,), device=args.device)
-        loss, stats = train_step(forward_model, optimizer, x, levels)
+        loss, stats = train_step(forward_model, optimizer, x, levels, args.bf16)
         if average is not None:
             average.update(model)
         step += 1

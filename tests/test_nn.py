@@ -233,3 +233,35 @@ def test_crop_pack_feeds_training(tmp_path):
     batch = data.batch(2)
     assert len(data.pictures) == 3 and batch.shape == (2, 6, 32, 32)
     assert float(batch.min()) >= -0.5 and float(batch.max()) <= 0.5
+
+
+def test_bf16_training_keeps_float32_where_symbols_and_loss_are_computed():
+    """--bf16 runs the convolutions in bfloat16, but the layers whose outputs are rounded to symbols, set
+    probabilities or are scored stay float32, and so do the weights the optimiser updates."""
+    from nntools.layers import FullPrecisionConv2d
+    from nntools.model import ModelConfig, NNCodecModel
+    from nntools.train import train_step
+    torch.manual_seed(0)
+    model = NNCodecModel(ModelConfig(channels=16, latent=16, hyper=16, context="four_pass"))
+    last_layers = [model.g_a[-1], model.g_s[-1], model.h_a[-1], model.h_s[-1], model.entropy_parameters[-1]]
+    assert all(isinstance(layer, FullPrecisionConv2d) for layer in last_layers)
+    x = torch.rand(2, 6, 32, 32) - 0.5
+    levels = torch.tensor([0, 7])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model.g_a[0](x).dtype == torch.bfloat16
+        assert model.g_a[-1](torch.rand(1, 16, 4, 4)).dtype == torch.float32
+        out = model(x, levels)
+    assert all(out[k].dtype == torch.float32 for k in ("x_hat", "y_lik", "z_lik"))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss, stats = train_step(model, optimizer, x, levels, bf16=True)
+    assert torch.isfinite(loss) and stats["bpp"].dtype == torch.float32
+    after = model.state_dict()
+    assert all(v.dtype == torch.float32 for v in after.values())
+    assert not torch.equal(before["g_a.0.weight"], after["g_a.0.weight"])
+    # outside autocast the full-precision layer is an ordinary convolution with the same weights
+    layer = model.g_s[-1]
+    plain = torch.nn.Conv2d(16, 6, 3, padding=1)
+    plain.load_state_dict(layer.state_dict())
+    probe = torch.rand(1, 16, 8, 8)
+    assert torch.equal(layer(probe), plain(probe))
