@@ -127,18 +127,13 @@ def dev_inputs(pictures: list[Path]) -> list[torch.Tensor]:
             for p in pictures]
 
 
-@torch.no_grad()
 def float_rd(model: NNCodecModel, inputs: list[torch.Tensor], level: int) -> tuple[float, float]:
     """(bpp, PSNR-Y) over the inputs with rounded latents: the operating point a decoder would see,
     computed in float."""
     bits = pixels = sse = 0.0
     for x in inputs:
-        lv = torch.tensor([level])
-        y = model.g_a(x)
-        z_hat = torch.round(model.h_a(y))
-        y_hat, y_lik = model.latent_stages(y, model.h_s(z_hat), model.delta(lv), ste_rate=True)
-        x_hat = model.g_s(y_hat).clamp(-0.5, 0.5)
-        bits += float(-torch.log2(y_lik).sum() - torch.log2(model.z_density.likelihood(z_hat)).sum())
+        x_hat, picture_bits = model.rounded_forward(x, torch.tensor([level]))
+        bits += float(picture_bits.sum())
         pixels += x.shape[2] * x.shape[3] * 4
         sse += float(((x_hat[:, :4] - x[:, :4]) * 255).pow(2).sum())
     return bits / pixels, 10 * np.log10(255 ** 2 / (sse / pixels))

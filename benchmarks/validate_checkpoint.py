@@ -15,27 +15,20 @@ import numpy as np
 import torch
 
 from nntools.data import CropDataset
-from nntools.model import ModelConfig, NNCodecModel, ste_round
+from nntools.model import ModelConfig, NNCodecModel
 
 
-@torch.no_grad()
 def held_out_rd(model: NNCodecModel, crops: torch.Tensor) -> tuple[float, np.ndarray, np.ndarray]:
     """(mean loss over levels, bpp per level, PSNR per level) with rounded latents."""
     luma_pixels = crops.shape[2] * crops.shape[3] * 4
-    y = model.g_a(crops)
-    z_hat = ste_round(model.h_a(y))
-    z_bits = -torch.log2(model.z_density.likelihood(z_hat)).sum(dim=(1, 2, 3))
-    hyper = model.h_s(z_hat)
     bpp, psnr, losses = [], [], []
     for level in range(model.cfg.levels):
-        levels = torch.full((crops.shape[0],), level)
-        y_hat, y_lik = model.latent_stages(y, hyper, model.delta(levels), ste_rate=True)
-        bits = z_bits - torch.log2(y_lik).sum(dim=(1, 2, 3))
-        mse = ((model.g_s(y_hat).clamp(-0.5, 0.5) - crops) ** 2).mean(dim=(1, 2, 3))
+        x_hat, bits = model.rounded_forward(crops, torch.full((crops.shape[0],), level))
+        mse = float(((x_hat - crops) ** 2).mean())
         b = float((bits / luma_pixels).mean())
         bpp.append(b)
-        psnr.append(10 * np.log10(1.0 / float(mse.mean())))
-        losses.append(model.cfg.lambdas[level] * 255 ** 2 * float(mse.mean()) + b)
+        psnr.append(10 * np.log10(1.0 / mse))
+        losses.append(model.cfg.lambdas[level] * 255 ** 2 * mse + b)
     return float(np.mean(losses)), np.array(bpp), np.array(psnr)
 
 

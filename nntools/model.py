@@ -135,6 +135,17 @@ class NNCodecModel(nn.Module):
         symbols = ste_round(symbols) if ste_rate else symbols + torch.empty_like(y).uniform_(-0.5, 0.5)
         return y_hat, gaussian_likelihood(symbols, torch.exp(logsig) / delta)
 
+    @torch.no_grad()
+    def rounded_forward(self, x: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x̂ clamped to the sample range, bits per sample) with hard-rounded latents: the operating point
+        a decoder sees, computed in float, for evaluations between exports (not the normative decoder)."""
+        y = self.g_a(x)
+        z_hat = torch.round(self.h_a(y))
+        y_hat, y_lik = self.latent_stages(y, self.h_s(z_hat), self.delta(levels), ste_rate=True)
+        z_lik = self.z_density.likelihood(z_hat)
+        bits = -(torch.log2(y_lik).sum(dim=(1, 2, 3)) + torch.log2(z_lik).sum(dim=(1, 2, 3)))
+        return self.g_s(y_hat).clamp(-0.5, 0.5), bits
+
     # -- training forward ---------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, levels: torch.Tensor) -> dict[str, torch.Tensor]:
         """x: (B, 6, H, W) in [-0.5, 0.5], H and W multiples of 32; levels: (B,) int64."""
