@@ -7,8 +7,8 @@ a realistic mix (75 % context-coded, 25 % bypass of which most in runs).
 """
 from __future__ import annotations
 
+import argparse
 import random
-import sys
 import time
 from typing import Callable
 
@@ -79,7 +79,9 @@ def best_time(make_coder: Callable[[], SyntaxCoder], ops: list[tuple]) -> tuple[
 
 
 def main() -> None:
-    num_bins = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("num_bins", type=int, nargs="?", default=300_000, help="bins per workload")
+    num_bins = p.parse_args().num_bins
     table = ContextTable()
     table.add("bench", 64)
     print(f"{'workload':<16} {'bins':>8} {'encode':>12} {'decode':>12} {'estimate':>12}   (bins/s)")

@@ -8,7 +8,7 @@ symbols/s (best of 3), and the size above the ideal code length (mostly the per-
 """
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from typing import Callable
 
@@ -55,4 +55,6 @@ def main(num_symbols: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300_000)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("num_symbols", type=int, nargs="?", default=300_000, help="latent symbols per run")
+    main(parser.parse_args().num_symbols)

@@ -98,7 +98,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="decay of the exported weight average (0 turns it off)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--compile", action="store_true",
-                   help="run the training forward through torch.compile (11% less time per step on this CPU, "
+                   help="run the training forward through torch.compile (11%% less time per step on this CPU, "
                         "benchmarks/bench_train_step.py; the first step compiles for a minute or two)")
     p.add_argument("--bf16", action="store_true",
                    help="mixed precision: convolutions in bfloat16 (CPUs with AVX512-BF16/AMX, or CUDA), the last "

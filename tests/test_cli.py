@@ -119,3 +119,33 @@ def test_demo(tmp_path, capsys):
     assert [(r["mode"], r["qp"]) for r in rows] == [("hybrid", 37)] and rows[0]["bpp"] > 0
     assert 0 <= rows[0]["nn_area"] <= 1 and rows[0]["nn_trials"] == 2                 # the 2 CTUs inside the picture
     assert (tmp_path / "sample_hybrid_qp37.png").exists() and "| NN area |" in (tmp_path / "report.md").read_text()
+
+
+_REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+_SCRIPTS = sorted(str(p.relative_to(_REPO)) for p in (_REPO / "benchmarks").glob("*.py")
+                  if "argparse" in p.read_text())
+_MODULES = ["nntools.train", "nntools.export", "nntools.data", "hybridcodec.demo"]
+
+
+@pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")
+@pytest.mark.parametrize("target", _MODULES + _SCRIPTS)
+def test_every_command_line_prints_help(target, monkeypatch, capsys):
+    """``--help`` of each module and benchmark script exits 0 with a usage line; argparse formats help
+    strings with %, so a bare percent sign in one only fails when a user asks for help."""
+    import runpy
+    monkeypatch.setattr(sys, "argv", [target, "--help"])
+    with pytest.raises(SystemExit) as stop:
+        if target.endswith(".py"):
+            monkeypatch.syspath_prepend(str(_REPO / "benchmarks"))     # as when run as a script
+            runpy.run_path(str(_REPO / target), run_name="__main__")
+        else:
+            runpy.run_module(target, run_name="__main__", alter_sys=True)
+    assert stop.value.code in (0, None)
+    assert "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["encode", "decode", "inspect", "rd", "demo"])
+def test_every_subcommand_prints_help(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0 and f"hybridcodec {command}" in capsys.readouterr().out

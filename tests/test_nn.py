@@ -187,6 +187,26 @@ def test_training_runs_checkpoints_and_resumes(tmp_path):
     assert "context.2.weight" in switched["model"] and "context.2.weight" in switched["ema"]
 
 
+def test_training_starts_from_shipped_weights(tmp_path):
+    """--init with an exported weights file (the way to go on when a run folder is lost) starts from its
+    transforms and keeps its context model, with a fresh optimiser and weight average."""
+    from nntools.zoo import float_model, load_arrays
+    args, out = tiny_training_command(tmp_path, pictures=1)
+    subprocess.run(args + ["--steps", "2", "--context", "four_pass"], check=True, capture_output=True)
+    weights = tmp_path / "shipped.npz"
+    subprocess.run([sys.executable, "-m", "nntools.export", str(out / "checkpoint.pt"), str(weights)],
+                   check=True, capture_output=True)
+    run2 = tmp_path / "run2"
+    args2 = [a if a != str(out) else str(run2) for a in args]
+    subprocess.run(args2 + ["--steps", "1", "--init", str(weights), "--lr", "1e-12"], check=True,
+                   capture_output=True)
+    state = torch.load(run2 / "checkpoint.pt")
+    assert state["step"] == 1 and state["config"]["context"] == "four_pass"
+    start = float_model(load_arrays(weights)).state_dict()
+    for name in ("g_a.0.weight", "g_s.0.weight", "context.2.weight", "entropy_parameters.0.weight"):
+        assert torch.allclose(state["model"][name], start[name], atol=1e-6), name
+
+
 @pytest.mark.skipif(shutil.which("c++") is None, reason="torch.compile on CPU needs a C++ compiler")
 def test_compiled_training_saves_the_plain_model(tmp_path):
     """--compile trains through a torch.compile wrapper; the checkpoint must still hold the plain module's
