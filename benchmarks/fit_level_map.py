@@ -18,20 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from hybridcodec.config import EncoderConfig
+from hybridcodec.experiments import centre_crop
 from hybridcodec.imageio import read_image
 from hybridcodec.picture import prepare_source
 from nntools.data import list_images
 from nntools.encoder import encode_picture
 from nntools.level_map import BIT_DEPTHS, level_map_row
 from nntools.zoo import DEFAULT_MODEL, MODELS, WEIGHTS_DIR, load_arrays, load_bundle, save_arrays
-
-
-def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    if size <= 0:
-        return image
-    h, w = image.shape[:2]
-    y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
-    return image[y:y + size, x:x + size]
 
 
 def operating_points(bundle, images: list[np.ndarray], bit_depth: int) -> list[dict]:

@@ -270,6 +270,15 @@ def load_published(path: str | Path) -> tuple[str, list[dict]]:
     return str(doc.get("name") or Path(path).stem), sorted(points, key=lambda p: p["bpp"])
 
 
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """The size x size centre of a picture (all of it where it is smaller, or for size 0)."""
+    if size <= 0:
+        return image
+    h, w = image.shape[:2]
+    y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return image[y:y + size, x:x + size]
+
+
 def centre_crops(pictures: list[Path], size: int, folder: Path) -> list[Path]:
     """size x size centre crops of the pictures as PNGs in ``folder`` (made once, then reused): the
     small, fixed test set of the ablation and refinement experiments."""
@@ -279,10 +288,7 @@ def centre_crops(pictures: list[Path], size: int, folder: Path) -> list[Path]:
     for path in pictures:
         target = folder / f"{Path(path).stem}.png"
         if not target.exists():
-            image = read_image(path)
-            h, w = image.shape[:2]
-            y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
-            write_image(target, image[y:y + size, x:x + size])
+            write_image(target, centre_crop(read_image(path), size))
         out.append(target)
     return out
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bitstream.cdf_tables import gaussian_cdf_tables, quantized_cdf_from_pmf
+from bitstream.cdf_tables import MAX_PRECISION, gaussian_cdf_tables, quantized_cdf_from_pmf
 from nntools.exact import ACT_FRAC, GAMMA_FRAC, BETA_FRAC, quantized_parameters
 from nntools.level_map import training_level_map
 from nntools.model import ModelConfig, NNCodecModel
@@ -100,7 +100,7 @@ def _inverse_softplus(x: torch.Tensor) -> torch.Tensor:
 def float_model(arrays: dict[str, np.ndarray]) -> NNCodecModel:
     """A float NNCodecModel with the stored (quantised) parameters: the encoder's analysis transforms,
     and the starting point when training resumes from shipped weights.  The factorised density of z is
-    not stored (only its CDF tables are), so it restarts from its initialisation."""
+    not stored (only its CDF tables are): it keeps its initialisation (see ``load_float_weights``)."""
     model = NNCodecModel(config_of(arrays))
     with torch.no_grad():
         for name, layer in model.named_modules():
@@ -122,7 +122,18 @@ def load_float_weights(path: str | Path) -> dict:
     """State dict to initialise training from a checkpoint (.pt) or an exported weights file (.npz)."""
     if str(path).endswith(".pt"):
         return torch.load(path, map_location="cpu")["model"]
-    return float_model(load_arrays(path)).state_dict()
+    arrays = load_arrays(path)
+    model = float_model(arrays)
+    model.z_density.fit_pmfs(*z_pmfs(arrays))
+    return model.state_dict()
+
+
+def z_pmfs(arrays: dict[str, np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The pmfs of z's stored CDF tables (escape symbol dropped) and their supports' lowest values."""
+    rows = range(NUM_SCALES, len(arrays["cdf_lengths"]))
+    pmfs = [np.diff(arrays["cdfs"][r, :arrays["cdf_lengths"][r]].astype(np.float64))[:-1] / 2.0 ** MAX_PRECISION
+            for r in rows]
+    return pmfs, arrays["cdf_offsets"][NUM_SCALES:]
 
 
 _REGISTERED: list[str] = []     # weights files outside the package that this process may decode with

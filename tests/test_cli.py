@@ -124,7 +124,7 @@ def test_demo(tmp_path, capsys):
 _REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 _SCRIPTS = sorted(str(p.relative_to(_REPO)) for p in (_REPO / "benchmarks").glob("*.py")
                   if "argparse" in p.read_text())
-_MODULES = ["nntools.train", "nntools.export", "nntools.data", "hybridcodec.demo"]
+_MODULES = ["nntools.train", "nntools.export", "nntools.data", "nntools.refit_density", "hybridcodec.demo"]
 
 
 @pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")
