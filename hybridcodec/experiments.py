@@ -18,17 +18,19 @@ import math
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from bitstream.errors import InputError
 from hybridcodec.bdrate import bd_rate
-from hybridcodec.config import MODES
+from hybridcodec.config import MODES, EncoderConfig
 from hybridcodec.imageio import read_image
 from hybridcodec.metrics import ms_ssim, psnr_rgb, psnr_y
 
 OUR_CODECS = MODES
+NN_CODECS = ("nn", "hybrid")     # our modes whose points depend on the NN weights
 ANCHOR_ALIASES = {"x265": "hevc"}
 METRICS = ("psnr_y", "psnr_rgb", "ms_ssim_db")      # BD-rate quality axes
 TIMING_FIELDS = ("encode_s", "decode_s")             # the only fields that depend on the machine
@@ -52,14 +54,22 @@ class Point:
 
     @property
     def key(self) -> str:
-        return json.dumps([Path(self.picture).name, self.codec, self.param, list(self.options)])
+        fields = [Path(self.picture).name, self.codec, self.param, list(self.options)]
+        if self.codec in NN_CODECS:     # a cached NN point belongs to the weights that coded it
+            fields.append(nn_model_id(dict(self.options).get("nn_model", EncoderConfig.nn_model)))
+        return json.dumps(fields)
+
+
+@lru_cache(maxsize=8)
+def nn_model_id(name_or_path: str) -> str:
+    from nntools.zoo import load_arrays, model_id
+    return model_id(load_arrays(name_or_path)).hex()
 
 
 def code_point(point: Point) -> dict:
     """Code one point and measure it (runs in a worker process)."""
     image = read_image(point.picture)
     if point.codec in OUR_CODECS:
-        from hybridcodec.config import EncoderConfig
         from hybridcodec.decoder import decode
         from hybridcodec.encoder import Encoder
         options = dict(point.options)

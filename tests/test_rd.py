@@ -115,3 +115,17 @@ def test_local_pool_and_dask_local_cluster_give_the_same_numbers(pictures, tmp_p
         return [{k: v for k, v in r.items() if k not in experiments.TIMING_FIELDS} for r in rows]
     assert numbers(pool_rows) == numbers(dask_rows)
     assert len(pool_rows) == len(points) and all(r["exact"] for r in pool_rows if r["codec"] != "jpeg")
+
+
+def test_cached_nn_points_belong_to_their_weights(tmp_path):
+    """Re-running an experiment after new weights are shipped must re-code the NN and hybrid points
+    (their cache key carries the model id), and may reuse the host and anchor points."""
+    from nntools.zoo import DEFAULT_MODEL, load_arrays, model_id, save_arrays
+    arrays = load_arrays(DEFAULT_MODEL)
+    save_arrays(dict(arrays, log_delta=arrays["log_delta"] + 1), tmp_path / "other.npz")
+    other = (("nn_model", str(tmp_path / "other.npz")),)
+    for codec in ("nn", "hybrid"):
+        assert json.loads(Point("a.png", codec, 3).key)[-1] == model_id(arrays).hex()
+        assert Point("a.png", codec, 3).key != Point("a.png", codec, 3, other).key
+    assert json.loads(Point("a.png", "host", 3).key) == ["a.png", "host", 3, []]
+    assert json.loads(Point("a.png", "jpeg", 50).key) == ["a.png", "jpeg", 50, []]
