@@ -5,9 +5,10 @@
 #
 # Stop the training first (it shares the 2 cores).  TAG names the results folders: runs/validate12.log,
 # runs/level_map12, runs/rd_dev12 (NN on all 16 dev pictures, hybrid on the first 6), runs/rd_dev12_{jpeg,host}
-# and runs/rd_dev12_h_{host,nn,jpeg} (the same points against other references), runs/jratio12.  Host and
-# anchor points already in runs/rd_dev12 are reused (rd_dev.py resumes); on a fresh machine they take
-# about 20 more minutes, and x265 needs ffmpeg (apt-get install -y ffmpeg).  About 25 minutes otherwise.
+# and runs/rd_dev12_h_{host,nn,jpeg} (the same points against other references), runs/jratio12.  Copy an
+# earlier run's points.jsonl into runs/rd_dev12/ first to reuse its host and anchor points (NN and hybrid
+# points are keyed by the model id, so they are coded again); without them it takes about 20 more
+# minutes, and x265 needs ffmpeg (apt-get install -y ffmpeg).  About 25 minutes otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ckpt=$1
