@@ -71,26 +71,38 @@ class FactorizedDensity(nn.Module):
         lik = self.bin_likelihood(z.permute(1, 0, 2, 3).reshape(c, 1, -1))
         return lik.reshape(c, b, h, w).permute(1, 0, 2, 3)
 
-    def fit_pmfs(self, pmfs: list[np.ndarray], offsets: np.ndarray, steps: int = 2000, lr: float = 1e-2) -> float:
-        """Fit the density to per-channel pmfs (integer supports from ``offsets``) by minimising their
-        cross-entropy, and return it in bits per value (mean over channels).
-
-        Shipped weights keep only the density's CDF tables, and z's density learns slowly at the small
-        learning rates of a long run: training resumed from shipped weights with a fresh density spent
-        2.3x the bits on z after 28,000 steps (docs/MODEL_CARD.md).  Fitting restores it first."""
+    @staticmethod
+    def _pmf_grid(pmfs: list[np.ndarray], offsets: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel pmfs on integer supports starting at ``offsets``, laid on one shared grid:
+        (target probabilities (C, 1, N), grid values (C, 1, N))."""
         lo = int(np.min(offsets))
         hi = max(int(o) + len(p) for o, p in zip(offsets, pmfs))
         target = torch.zeros(len(pmfs), 1, hi - lo)
         for ch, (p, o) in enumerate(zip(pmfs, offsets)):
             target[ch, 0, int(o) - lo:int(o) - lo + len(p)] = torch.from_numpy(p / p.sum())
-        grid = torch.arange(lo, hi, dtype=torch.float32).expand(len(pmfs), 1, -1)
+        return target, torch.arange(lo, hi, dtype=torch.float32).expand(len(pmfs), 1, -1)
+
+    def _bits(self, target: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        return -(target * torch.log2(self.bin_likelihood(grid))).sum(dim=2).mean()
+
+    def cross_entropy(self, pmfs: list[np.ndarray], offsets: np.ndarray) -> float:
+        """Bits per value (mean over channels) this density spends on values drawn from the pmfs."""
+        with torch.no_grad():
+            return float(self._bits(*self._pmf_grid(pmfs, offsets)))
+
+    def fit_pmfs(self, pmfs: list[np.ndarray], offsets: np.ndarray, steps: int = 2000, lr: float = 1e-2) -> float:
+        """Fit the density to per-channel pmfs by minimising their cross-entropy; returns it.
+
+        Shipped weights keep only the density's CDF tables, and z's density learns slowly at the small
+        learning rates of a long run: training resumed from shipped weights with a fresh density spent
+        2.3x the bits on z after 28,000 steps (docs/MODEL_CARD.md).  Fitting restores it first."""
+        target, grid = self._pmf_grid(pmfs, offsets)
         optimizer = torch.optim.Adam(self.parameters(), lr=lr)
         for _ in range(steps):
-            loss = -(target * torch.log2(self.bin_likelihood(grid))).sum(dim=2).mean()
             optimizer.zero_grad()
-            loss.backward()
+            self._bits(target, grid).backward()
             optimizer.step()
-        return float(loss.detach())
+        return self.cross_entropy(pmfs, offsets)
 
     @torch.no_grad()
     def pmf_tables(self, max_abs: int = 64, tail: float = 1e-6) -> tuple[list[np.ndarray], np.ndarray]:

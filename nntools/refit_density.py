@@ -51,7 +51,7 @@ def main() -> None:
         model = NNCodecModel(ModelConfig.from_dict(state["config"])).eval()
         model.load_state_dict(state[key])
         pmfs, offsets = empirical_z_pmfs(model, batches)
-        before = model.z_density.fit_pmfs(pmfs, offsets, steps=1, lr=0.0)
+        before = model.z_density.cross_entropy(pmfs, offsets)
         after = model.z_density.fit_pmfs(pmfs, offsets)
         entropy = np.mean([-(q[q > 0] * np.log2(q[q > 0])).sum() for q in pmfs])
         print(f"{key}: code length of z {before:.4f} -> {after:.4f} bits/value (empirical entropy {entropy:.4f})")
