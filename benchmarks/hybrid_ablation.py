@@ -29,6 +29,7 @@ VARIANTS = {
     "NN residual mode on": ("hybrid", {"nn_residual": True}),
     "separate DC coding on": ("hybrid", {"nn_dc": True}),
     "separate luma/chroma flags on": ("hybrid", {"nn_cbcr_separate": True}),
+    "host-only picture check off": ("hybrid", {"host_picture_check": False}),
 }
 
 

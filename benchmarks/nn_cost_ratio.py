@@ -1,6 +1,7 @@
 """How far the neural path is from winning CUs: J_nn / J_host of every NN trial of the hybrid search.
 
     python benchmarks/nn_cost_ratio.py --data ../shared/data/dev --crop 256 --qp 22 37 --out runs/jratio
+    (--nn-refine-steps N: the same with every NN candidate refined online at the host's λ)
 
 Each picture's centre crop is coded in hybrid mode with the trace's ``rd`` channel on; every
 ``nn_compress_flag`` decision reports the RD cost of the host and the NN coding of one CU.  A ratio
@@ -41,8 +42,8 @@ class TrialRecorder(ChannelTrace):
 
 
 def trials_of(image: np.ndarray, qp: int, **options) -> list[dict]:
-    recorder = TrialRecorder()
-    Encoder(EncoderConfig(mode="hybrid", qp=qp, **options)).encode(image, trace_sink=recorder)
+    recorder = TrialRecorder()      # only the hybrid search's trials count: no host-only second search
+    Encoder(EncoderConfig(mode="hybrid", qp=qp, host_picture_check=False, **options)).encode(image, trace_sink=recorder)
     return recorder.trials
 
 
@@ -61,6 +62,8 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=0, help="first N pictures (0: all)")
     p.add_argument("--qp", type=int, nargs="+", default=[22, 37])
     p.add_argument("--nn-model", default=DEFAULT_MODEL)
+    p.add_argument("--nn-refine-steps", type=int, default=0,
+                   help="online optimisation of every NN candidate (encoder-only; default %(default)s: off)")
     p.add_argument("--out", type=Path, default=Path("runs/jratio"))
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -69,7 +72,7 @@ def main() -> None:
     for path in pictures:
         image = read_image(path)
         for qp in args.qp:
-            trials = trials_of(image, qp, nn_model=args.nn_model)
+            trials = trials_of(image, qp, nn_model=args.nn_model, nn_refine_steps=args.nn_refine_steps)
             rows += [dict(t, picture=path.name, qp=qp) for t in trials]
             print(f"{path.name} QP {qp}: {summary(trials)}", flush=True)
     for qp in args.qp:

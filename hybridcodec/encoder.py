@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bitstream.container import PictureHeader, SubstreamType, write_container
-from host.encoder.picture import HostEncoding, encode_host
+from host.encoder.picture import HostEncoding, encode_host, trace_encoding
 from host.encoder.search import SearchConfig
 from host.partition import CuMode, PictureGeometry
 from host.quant import qp_to_lambda
@@ -75,24 +75,39 @@ class Encoder:
         header = self.header_for(src)
         if c.mode == "nn":
             return self._encode_nn(src, header, t0, c.level)
+        hybrid = c.mode == "hybrid"
+        host_check = hybrid and c.host_picture_check
         bar = None
         if progress:
             from tqdm import tqdm
-            bar = tqdm(total=len(PictureGeometry.from_header(header).ctu_origins()), desc="encode",
+            passes = 2 if host_check else 1
+            bar = tqdm(total=passes * len(PictureGeometry.from_header(header).ctu_origins()), desc="encode",
                        unit="CTU", leave=False)
-        nn = self._nn_candidates(src, header) if c.mode == "hybrid" else None
-        host = encode_host(header, src.planes, self.search_config(), trace_sink=trace_sink, progress=bar, nn=nn)
+        nn = self._nn_candidates(src, header) if hybrid else None
+        rd_sink = getattr(trace_sink, "rd_sink", None)
+        host = encode_host(header, src.planes, self.search_config(), trace_sink=None if host_check else trace_sink,
+                           progress=bar, nn=nn, rd_sink=rd_sink)
+        result = self._package(src, host, nn, t0)
+        if host_check:
+            # The search priced nn_compress_flag into every host alternative; the picture without NN
+            # syntax is searched on its own, so hybrid never costs more than host-only (¶122).
+            host_only = encode_host(header.without_nn(), src.planes, self.search_config(), progress=bar,
+                                    rd_sink=rd_sink)
+            packaged = self._package(src, host_only, None, t0)
+            if self._cost(packaged, src, header) <= self._cost(result, src, header):
+                host, result = host_only, replace(packaged, stats=replace(packaged.stats, nn_trials=nn.trials))
+            if trace_sink is not None:
+                trace_encoding(host, trace_sink, nn.params if host.header.nn_compress_enable else None)
         if bar is not None:
             bar.close()
-        result = self._package(src, host, nn, t0)
-        if c.mode == "hybrid" and c.nn_picture_check:
+        if hybrid and c.nn_picture_check:
             from hybridcodec.nn_blocks import base_level
             whole = self._encode_nn(src, replace(header.without_nn(), nn_compress_enable=True, model_id=header.model_id,
                                                  nn_patch_size=c.nn_patch_size, nn_patch_overlap=c.nn_patch_overlap),
                                     t0, base_level(self.nn_bundle(), header))
             if self._cost(whole, src, header) < self._cost(result, src, header):
-                return whole
-        return result
+                result = whole
+        return replace(result, stats=replace(result.stats, seconds=time.perf_counter() - t0))
 
     def _nn_candidates(self, src: SourcePicture, header: PictureHeader):
         from hybridcodec.nn_blocks import tree_params

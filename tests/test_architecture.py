@@ -1,11 +1,9 @@
 """The normative/encoder-only boundary is enforced: decoding imports no encoder-only module."""
-import dataclasses
 import subprocess
 import sys
 
 import hybridcodec
 from hybridcodec.decoder import decode_full
-from hybridcodec.nn_search import NNCandidates
 from host.partition import CuMode
 from pictures import synthetic_rgb
 
@@ -13,7 +11,7 @@ ENCODER_ONLY = ("host.encoder", "host.rdoq", "nntools.encoder", "nntools.train",
                 "hybridcodec.encoder", "hybridcodec.nn_search")
 
 
-def test_decoding_imports_no_encoder_module(tmp_path, monkeypatch):
+def test_decoding_imports_no_encoder_module(tmp_path, force_nn):
     host = tmp_path / "host.hbc"
     host.write_bytes(hybridcodec.encode(synthetic_rgb(24, 40), qp=30, mode="host"))
     nn = tmp_path / "nn.hbc"
@@ -21,13 +19,7 @@ def test_decoding_imports_no_encoder_module(tmp_path, monkeypatch):
     patches = tmp_path / "patches.hbc"
     patches.write_bytes(hybridcodec.encode(synthetic_rgb(24, 80), mode="nn", level=2, nn_patch_size=64,
                                            nn_patch_overlap=8))
-    real = NNCandidates.candidate
-
-    def candidate(self, *args, **kwargs):            # a hybrid picture with NN-coded CUs
-        c = dataclasses.replace(real(self, *args, **kwargs))
-        c.distortion = -(1 << 40)
-        return c
-    monkeypatch.setattr(NNCandidates, "candidate", candidate)
+    force_nn()                                       # a hybrid picture with NN-coded CUs
     hybrid = tmp_path / "hybrid.hbc"
     hybrid.write_bytes(hybridcodec.encode(synthetic_rgb(64, 64), qp=30))
     assert any(cu.mode == CuMode.NN for cu in decode_full(hybrid.read_bytes()).host.cus)

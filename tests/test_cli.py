@@ -14,7 +14,6 @@ from hybridcodec.config import EncoderConfig
 from hybridcodec.decoder import decode
 from hybridcodec.encoder import Encoder
 from hybridcodec.imageio import YuvFrame, read_image, write_image, write_yuv
-from hybridcodec.nn_search import NNCandidates
 from pictures import synthetic_rgb
 
 
@@ -33,11 +32,9 @@ def test_encode_decode_png_with_traces(tmp_path, capsys):
     assert "split_cu_flag" in enc_trace and "sig_coeff_flag" in enc_trace
 
 
-def test_hybrid_options_match_the_api(tmp_path, capsys, monkeypatch):
+def test_hybrid_options_match_the_api(tmp_path, capsys, force_nn):
     """NN candidates win at (0, 0) only (distortion reported as 0; latents and bitstream are real)."""
-    real = NNCandidates.candidate
-    monkeypatch.setattr(NNCandidates, "candidate", lambda self, x, y, log2, level=None: dataclasses.replace(
-        real(self, x, y, log2, level), distortion=0 if (x, y) == (0, 0) else 1 << 40))
+    force_nn(lambda x, y, log2: (x, y) == (0, 0), distortion=0)
     src, hbc, out = tmp_path / "in.png", tmp_path / "h.hbc", tmp_path / "out.png"
     write_image(src, synthetic_rgb(64, 128, 2))
     assert main(["encode", str(src), "-o", str(hbc), "--qp", "35", "--ctu-size", "64", "--nn-decision", "ctu",
@@ -67,10 +64,12 @@ def test_every_encoder_option_has_a_flag():
     assert {f.name for f in dataclasses.fields(EncoderConfig)} - negated <= set(vars(args))
     args = build_parser().parse_args(["encode", "in.png", "-o", "out.hbc", "--mode", "host", "--nn-decision", "ctu",
                                       "--nn-delta-level", "--nn-residual", "--nn-picture-check", "--no-nn-deblocking",
+                                      "--no-host-picture-check",
                                       "--nn-min-variance", "12.5", "--nn-max-host-cost", "3", "--nn-sizes", "128,64",
                                       "--level", "2", "--no-rdoq"])
     assert encoder_config(args) == EncoderConfig(mode="host", nn_decision="ctu", nn_delta_level=True, nn_residual=True,
                                                  nn_picture_check=True, nn_deblocking=False, nn_min_variance=12.5,
+                                                 host_picture_check=False,
                                                  nn_max_host_cost=3.0, nn_sizes=(64, 128), level=2, rdoq=False)
 
 
@@ -107,7 +106,7 @@ def test_help_and_module_entry_point():
                          check=True).stdout
     for option in ("--qp", "--chroma-format", "--min-cu-size", "--no-rdoq", "--trace", "--size", "--nn-decision",
                    "--nn-flag-coding", "--nn-delta-level", "--no-nn-deblocking", "--nn-level-offset",
-                   "--nn-picture-check", "--nn-min-variance", "--nn-max-host-cost", "--nn-sizes", "--level"):
+                   "--nn-picture-check", "--host-picture-check", "--nn-min-variance", "--nn-max-host-cost", "--nn-sizes", "--level"):
         assert option in out
     assert "(default hybrid)" in out
 

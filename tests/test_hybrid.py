@@ -2,9 +2,9 @@
 bit, across picture sizes, QPs, chroma formats and every hybrid option; the syntax is inferred where the
 seed says so; and malformed NN signalling is refused with BitstreamError.
 
-The shipped weights rarely beat the host, so most tests make the NN win by reporting a hugely negative
-distortion for its candidates (``force_nn``): the bitstream, the NN latents and the decoder's reconstruction are
-all real; only the encoder's choice is steered.
+The shipped weights rarely beat the host, so most tests make the NN win (the ``force_nn`` fixture of
+conftest.py): the bitstream, the NN latents and the decoder's reconstruction are all real; only the
+encoder's choice is steered.
 """
 import dataclasses
 import io
@@ -20,28 +20,10 @@ from host.partition import CodingUnit, CuMode, PictureGeometry
 from hybridcodec.decoder import decode_full
 from hybridcodec.encoder import Encoder
 from hybridcodec.inspect import format_text, inspect_bitstream
-from hybridcodec.nn_search import NNCandidates
+from hybridcodec.picture import prepare_source
 from nntools.zoo import load_bundle
 from pictures import synthetic_gray, synthetic_rgb
-
-
-@pytest.fixture
-def force_nn(monkeypatch):
-    """NN candidates win wherever ``wins(x, y, log2)`` says so (default: everywhere)."""
-    real = NNCandidates.candidate
-
-    def install(wins=lambda x, y, log2: True, spoil_chroma=False):
-        """``spoil_chroma``: the NN's chroma is made useless (inverted), so that with separate luma/chroma
-        flags every NN CU leaves its chroma to the host (whose chroma the decoder then reconstructs)."""
-        def candidate(self, x, y, log2, level=None, residual=None):
-            c = dataclasses.replace(real(self, x, y, log2, level, residual))
-            c.distortion = -(1 << 40) if wins(x, y, log2) else 1 << 40
-            if spoil_chroma:
-                peak = (1 << self.bit_depth) - 1
-                c.planes = c.planes[:1] + [peak - p for p in c.planes[1:]]
-            return c
-        monkeypatch.setattr(NNCandidates, "candidate", candidate)
-    return install
+from steering import steer_nn
 
 
 def nn_cus(data: bytes) -> list[CodingUnit]:
@@ -173,6 +155,25 @@ def test_no_nn_cu_means_no_nn_syntax():
     assert_exact(result)
 
 
+def test_host_picture_check_keeps_the_cheaper_picture(force_nn):
+    """NN CUs steered through the CU search only (their real J is higher) lose the picture-level check:
+    the hybrid picture is then the host-only one, bit for bit, with a trace that matches the decoder's."""
+    force_nn(picture=False)
+    picture = synthetic_rgb(64, 96, seed=7)
+    host = Encoder(qp=27, mode="host").encode(picture)
+    unchecked = Encoder(qp=27, host_picture_check=False).encode(picture)
+    enc, dec = io.StringIO(), io.StringIO()
+    checked = Encoder(qp=27).encode(picture, trace_sink=ChannelTrace(enc, ("syntax", "cabac")))
+    decode_full(checked.bitstream, trace_sink=ChannelTrace(dec, ("syntax", "cabac")))
+    assert unchecked.stats.area_by_mode["nn"] > 0 and checked.stats.area_by_mode["nn"] == 0
+    assert checked.bitstream == host.bitstream and enc.getvalue() == dec.getvalue()
+    assert checked.stats.nn_trials == unchecked.stats.nn_trials > 0
+    encoder = Encoder(qp=27)
+    src = prepare_source(picture, encoder.config)
+    header = encoder.header_for(src)
+    assert encoder._cost(host, src, header) < encoder._cost(unchecked, src, header)
+
+
 def test_flag_coding_modes_cost_differently(force_nn):
     force_nn(lambda x, y, log2: (x // 32 + y // 32) % 3 == 0)
     bits = {}
@@ -186,13 +187,7 @@ def test_flag_coding_modes_cost_differently(force_nn):
 @pytest.fixture(scope="module")
 def forced_stream():
     with pytest.MonkeyPatch.context() as mp:
-        real = NNCandidates.candidate
-
-        def candidate(self, *args, **kwargs):
-            c = dataclasses.replace(real(self, *args, **kwargs))
-            c.distortion = -(1 << 40)
-            return c
-        mp.setattr(NNCandidates, "candidate", candidate)
+        steer_nn(mp)
         return Encoder(qp=32).encode(synthetic_rgb(64, 96, seed=8)).bitstream
 
 
@@ -254,15 +249,9 @@ def test_residual_and_dc_modes_are_exact(force_nn, fmt, options):
     assert nn_cus(result.bitstream)
 
 
-def test_dc_mode_is_chosen_and_signalled(monkeypatch):
+def test_dc_mode_is_chosen_and_signalled(force_nn):
     """With only the DC-mode candidate winning, every NN CU carries nn_dc_offset values."""
-    real = NNCandidates.candidate
-
-    def candidate(self, x, y, log2, level=None, residual=None):
-        c = dataclasses.replace(real(self, x, y, log2, level, residual))
-        c.distortion = -(1 << 40) if residual is not None and residual[0] == 2 else 1 << 40
-        return c
-    monkeypatch.setattr(NNCandidates, "candidate", candidate)
+    force_nn(mode_wins=lambda residual: residual is not None and residual[0] == 2)
     result = Encoder(qp=32, nn_dc=True, nn_sizes=(64,)).encode(synthetic_rgb(64, 128, seed=2))
     assert_exact(result)
     cus = nn_cus(result.bitstream)

@@ -1,5 +1,4 @@
 """The inspector: what the decoder parsed, as text, JSON and pictures; bits add up at every level."""
-import dataclasses
 import json
 
 import numpy as np
@@ -10,9 +9,9 @@ from bitstream.container import SubstreamType, read_container
 from hybridcodec.cli import main
 from hybridcodec.encoder import Encoder
 from hybridcodec.inspect import format_text, inspect_bitstream, to_json
-from hybridcodec.nn_search import NNCandidates
 from hybridcodec.plots import _patch_edges, inspection_map
 from pictures import synthetic_rgb
+from steering import steer_nn
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -45,18 +44,13 @@ def hybrid():
     the NN latents, the bitstream and the decoded samples are real, only the choice is steered.  The
     host CU at (32, 0) is four flat 16x16 squares of different colours, so the host search splits it below
     nn_min_cu_size."""
-    real = NNCandidates.candidate
     picture = synthetic_rgb(64, 96, 1)
     for k, colour in enumerate(((250, 20, 20), (20, 250, 20), (20, 20, 250), (240, 240, 240))):
         y, x = 16 * (k // 2), 32 + 16 * (k % 2)
         picture[y:y + 16, x:x + 16] = colour
-
-    def candidate(self, x, y, log2, level=None):
-        wins = log2 == 5 and (x, y) in NN_WINS
-        return dataclasses.replace(real(self, x, y, log2, level), distortion=0 if wins else 1 << 40)
     rd = RdDecisions()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(NNCandidates, "candidate", candidate)
+        steer_nn(mp, lambda x, y, log2: log2 == 5 and (x, y) in NN_WINS, distortion=0)
         result = Encoder(qp=32, ctu_size=64, nn_sizes=(32,), nn_level_offset=-4,
                          nn_flag_coding="one").encode(picture, trace_sink=rd)
     return result, rd.nn

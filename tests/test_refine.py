@@ -1,14 +1,12 @@
 """Online refinement of the NN coding (encoder-only): refined bitstreams decode with the standard decoder
 to the encoder's reconstruction, in NN-only and hybrid modes; refinement never raises the RD cost; the
 early stop works."""
-import dataclasses
 
 import numpy as np
 import pytest
 
 from hybridcodec.decoder import decode_full
 from hybridcodec.encoder import Encoder
-from hybridcodec.nn_search import NNCandidates
 from nntools.encoder import code_regions
 from nntools.picture import planes_to_input
 from nntools.refine import RefineConfig
@@ -30,14 +28,8 @@ def test_refined_nn_mode_decodes_to_reconstruction(options):
     assert_exact(Encoder(mode="nn", **options).encode(synthetic_rgb(48, 40, seed=3)))
 
 
-def test_refined_hybrid_decodes_to_reconstruction(monkeypatch):
-    real = NNCandidates.candidate
-
-    def candidate(self, *args, **kwargs):          # make the refined NN candidates win
-        c = dataclasses.replace(real(self, *args, **kwargs))
-        c.distortion = -(1 << 40)
-        return c
-    monkeypatch.setattr(NNCandidates, "candidate", candidate)
+def test_refined_hybrid_decodes_to_reconstruction(force_nn):
+    force_nn()                                     # make the refined NN candidates win
     result = Encoder(qp=32, nn_refine_steps=2, nn_sizes=(64,)).encode(synthetic_rgb(64, 64, seed=2))
     assert result.stats.area_by_mode["nn"] == 1.0
     assert_exact(result)

@@ -44,9 +44,10 @@ def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode
 
 
 def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchConfig,
-                trace_sink=None, progress=None, nn=None) -> HostEncoding:
+                trace_sink=None, progress=None, nn=None, rd_sink=None) -> HostEncoding:
     """``original``: planes at the coded size (padded by the caller).  ``nn``: the NN candidate
-    provider of a hybrid picture (``hybridcodec.nn_search.NNCandidates``), None for host-only."""
+    provider of a hybrid picture (``hybridcodec.nn_search.NNCandidates``), None for host-only.
+    ``rd_sink``: the search's trace channel (default: the trace's own ``rd_sink``)."""
     geo = PictureGeometry.from_header(header)
     buf = PictureBuffer(geo, header.bit_depth)
     state = ParseState(geo)
@@ -54,7 +55,7 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     nn_params = nn.params if nn is not None else None
     search = CtuSearch(geo, header.qp, header.bit_depth, original, buf, state,
                        TreeSyntax(geo, state, HOST_CONTEXTS, nn_params), est, cfg,
-                       rd_sink=getattr(trace_sink, "rd_sink", None), nn=nn)   # the trace's rd channel
+                       rd_sink=rd_sink or getattr(trace_sink, "rd_sink", None), nn=nn)
     ctus = []
     for x, y in geo.ctu_origins():
         root = search_ctu(search, x, y)
@@ -72,6 +73,12 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     if header.deblocking_enabled:
         planes = loop_filter(planes, cus, geo, header.qp, header.bit_depth, header.nn_deblocking_enabled)
     return HostEncoding(header, payload, planes, ctus, bits)
+
+
+def trace_encoding(encoding: HostEncoding, trace_sink, nn_params: NNTreeParams | None = None) -> None:
+    """Write the syntax trace of a finished encoding: serialisation is deterministic, so this is the
+    trace of ``encoding.payload`` (for an encoder that picks between several searched pictures)."""
+    serialise(encoding.header, PictureGeometry.from_header(encoding.header), encoding.ctus, trace_sink, nn_params)
 
 
 def search_ctu(search: CtuSearch, x: int, y: int) -> CodingNode:
