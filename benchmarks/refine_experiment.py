@@ -1,4 +1,4 @@
-"""Online refinement of the NN coding (docs/RESULTS.md, issue 6): steps, learning-rate choice, target.
+"""Online refinement of the NN coding (docs/RESULTS.md, issue 6): steps, learning rate, target, rounding.
 
     python benchmarks/refine_experiment.py --data ../shared/data/dev --crop 128 --limit 8 --long-limit 4 --out runs/refine --jobs 1
     python benchmarks/refine_experiment.py --max-steps 50 --out runs/refine2 --jobs 1   # without the 200-step variant
@@ -24,6 +24,16 @@ NN_VARIANTS = {
     "latents, 200 steps, lr 0.01": {"nn_refine_steps": 200},
     "latents, 50 steps, lr chosen from 0.003/0.01/0.03": {"nn_refine_steps": 50, "nn_refine_lr": (0.003, 0.01, 0.03)},
     "module, 50 steps, lr 0.01": {"nn_refine_steps": 50, "nn_refine_target": "module"},
+    "latents, 50 steps, lr 0.01, SGA rounding": {"nn_refine_steps": 50, "nn_refine_rounding": "sga"},
+    "latents, 50 steps, lr 0.05, SGA rounding": {"nn_refine_steps": 50, "nn_refine_lr": (0.05,),
+                                                 "nn_refine_rounding": "sga"},
+    "latents, 200 steps, lr 0.03, SGA rounding": {"nn_refine_steps": 200, "nn_refine_lr": (0.03,),
+                                                  "nn_refine_rounding": "sga"},
+    "latents, 200 steps, lr 0.01, SGA rounding": {"nn_refine_steps": 200, "nn_refine_rounding": "sga"},
+    "latents, 200 steps, lr 0.005, SGA rounding": {"nn_refine_steps": 200, "nn_refine_lr": (0.005,),
+                                                   "nn_refine_rounding": "sga"},
+    "latents, 200 steps, lr 0.002, SGA rounding": {"nn_refine_steps": 200, "nn_refine_lr": (0.002,),
+                                                   "nn_refine_rounding": "sga"},
 }
 HYBRID_VARIANTS = {
     "unrefined": {},

@@ -102,6 +102,9 @@ def _add_encode(sub) -> None:
                         "(default %(default)s)")
     t.add_argument("--nn-refine-stop-mse", type=float, default=EncoderConfig.nn_refine_stop_mse, metavar="MSE",
                    help="stop refining once the MSE (samples in [0, 1]) is below MSE (default %(default)s: off)")
+    t.add_argument("--nn-refine-rounding", default=EncoderConfig.nn_refine_rounding, choices=("ste", "sga"),
+                   help="rounding while refining: straight-through, or stochastic Gumbel annealing "
+                        "(default %(default)s)")
     s = p.add_argument_group("hybrid speed heuristics (skip NN trials that are unlikely to win)")
     s.add_argument("--nn-min-variance", type=float, default=EncoderConfig.nn_min_variance, metavar="V",
                    help="no NN trial on CUs whose luma variance is below V (default %(default)s: off)")

@@ -51,6 +51,7 @@ class EncoderConfig:
     nn_refine_lr: tuple[float, ...] = (0.01,)   # several: the lowest-J result per picture/CU is kept
     nn_refine_target: str = "latents"   # "latents" (y) or "module" (pre-processing conv in front of g_a)
     nn_refine_stop_mse: float = 0.0 # stop early once the MSE (samples in [0, 1]) is below this
+    nn_refine_rounding: str = "ste" # "ste": straight-through rounding; "sga": stochastic Gumbel annealing
     # Encoder simplifications of the NN trial (measured in docs/RESULTS.md):
     nn_min_variance: float = 0.0    # skip the NN trial on CUs whose luma variance is below this
     nn_max_host_cost: float = 0.0   # skip it where the host J per luma sample is below this
@@ -84,6 +85,7 @@ class EncoderConfig:
             (isinstance(self.nn_refine_steps, int) and self.nn_refine_steps >= 0, "nn_refine_steps must be >= 0"),
             (len(self.nn_refine_lr) > 0 and all(lr > 0 for lr in self.nn_refine_lr), "nn_refine_lr must be > 0"),
             (self.nn_refine_target in ("latents", "module"), "nn_refine_target must be 'latents' or 'module'"),
+            (self.nn_refine_rounding in ("ste", "sga"), "nn_refine_rounding must be 'ste' or 'sga'"),
         ]
         for ok, message in checks:
             if not ok:
@@ -92,7 +94,7 @@ class EncoderConfig:
     def refine_config(self):
         from nntools.refine import RefineConfig
         return RefineConfig(self.nn_refine_steps, tuple(self.nn_refine_lr), self.nn_refine_target,
-                            self.nn_refine_stop_mse)
+                            self.nn_refine_stop_mse, self.nn_refine_rounding)
 
     @classmethod
     def from_options(cls, **options) -> "EncoderConfig":

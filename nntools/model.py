@@ -11,6 +11,7 @@ derives from it the fixed-point network that defines the bitstream.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -109,10 +110,13 @@ class NNCodecModel(nn.Module):
         return torch.exp(self.log_delta[levels]).unsqueeze(-1).unsqueeze(-1)
 
     def latent_stages(self, y: torch.Tensor, hyper: torch.Tensor, delta: torch.Tensor,
-                      ste_rate: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Multi-pass entropy model: each stage's parameters see the rounded latents of the earlier
-        stages only.  Returns (ŷ, likelihood of y); the rate of y uses additive noise (training) or
-        the straight-through rounded symbols (``ste_rate``, the encoder's online refinement)."""
+                      rounded_rate: bool = False,
+                      quantise: Callable[[torch.Tensor], torch.Tensor] = ste_round) -> tuple[torch.Tensor, torch.Tensor]:
+        """Multi-pass entropy model: each stage's parameters see the quantised latents of the earlier
+        stages only.  Returns (ŷ, likelihood of y).  ``quantise`` maps the symbols (y - μ)/Δ to their
+        differentiable stand-ins (straight-through rounding; the encoder's refinement may anneal soft
+        rounding instead); the rate of y uses them (``rounded_rate``, the encoder's online refinement)
+        or the symbols plus uniform noise (training)."""
         masks = self.stage_masks(y.shape[2], y.shape[3], y.device)
         m = self.cfg.latent
         ctx = torch.zeros_like(hyper)
@@ -120,19 +124,20 @@ class NNCodecModel(nn.Module):
         mu = torch.zeros_like(y)
         logsig = torch.zeros_like(y)
         y_hat = torch.zeros_like(y)
+        quantised = torch.zeros_like(y)
         for k, mask in enumerate(masks):
             if k > 0:
                 conv_k = self.context[min(k - 1, len(self.context) - 1)]
                 ctx = conv_k(y_hat * seen)
             params = self.entropy_parameters(torch.cat([hyper, ctx], dim=1))
             mu_k, logsig_k = params[:, :m], params[:, m:]
-            y_hat_k = ste_round((y - mu_k) / delta) * delta + mu_k
-            y_hat = y_hat + y_hat_k * mask
+            q_k = quantise((y - mu_k) / delta)
+            y_hat = y_hat + (q_k * delta + mu_k) * mask
+            quantised = quantised + q_k * mask
             mu = mu + mu_k * mask
             logsig = logsig + logsig_k * mask
             seen = seen + mask
-        symbols = (y - mu) / delta
-        symbols = ste_round(symbols) if ste_rate else symbols + torch.empty_like(y).uniform_(-0.5, 0.5)
+        symbols = quantised if rounded_rate else (y - mu) / delta + torch.empty_like(y).uniform_(-0.5, 0.5)
         return y_hat, gaussian_likelihood(symbols, torch.exp(logsig) / delta)
 
     @torch.no_grad()
@@ -141,7 +146,7 @@ class NNCodecModel(nn.Module):
         a decoder sees, computed in float, for evaluations between exports (not the normative decoder)."""
         y = self.g_a(x)
         z_hat = torch.round(self.h_a(y))
-        y_hat, y_lik = self.latent_stages(y, self.h_s(z_hat), self.delta(levels), ste_rate=True)
+        y_hat, y_lik = self.latent_stages(y, self.h_s(z_hat), self.delta(levels), rounded_rate=True)
         z_lik = self.z_density.likelihood(z_hat)
         bits = -(torch.log2(y_lik).sum(dim=(1, 2, 3)) + torch.log2(z_lik).sum(dim=(1, 2, 3)))
         return self.g_s(y_hat).clamp(-0.5, 0.5), bits

@@ -2,9 +2,12 @@
 
 The decoder, hyper-decoder and entropy models stay frozen; for the input at hand the encoder tunes
 either the latent y itself ("latents") or a small pre-processing module in front of the analysis
-transform ("module", seed 000 Fig. 3, claims 4-6) by gradient descent on λ·D + R, with straight-through
-rounding.  It stops after ``steps`` steps or once the distortion is under ``stop_mse`` (claims 1-3),
-and returns the iterate of lowest loss (straight-through steps can overshoot).
+transform ("module", seed 000 Fig. 3, claims 4-6) by gradient descent on λ·D + R.  Rounding is
+straight-through ("ste") or stochastic Gumbel annealing ("sga", Yang et al. 2020): each symbol is a soft,
+randomly drawn mix of its floor and ceiling, hardening as a temperature decays, which lets a latent
+cross a rounding boundary that a straight-through gradient never sees.  It stops after ``steps`` steps
+or once the distortion is under ``stop_mse`` (claims 1-3), and returns the iterate whose hard-rounded
+loss is lowest (steps can overshoot).
 The result is just a different y to code, so every refined bitstream decodes with the standard decoder.
 
 Several learning rates make the refinement content adaptive: each is run and the one whose exact
@@ -17,7 +20,21 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nntools.model import NNCodecModel
+from nntools.model import NNCodecModel, ste_round
+
+ROUNDINGS = ("ste", "sga")
+SGA_TAU = (0.5, 0.005)          # temperature at the first and the last step, decaying exponentially
+
+
+def sga_round(x: torch.Tensor, tau: float, generator: torch.Generator) -> torch.Tensor:
+    """A soft sample between floor(x) and floor(x) + 1: Gumbel-softmax at temperature ``tau`` over logits
+    -atanh(distance)/tau, so the nearer integer is likelier and the mix is one-hot as tau -> 0."""
+    floor = torch.floor(x).detach()
+    frac = (x - floor).clamp(1e-5, 1 - 1e-5)
+    logits = torch.stack([-torch.atanh(frac), -torch.atanh(1 - frac)], dim=-1) / tau
+    gumbel = -torch.log(-torch.log(torch.rand(logits.shape, generator=generator).clamp_min(1e-20)))
+    weights = torch.softmax((logits + gumbel) / tau, dim=-1)
+    return floor + weights[..., 1]
 
 
 @dataclass(frozen=True)
@@ -26,10 +43,13 @@ class RefineConfig:
     lrs: tuple[float, ...] = (0.01,)     # one: fixed learning rate; several: chosen per region by J
     target: str = "latents"              # "latents" or "module"
     stop_mse: float = 0.0                # stop once the MSE (samples in [0, 1]) falls below this
+    rounding: str = "ste"                # "ste": straight-through; "sga": stochastic Gumbel annealing
 
     def __post_init__(self) -> None:
         if self.target not in ("latents", "module"):
             raise ValueError(f"refinement target must be 'latents' or 'module', got {self.target!r}")
+        if self.rounding not in ROUNDINGS:
+            raise ValueError(f"refinement rounding must be one of {ROUNDINGS}, got {self.rounding!r}")
         if self.steps < 0 or not self.lrs or min(self.lrs) <= 0:
             raise ValueError("refinement needs steps >= 0 and positive learning rates")
 
@@ -72,18 +92,28 @@ def refine_latents(model: NNCodecModel, x: torch.Tensor, level: int, lam_sse: fl
         module = PreprocessModule(x.shape[1])
         params, latent = list(module.parameters()), lambda: model.g_a(module(x))
     optimiser = torch.optim.Adam(params, lr=lr)
+    generator = torch.Generator().manual_seed(0)       # the same refinement every run
+
+    def loss_of(y: torch.Tensor, quantise) -> tuple[torch.Tensor, torch.Tensor]:
+        y_hat, y_lik = model.latent_stages(y, hyper, delta, rounded_rate=True, quantise=quantise)
+        err = (model.g_s(y_hat) - x) ** 2
+        return peak ** 2 * err.sum() - lam_sse * torch.log2(y_lik).sum(), err
+
     best_loss, best_y = float("inf"), y0
-    for _ in range(cfg.steps):
+    for step in range(cfg.steps + 1):                  # the last pass only scores the last iterate
         optimiser.zero_grad()
         y = latent()
-        y_hat, y_lik = model.latent_stages(y, hyper, delta, ste_rate=True)
-        err = (model.g_s(y_hat) - x) ** 2
-        loss = peak ** 2 * err.sum() - lam_sse * torch.log2(y_lik).sum()
-        value = loss.detach().item()
-        if value < best_loss:                # straight-through steps can overshoot: keep the best iterate
-            best_loss, best_y = value, y.detach().clone()
-        if cfg.stop_mse > 0 and float(err.detach().mean()) < cfg.stop_mse:
+        descend = step < cfg.steps
+        sga = descend and cfg.rounding == "sga"
+        with torch.set_grad_enabled(descend and not sga):
+            loss, err = loss_of(y, ste_round)          # its value is the loss with hard rounding
+        if loss.item() < best_loss:                    # steps can overshoot: keep the best iterate
+            best_loss, best_y = loss.item(), y.detach().clone()
+        if not descend or (cfg.stop_mse > 0 and float(err.detach().mean()) < cfg.stop_mse):
             break
+        if sga:
+            tau = SGA_TAU[0] * (SGA_TAU[1] / SGA_TAU[0]) ** (step / max(1, cfg.steps - 1))
+            loss = loss_of(y, lambda s: sga_round(s, tau, generator))[0]
         loss.backward()
         optimiser.step()
     return best_y.double(), z.double()

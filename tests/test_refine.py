@@ -1,15 +1,16 @@
 """Online refinement of the NN coding (encoder-only): refined bitstreams decode with the standard decoder
 to the encoder's reconstruction, in NN-only and hybrid modes; refinement never raises the RD cost; the
-early stop works."""
+early stop works; annealed soft rounding (SGA) is a soft floor/ceiling mix that hardens as it cools."""
 
 import numpy as np
 import pytest
+import torch
 
 from hybridcodec.decoder import decode_full
 from hybridcodec.encoder import Encoder
 from nntools.encoder import code_regions
 from nntools.picture import planes_to_input
-from nntools.refine import RefineConfig
+from nntools.refine import RefineConfig, sga_round
 from nntools.zoo import load_bundle
 from pictures import synthetic_rgb
 
@@ -23,6 +24,7 @@ def assert_exact(result) -> None:
     {"nn_refine_steps": 3, "nn_refine_lr": (0.003, 0.03)},
     {"nn_refine_steps": 3, "nn_refine_target": "module"},
     {"nn_refine_steps": 3, "chroma_format": "444", "level": 6},
+    {"nn_refine_steps": 3, "nn_refine_rounding": "sga", "nn_refine_lr": (0.005,)},
 ])
 def test_refined_nn_mode_decodes_to_reconstruction(options):
     assert_exact(Encoder(mode="nn", **options).encode(synthetic_rgb(48, 40, seed=3)))
@@ -46,7 +48,8 @@ def test_refinement_never_raises_the_rd_cost():
     x = planes_to_input(planes, 1, 8)
     lam = 50.0
     plain = code_regions(bundle, x, 3)[0]
-    for cfg in (RefineConfig(5, (0.01,)), RefineConfig(5, (10.0,)), RefineConfig(5, (0.01,), "module")):
+    for cfg in (RefineConfig(5, (0.01,)), RefineConfig(5, (10.0,)), RefineConfig(5, (0.01,), "module"),
+                RefineConfig(5, (0.01,), rounding="sga"), RefineConfig(5, (0.01,), "module", rounding="sga")):
         refined = code_regions(bundle, x, 3, cfg, lam, 255)[0]
         assert rd_cost(refined, x, lam) <= rd_cost(plain, x, lam)
 
@@ -54,6 +57,27 @@ def test_refinement_never_raises_the_rd_cost():
 def test_early_stop_on_distortion():
     bundle = load_bundle()
     x = planes_to_input([synthetic_rgb(32, 32)[..., 0].astype(np.int32)], 0, 8)
-    once = code_regions(bundle, x, 2, RefineConfig(1, (0.05,)), 50.0, 255)[0]
+    plain = code_regions(bundle, x, 2)[0]
     stopped = code_regions(bundle, x, 2, RefineConfig(40, (0.05,), stop_mse=1.0), 50.0, 255)[0]
-    assert once.bits == stopped.bits and bool((once.x_hat == stopped.x_hat).all())
+    assert plain.bits == stopped.bits and bool((plain.x_hat == stopped.x_hat).all())
+
+
+def test_sga_rounding_mixes_floor_and_ceiling_and_hardens():
+    x = torch.linspace(-3.9, 3.9, 4001, requires_grad=True)
+    generator = torch.Generator().manual_seed(1)
+    warm = sga_round(x, 0.5, generator)
+    assert bool(((warm >= torch.floor(x)) & (warm <= torch.floor(x) + 1)).all())
+    assert float((warm - torch.round(x)).detach().abs().max()) > 0.1     # soft: not yet rounded
+    warm.sum().backward()
+    assert float(x.grad.abs().sum()) > 0                                  # a gradient where STE has 1 or 0
+    cold = sga_round(x.detach(), 1e-3, generator)
+    away = (x.detach() - torch.round(x.detach())).abs() < 0.4             # clear of the rounding boundaries
+    assert torch.allclose(cold[away], torch.round(x.detach())[away], atol=1e-3)
+
+
+def test_sga_refinement_is_reproducible():
+    bundle = load_bundle()
+    x = planes_to_input([synthetic_rgb(32, 32, seed=2)[..., 0].astype(np.int32)], 0, 8)
+    cfg = RefineConfig(4, (0.005,), rounding="sga")
+    first, second = (code_regions(bundle, x, 4, cfg, 50.0, 255)[0] for _ in range(2))
+    assert first.bits == second.bits and bool((first.x_hat == second.x_hat).all())
