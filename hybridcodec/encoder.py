@@ -94,7 +94,11 @@ class Encoder:
             host_only = encode_host(header.without_nn(), src.planes, self.search_config(), progress=bar,
                                     rd_sink=rd_sink)
             packaged = self._package(src, host_only, None, t0)
-            if self._cost(packaged, src, header) <= self._cost(result, src, header):
+            j_hybrid, j_host = self._cost(result, src, header), self._cost(packaged, src, header)
+            if rd_sink is not None:     # the rd trace holds both searches' decisions, then this one
+                rd_sink({"decision": "host_picture_check", "J_hybrid": j_hybrid, "J_host_only": j_host,
+                         "kept": "host-only" if j_host <= j_hybrid else "hybrid"})
+            if j_host <= j_hybrid:
                 host, result = host_only, replace(packaged, stats=replace(packaged.stats, nn_trials=nn.trials))
             if trace_sink is not None:
                 trace_encoding(host, trace_sink, nn.params if host.header.nn_compress_enable else None)

@@ -162,11 +162,14 @@ def test_host_picture_check_keeps_the_cheaper_picture(force_nn):
     picture = synthetic_rgb(64, 96, seed=7)
     host = Encoder(qp=27, mode="host").encode(picture)
     unchecked = Encoder(qp=27, host_picture_check=False).encode(picture)
-    enc, dec = io.StringIO(), io.StringIO()
+    enc, dec, rd = io.StringIO(), io.StringIO(), io.StringIO()
     checked = Encoder(qp=27).encode(picture, trace_sink=ChannelTrace(enc, ("syntax", "cabac")))
     decode_full(checked.bitstream, trace_sink=ChannelTrace(dec, ("syntax", "cabac")))
     assert unchecked.stats.area_by_mode["nn"] > 0 and checked.stats.area_by_mode["nn"] == 0
     assert checked.bitstream == host.bitstream and enc.getvalue() == dec.getvalue()
+    Encoder(qp=27).encode(picture, trace_sink=ChannelTrace(rd, ("rd",)))
+    assert rd.getvalue().splitlines()[-1].startswith("rd host_picture_check ")
+    assert rd.getvalue().splitlines()[-1].endswith(" kept=host-only")
     assert checked.stats.nn_trials == unchecked.stats.nn_trials > 0
     encoder = Encoder(qp=27)
     src = prepare_source(picture, encoder.config)
