@@ -80,7 +80,8 @@ def _add_encode(sub) -> None:
     n.add_argument("--host-picture-check", action=argparse.BooleanOptionalAction,
                    default=EncoderConfig.host_picture_check,
                    help="also code the picture host-only (nn_compress_enable 0) and keep the cheaper, so a "
-                        "hybrid picture never costs more than host-only; off: ~40%% faster (default %(default)s)")
+                        "hybrid picture never costs more than host-only; off: about 40%% less encode time "
+                        "(default %(default)s)")
     q = p.add_argument_group("NN pictures as overlapping patches (mode nn and the whole-picture check)")
     q.add_argument("--nn-patch-size", type=int, default=EncoderConfig.nn_patch_size, metavar="P",
                    choices=(0, 64, 128, 256, 512, 1024, 2048),

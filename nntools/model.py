@@ -111,7 +111,8 @@ class NNCodecModel(nn.Module):
 
     def latent_stages(self, y: torch.Tensor, hyper: torch.Tensor, delta: torch.Tensor,
                       rounded_rate: bool = False,
-                      quantise: Callable[[torch.Tensor], torch.Tensor] = ste_round) -> tuple[torch.Tensor, torch.Tensor]:
+                      quantise: Callable[[torch.Tensor], torch.Tensor] = ste_round
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
         """Multi-pass entropy model: each stage's parameters see the quantised latents of the earlier
         stages only.  Returns (ŷ, likelihood of y).  ``quantise`` maps the symbols (y - μ)/Δ to their
         differentiable stand-ins (straight-through rounding; the encoder's refinement may anneal soft
