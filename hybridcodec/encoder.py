@@ -89,17 +89,7 @@ class Encoder:
                            progress=bar, nn=nn, rd_sink=rd_sink)
         result = self._package(src, host, nn, t0)
         if host_check:
-            # The search priced nn_compress_flag into every host alternative; the picture without NN
-            # syntax is searched on its own, so hybrid never costs more than host-only (¶122).
-            host_only = encode_host(header.without_nn(), src.planes, self.search_config(), progress=bar,
-                                    rd_sink=rd_sink)
-            packaged = self._package(src, host_only, None, t0)
-            j_hybrid, j_host = self._cost(result, src, header), self._cost(packaged, src, header)
-            if rd_sink is not None:     # the rd trace holds both searches' decisions, then this one
-                rd_sink({"decision": "host_picture_check", "J_hybrid": j_hybrid, "J_host_only": j_host,
-                         "kept": "host-only" if j_host <= j_hybrid else "hybrid"})
-            if j_host <= j_hybrid:
-                host, result = host_only, replace(packaged, stats=replace(packaged.stats, nn_trials=nn.trials))
+            host, result = self._host_picture_check(src, header, host, result, nn, t0, bar, rd_sink)
             if trace_sink is not None:
                 trace_encoding(host, trace_sink, nn.params if host.header.nn_compress_enable else None)
         if bar is not None:
@@ -112,6 +102,22 @@ class Encoder:
             if self._cost(whole, src, header) < self._cost(result, src, header):
                 result = whole
         return replace(result, stats=replace(result.stats, seconds=time.perf_counter() - t0))
+
+    def _host_picture_check(self, src: SourcePicture, header: PictureHeader, hybrid: HostEncoding,
+                            result: EncodeResult, nn, t0: float, bar, rd_sink) -> tuple[HostEncoding, EncodeResult]:
+        """The cheaper of the hybrid picture and the picture searched host-only (¶122).  The hybrid
+        search priced nn_compress_flag into every host alternative, so the picture without NN syntax
+        is searched on its own: hybrid never costs more than host-only."""
+        host_only = encode_host(header.without_nn(), src.planes, self.search_config(), progress=bar,
+                                rd_sink=rd_sink)
+        packaged = self._package(src, host_only, None, t0)
+        j_hybrid, j_host = self._cost(result, src, header), self._cost(packaged, src, header)
+        if rd_sink is not None:     # the rd trace holds both searches' decisions, then this one
+            rd_sink({"decision": "host_picture_check", "J_hybrid": j_hybrid, "J_host_only": j_host,
+                     "kept": "host-only" if j_host <= j_hybrid else "hybrid"})
+        if j_host <= j_hybrid:
+            return host_only, replace(packaged, stats=replace(packaged.stats, nn_trials=nn.trials))
+        return hybrid, result
 
     def _nn_candidates(self, src: SourcePicture, header: PictureHeader):
         from hybridcodec.nn_blocks import tree_params

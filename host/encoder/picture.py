@@ -47,7 +47,7 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
                 trace_sink=None, progress=None, nn=None, rd_sink=None) -> HostEncoding:
     """``original``: planes at the coded size (padded by the caller).  ``nn``: the NN candidate
     provider of a hybrid picture (``hybridcodec.nn_search.NNCandidates``), None for host-only.
-    ``rd_sink``: the search's trace channel (default: the trace's own ``rd_sink``)."""
+    ``trace_sink``: the syntax trace of the serialisation; ``rd_sink``: the search's decisions."""
     geo = PictureGeometry.from_header(header)
     buf = PictureBuffer(geo, header.bit_depth)
     state = ParseState(geo)
@@ -55,7 +55,7 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     nn_params = nn.params if nn is not None else None
     search = CtuSearch(geo, header.qp, header.bit_depth, original, buf, state,
                        TreeSyntax(geo, state, HOST_CONTEXTS, nn_params), est, cfg,
-                       rd_sink=rd_sink or getattr(trace_sink, "rd_sink", None), nn=nn)
+                       rd_sink=rd_sink, nn=nn)
     ctus = []
     for x, y in geo.ctu_origins():
         root = search_ctu(search, x, y)
