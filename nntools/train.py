@@ -63,10 +63,10 @@ class WeightAverage:
     def update(self, model: nn.Module) -> None:
         self.count += 1
         d = min(self.decay, (1 + self.count) / (10 + self.count))
-        with torch.no_grad():
-            for k, v in model.state_dict().items():
-                if v.is_floating_point():
-                    self.params[k].mul_(d).add_(v, alpha=1 - d)
+        current = model.state_dict()
+        keys = [k for k, v in current.items() if v.is_floating_point()]
+        with torch.no_grad():      # one fused update: per-tensor launches would dominate a GPU step
+            torch._foreach_lerp_([self.params[k] for k in keys], [current[k] for k in keys], 1 - d)
 
 
 def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float,
@@ -94,6 +94,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128, help="luma crop size (multiple of 64)")
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-end", type=float, default=None,
+                   help="decay the learning rate linearly to this by the end of --hours (a run bounded by "
+                        "wall time, such as one on a lent GPU)")
+    p.add_argument("--warmup", type=int, default=0,
+                   help="raise the learning rate linearly over this many steps of this run (for a run whose "
+                        "optimiser state starts afresh, e.g. from --init)")
     p.add_argument("--ema", type=float, default=0.999,
                    help="decay of the exported weight average (0 turns it off)")
     p.add_argument("--threads", type=int, default=2)
@@ -117,6 +123,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def set_lr(optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def scheduled_lr(args: argparse.Namespace, run_steps: int, run_seconds: float) -> float | None:
+    """This step's learning rate under --warmup and --lr-end, or None where both are off (the rate set
+    at the start stands)."""
+    if not args.warmup and args.lr_end is None:
+        return None
+    lr = args.lr
+    if args.lr_end is not None:
+        lr += (args.lr_end - args.lr) * min(1.0, run_seconds / (args.hours * 3600))
+    if run_steps < args.warmup:
+        lr *= (run_steps + 1) / (args.warmup + 1)
+    return lr
+
+
+def new_accumulator(levels: int, device) -> dict:
+    return {"loss": 0.0, "n": 0, **{k: torch.zeros(levels, dtype=torch.float64, device=device)
+                                     for k in ("bpp", "mse", "cnt")}}
+
+
 class StopRequest:
     """Set by SIGINT/SIGTERM; the training loop stops at the end of the step and saves.  Raising inside
     the handler instead could interrupt ``optimizer.step()`` halfway and save half-updated weights."""
@@ -132,6 +161,8 @@ class StopRequest:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.lr_end is not None and args.hours is None:
+        raise SystemExit("--lr-end decays over --hours: give both")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     out = Path(args.out)
@@ -165,8 +196,7 @@ def main(argv=None) -> None:
         step, elapsed = state["step"], state["elapsed"]
     elif init is not None:
         model.load_state_dict(adapt_context(init, cfg.context))
-    for group in optimizer.param_groups:
-        group["lr"] = args.lr
+    set_lr(optimizer, args.lr)
     average = None
     if args.ema > 0:
         has_ema = state is not None and "ema" in state
@@ -184,37 +214,44 @@ def main(argv=None) -> None:
         log.writerow(["step", "hours", "loss"] + [f"{k}_L{lv}" for lv in range(cfg.levels)
                                                    for k in ("bpp", "psnr")])
     levels_n = cfg.levels
-    acc = {"loss": 0.0, "n": 0, "bpp": np.zeros(levels_n), "mse": np.zeros(levels_n), "cnt": np.zeros(levels_n)}
+    acc = new_accumulator(levels_n, args.device)
     t_run = time.time()
     t_save = t_run
     bar = tqdm(initial=step, total=args.steps, mininterval=30, desc="train", unit="step")
     stop = StopRequest()
+    run_steps = 0
     while step < args.steps:
-        x = data.batch(args.batch).to(args.device)
+        x = data.batch(args.batch, device=args.device)
         levels = torch.randint(0, levels_n, (args.batch,), device=args.device)
+        lr = scheduled_lr(args, run_steps, time.time() - t_run)
+        if lr is not None:
+            set_lr(optimizer, lr)
         loss, stats = train_step(forward_model, optimizer, x, levels, args.bf16)
         if average is not None:
             average.update(model)
         step += 1
+        run_steps += 1
         bar.update(1)
-        acc["loss"] += loss.item()
+        # Statistics stay on the device until a log line needs them: a per-step .item() would make the
+        # CPU wait for every GPU step instead of preparing the next batch meanwhile.
+        acc["loss"] += loss.detach()
         acc["n"] += 1
-        lv = levels.cpu().numpy()
-        np.add.at(acc["bpp"], lv, stats["bpp"].cpu().numpy())
-        np.add.at(acc["mse"], lv, stats["mse"].cpu().numpy())
-        np.add.at(acc["cnt"], lv, 1)
+        acc["bpp"].index_add_(0, levels, stats["bpp"].double())
+        acc["mse"].index_add_(0, levels, stats["mse"].double())
+        acc["cnt"].index_add_(0, levels, torch.ones_like(stats["mse"], dtype=torch.float64))
         now = time.time()
         if step % args.log_every == 0:
-            cnt = np.maximum(acc["cnt"], 1)
-            psnr = 10 * np.log10(1.0 / np.maximum(acc["mse"] / cnt, 1e-12))
-            row = [step, round((elapsed + now - t_run) / 3600, 4), round(acc["loss"] / acc["n"], 5)]
+            cnt = np.maximum(acc["cnt"].cpu().numpy(), 1)
+            psnr = 10 * np.log10(1.0 / np.maximum(acc["mse"].cpu().numpy() / cnt, 1e-12))
+            bpp = acc["bpp"].cpu().numpy() / cnt
+            mean_loss = float(acc["loss"]) / acc["n"]
+            row = [step, round((elapsed + now - t_run) / 3600, 4), round(mean_loss, 5)]
             for i in range(levels_n):
-                row += [round(acc["bpp"][i] / cnt[i], 4), round(psnr[i], 3)]
+                row += [round(bpp[i], 4), round(psnr[i], 3)]
             log.writerow(row)
             log_file.flush()
-            bar.set_postfix(loss=f"{acc['loss'] / acc['n']:.4f}")
-            acc = {"loss": 0.0, "n": 0, "bpp": np.zeros(levels_n), "mse": np.zeros(levels_n),
-                   "cnt": np.zeros(levels_n)}
+            bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2g}")
+            acc = new_accumulator(levels_n, args.device)
         done = stop.requested or (args.hours is not None and now - t_run > args.hours * 3600)
         if now - t_save > args.save_every or done or step >= args.steps:
             save_checkpoint(ckpt_path, model, optimizer, step, elapsed + now - t_run, average)

@@ -303,6 +303,32 @@ def test_crop_pack_feeds_training(tmp_path):
     assert float(batch.min()) >= -0.5 and float(batch.max()) <= 0.5
 
 
+def test_plane_pack_is_bit_exact_and_batches_match_the_codec_input_mapping(tmp_path):
+    """The WebP plane sets carry exactly the codec's 4:2:0 planes, and the batched, device-side input
+    conversion gives the same tensor as the codec's own per-region planes_to_input."""
+    from host.color import CHROMA_420
+    from nntools.data import CropDataset, pack_planes
+    from nntools.picture import planes_to_input
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), synthetic_rgb(100, 120, 1))
+    cv2.imwrite(str(folder / "b.png"), synthetic_rgb(80, 64, 2))
+    assert pack_planes(folder, tmp_path / "planes") == 2
+    from_images = CropDataset(folder, crop=64)
+    from_planes = CropDataset(tmp_path / "planes", crop=64)
+    assert len(from_planes.pictures) == 2
+    for a, b in zip(from_images.pictures, from_planes.pictures):
+        assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    data = CropDataset(tmp_path / "planes", crop=64, seed=5)
+    batch = data.batch(3)
+    data.rng = np.random.default_rng(5)
+    for i in range(3):
+        planes = data.random_crop(64)
+        flips = data.rng.random(2) < 0.5
+        planes = [np.ascontiguousarray(p[::-1 if flips[1] else 1, ::-1 if flips[0] else 1]) for p in planes]
+        assert torch.equal(batch[i], planes_to_input(planes, CHROMA_420, 8)[0].float())
+
+
 def test_bf16_training_keeps_float32_where_symbols_and_loss_are_computed():
     """--bf16 runs the convolutions in bfloat16, but the layers whose outputs are rounded to symbols, set
     probabilities or are scored stay float32, and so do the weights the optimiser updates."""
