@@ -272,6 +272,20 @@ def test_compiled_training_saves_the_plain_model(tmp_path):
     assert not torch.equal(resumed["model"]["g_a.0.weight"], state["model"]["g_a.0.weight"])
 
 
+def test_learning_rate_schedule_warms_up_then_decays_over_the_run_time():
+    from nntools.train import parse_args, scheduled_lr
+    base = ["--data", "d", "--out", "o"]
+    assert scheduled_lr(parse_args(base + ["--lr", "1e-4"]), 0, 0.0) is None     # nothing scheduled
+    warm = parse_args(base + ["--lr", "1e-4", "--warmup", "3"])
+    assert [scheduled_lr(warm, n, 0.0) for n in range(5)] == pytest.approx([2.5e-5, 5e-5, 7.5e-5, 1e-4, 1e-4])
+    decay = parse_args(base + ["--lr", "4e-5", "--lr-end", "2e-6", "--hours", "0.5"])
+    assert scheduled_lr(decay, 10, 0.0) == pytest.approx(4e-5)
+    assert scheduled_lr(decay, 10, 900.0) == pytest.approx(2.1e-5)
+    assert scheduled_lr(decay, 10, 5000.0) == pytest.approx(2e-6)     # held at the end, not extrapolated
+    both = parse_args(base + ["--lr", "4e-5", "--lr-end", "2e-6", "--hours", "0.5", "--warmup", "1"])
+    assert scheduled_lr(both, 0, 900.0) == pytest.approx(2.1e-5 / 2)
+
+
 def test_training_stop_signal_saves_the_last_step(tmp_path):
     """SIGTERM (a session ending, `kill`) finishes the step and saves it: nothing trained is lost."""
     args, out = tiny_training_command(tmp_path, pictures=1)
