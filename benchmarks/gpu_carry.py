@@ -7,7 +7,8 @@ training set and the weights travel in pieces:
         # .gpu/d0, .gpu/d1, ...: the pictures' 4:2:0 planes in lossless WebP (nntools.data.pack_planes),
         # each folder at most --limit-mb; .gpu/init/init.pt: the checkpoint's weight average, float32.
     (device, one call per folder)  mkdir -p /tmp/planes && cp .gpu/d0/* /tmp/planes/
-    (device)  python3 -m nntools.train --data /tmp/planes --init .gpu/init/init.pt --device cuda ...
+    (device)  setsid python3 -m nntools.train --data /tmp/planes --init .gpu/init/init.pt ... & echo $! > /tmp/train.pid
+    (device, later calls)  wait with kill -0 $(cat /tmp/train.pid), not pgrep -f (it matches the calling shell)
     (device, before the lease ends)  python3 benchmarks/gpu_carry.py split /tmp/run/checkpoint.pt $OUT
     (here)    python benchmarks/gpu_carry.py join FETCHED_DIR --like RUN/checkpoint.pt --out NEW/checkpoint.pt
 
