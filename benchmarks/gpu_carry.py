@@ -31,13 +31,14 @@ PART_PREFIX = "average_part"
 
 def prepare(data: Path, checkpoint: Path, out: Path, limit_mb: float) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from nntools.data import pack_planes
+    from nntools.data import PLANE_NAMES, pack_planes
 
     with tempfile.TemporaryDirectory() as tmp:
         pack_planes(data, tmp)
         folder, size, index = None, 0, 0
         for y_path in sorted(Path(tmp).glob("*.y.webp")):
-            files = [y_path.with_name(y_path.name.replace(".y.", f".{n}.")) for n in ("y", "cb", "cr")]
+            stem = y_path.name[:-len(".y.webp")]
+            files = [y_path.with_name(f"{stem}.{n}.webp") for n in PLANE_NAMES]
             need = sum(f.stat().st_size for f in files)
             if folder is None or size + need > limit_mb * 2 ** 20:
                 folder, size = out / f"d{index}", 0
