@@ -219,18 +219,17 @@ def main(argv=None) -> None:
     t_save = t_run
     bar = tqdm(initial=step, total=args.steps, mininterval=30, desc="train", unit="step")
     stop = StopRequest()
-    run_steps = 0
+    first_step = step
     while step < args.steps:
         x = data.batch(args.batch, device=args.device)
         levels = torch.randint(0, levels_n, (args.batch,), device=args.device)
-        lr = scheduled_lr(args, run_steps, time.time() - t_run)
+        lr = scheduled_lr(args, step - first_step, time.time() - t_run)
         if lr is not None:
             set_lr(optimizer, lr)
         loss, stats = train_step(forward_model, optimizer, x, levels, args.bf16)
         if average is not None:
             average.update(model)
         step += 1
-        run_steps += 1
         bar.update(1)
         # Statistics stay on the device until a log line needs them: a per-step .item() would make the
         # CPU wait for every GPU step instead of preparing the next batch meanwhile.
