@@ -10,12 +10,11 @@ nn_delta_level) bits as a share of all bits, NN trials per picture and the mean 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from hybridcodec.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points
+from hybridcodec.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points, write_report
 from nntools.data import list_images
 
 VARIANTS = {
@@ -79,10 +78,7 @@ def main() -> None:
         lines.append(f"| {t['variant']} | {t['bd_y_vs_host']:+.2f}% | {t['bd_rgb_vs_host']:+.2f}% | "
                      f"{t['bd_y_vs_hybrid']:+.2f}% | {100 * t['nn_area']:.1f}% | {100 * t['nn_flag_share']:.2f}% | "
                      f"{t['nn_trials']:.0f} | {t['encode_s']:.1f} |")
-    text = "\n".join(lines)
-    print(text)
-    (args.out / "ablation.md").write_text(text + "\n")
-    (args.out / "ablation.json").write_text(json.dumps(table, indent=1))
+    write_report(args.out, "ablation", "\n".join(lines), table)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ excess of the original's across the same lines; about 0 where there is no seam.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from hybridcodec.encoder import Encoder
 from hybridcodec.imageio import read_image
+from hybridcodec.experiments import write_report
 from hybridcodec.metrics import psnr_y, rgb_to_luma
 
 
@@ -107,11 +107,7 @@ def main() -> None:
              "", "| coding | bytes | bpp | PSNR-Y | seam step |", "| --- | ---: | ---: | ---: | ---: |"]
     lines += [f"| {r['coding']} | {r['bytes']} | {r['bpp']:.4f} | {r['psnr_y']:.2f} | {r['seam_step']:+.2f} |"
               for r in rows]
-    text = "\n".join(lines)
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "patch_artefacts.md").write_text(text + "\n")
-    (args.out / "patch_artefacts.json").write_text(json.dumps(rows, indent=1))
+    write_report(args.out, "patch_artefacts", "\n".join(lines), rows)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Printed and written to OUT/patch_experiment.md / .json.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from host.partition import CODED_SIZE_MULTIPLE
-from hybridcodec.experiments import Point, bd_rates, label_of, mean_finite, run_points
+from hybridcodec.experiments import Point, bd_rates, label_of, mean_finite, run_points, write_report
 from nntools.data import list_images
 from nntools.patches import PatchGrid
 
@@ -162,10 +161,7 @@ def main() -> None:
     rd = rd_table(rows, named)
     timing = [] if args.no_timing else timing_table(args.timing_picture, args.timing_sizes, args.timing_level,
                                                     args.patch, args.timing_overlap, args.timing_batch, args.repeat)
-    text = report(rd, timing, args, len(pictures))
-    print(text)
-    (args.out / "patch_experiment.md").write_text(text + "\n")
-    (args.out / "patch_experiment.json").write_text(json.dumps({"rd": rd, "timing": timing}, indent=1, default=float))
+    write_report(args.out, "patch_experiment", report(rd, timing, args, len(pictures)), {"rd": rd, "timing": timing})
 
 
 if __name__ == "__main__":

@@ -320,10 +320,8 @@ def main() -> None:
                   f"decode {rows[-1]['decode'].get('rss_mb', '-')} MB", file=sys.stderr, flush=True)
     largest = max(args.sizes, key=lambda s: np.prod([int(v) for v in s.split("x")]))
     buffers = run_child(args, "buffers", args.buffers_size or largest, args.patch, args.overlap, args.out / "unused")
-    text = report(rows, buffers, args)
-    print(text)
-    (args.out / "patch_memory.md").write_text(text + "\n")
-    (args.out / "patch_memory.json").write_text(json.dumps({"rows": rows, "buffers": buffers}, indent=1))
+    from hybridcodec.experiments import write_report     # here: the measured children need not load it
+    write_report(args.out, "patch_memory", report(rows, buffers, args), {"rows": rows, "buffers": buffers})
 
 
 if __name__ == "__main__":

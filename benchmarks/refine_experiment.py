@@ -11,10 +11,9 @@ coding of the same mode, the mean encode time, and (hybrid) the share of area co
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from hybridcodec.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points
+from hybridcodec.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points, write_report
 from nntools.data import list_images
 
 NN_VARIANTS = {
@@ -91,10 +90,7 @@ def main() -> None:
     for t in results:
         lines.append(f"| {t['mode']} | {t['variant']} | {t['bd_y']:+.2f}% | {t['bd_rgb']:+.2f}% | "
                      f"{t['encode_s']:.1f} | {100 * t['nn_area']:.1f}% |")
-    text = "\n".join(lines)
-    print(text)
-    (args.out / "refine.md").write_text(text + "\n")
-    (args.out / "refine.json").write_text(json.dumps(results, indent=1, default=float))
+    write_report(args.out, "refine", "\n".join(lines), results)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ def _add_encode(sub) -> None:
                    help="rate level 0..7 of mode nn (default %(default)s); hybrid derives it from the QP")
     n.add_argument("--nn-model", default=EncoderConfig.nn_model, metavar="NAME|FILE.npz",
                    help="neural-tool weights (default %(default)s)")
+    n.add_argument("--nn-rdoq-scale", type=float, default=EncoderConfig.nn_rdoq_scale, metavar="S",
+                   help="RDOQ of the NN latent: weight of its distortion estimate (default %(default)s; "
+                        "0: plain rounding)")
     n.add_argument("--nn-decision", default=EncoderConfig.nn_decision, choices=("cu", "ctu"),
                    help="cu: any CU of 32x32 or more may be NN-coded; ctu: whole CTUs only (default %(default)s)")
     n.add_argument("--nn-flag-coding", default=EncoderConfig.nn_flag_coding, choices=NN_FLAG_CODINGS,

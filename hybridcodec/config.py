@@ -31,6 +31,8 @@ class EncoderConfig:
                                        # 2: +0.45 %, ~7 % faster
     level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
     nn_model: str = "hyperprior-4p" # neural-tool weights (a name from nntools.zoo or a .npz path)
+    nn_rdoq_scale: float = 4.0      # latent RDOQ: weight of its distortion estimate (nntools.rdoq.RDOQ_SCALE,
+                                    # kept here as a literal so that the config loads without torch); 0: rounding
     # Hybrid mode (the NN level follows from the QP through the model's Level_Map):
     nn_decision: str = "cu"         # "cu": every CU of 32x32 or more may be NN-coded; "ctu": whole CTUs only
     nn_flag_coding: str = "contexts"  # nn_compress_flag: "contexts" (size x neighbours), "one", "bypass"
@@ -82,6 +84,7 @@ class EncoderConfig:
             (self.nn_patch_overlap % 2 == 0 and 0 <= self.nn_patch_overlap <= max(self.nn_patch_size, 0) // 2,
              "nn_patch_overlap must be even and at most half of nn_patch_size"),
             (isinstance(self.nn_patch_batch, int) and self.nn_patch_batch >= 1, "nn_patch_batch must be >= 1"),
+            (self.nn_rdoq_scale >= 0, "nn_rdoq_scale must be >= 0"),
             (isinstance(self.nn_refine_steps, int) and self.nn_refine_steps >= 0, "nn_refine_steps must be >= 0"),
             (len(self.nn_refine_lr) > 0 and all(lr > 0 for lr in self.nn_refine_lr), "nn_refine_lr must be > 0"),
             (self.nn_refine_target in ("latents", "module"), "nn_refine_target must be 'latents' or 'module'"),

@@ -124,7 +124,7 @@ class Encoder:
         from hybridcodec.nn_search import NNCandidates, NNSearchConfig
         c = self.config
         bundle = self.nn_bundle()
-        cfg = NNSearchConfig(c.nn_min_variance, c.nn_max_host_cost, tuple(c.nn_sizes))
+        cfg = NNSearchConfig(c.nn_min_variance, c.nn_max_host_cost, tuple(c.nn_sizes), c.nn_rdoq_scale)
         return NNCandidates(bundle, tree_params(bundle, header), src.planes, src.chroma_format, src.bit_depth, cfg,
                             c.refine_config(), qp_to_lambda(c.qp, src.bit_depth))
 
@@ -158,10 +158,10 @@ class Encoder:
         if header.nn_patch_size:
             payload, planes = encode_patches(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,
                                              header.nn_patch_size, header.nn_patch_overlap, c.nn_patch_batch,
-                                             c.refine_config())
+                                             c.refine_config(), c.nn_rdoq_scale)
         else:
             payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,
-                                             c.refine_config())
+                                             c.refine_config(), c.nn_rdoq_scale)
         data = write_container(header, [(SubstreamType.NN_LATENTS, payload)])
         stats = EncodeStats({"nn_latents": 8.0 * len(payload)}, len(data), 8 * len(data) / (src.width * src.height),
                             time.perf_counter() - t0, 0, {"host": 0.0, "nn": 1.0})

@@ -303,6 +303,14 @@ def centre_crops(pictures: list[Path], size: int, folder: Path) -> list[Path]:
     return out
 
 
+def write_report(folder: Path, stem: str, text: str, data) -> None:
+    """Print a benchmark's table and keep it as STEM.md (for the docs) and STEM.json (for scripts)."""
+    print(text)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.md").write_text(text + "\n")
+    (folder / f"{stem}.json").write_text(json.dumps(data, indent=1, default=float))
+
+
 def mean_finite(values) -> float:
     """Mean over the finite values (NaN BD-rates of non-overlapping curves left out), NaN if none."""
     values = [v for v in values if v is not None and not math.isnan(v)]

@@ -16,7 +16,8 @@ import numpy as np
 from host.partition import CodingNode, CodingUnit, CuMode
 from host.syntax import NNTreeParams
 from nntools.codec import NNBundle
-from nntools.encoder import CodedRegion, code_regions
+from nntools.encoder import CodedRegion, code_regions, input_gains
+from nntools.rdoq import RDOQ_SCALE
 from nntools.picture import output_to_planes, planes_to_input
 from nntools.refine import RefineConfig
 
@@ -27,6 +28,7 @@ class NNSearchConfig:
     min_variance: float = 0.0          # luma variance below which a CU is too flat for the NN to win
     max_host_cost_per_sample: float = 0.0            # host J per luma sample below which NN is not tried
     sizes: tuple[int, ...] = (32, 64, 128)           # CU sizes given an NN trial
+    rdoq_scale: float = RDOQ_SCALE                   # latent RDOQ at the host's λ (nntools.rdoq); 0: rounding
 
 
 @dataclass
@@ -43,12 +45,13 @@ class NNCandidates:
                  bit_depth: int, cfg: NNSearchConfig = NNSearchConfig(), refine: RefineConfig | None = None,
                  lam: float = 0.0):
         self.bundle, self.params, self.org, self.cfg = bundle, params, original, cfg
-        self.refine, self.lam = refine, lam      # online refinement of each candidate at the host's λ
+        self.refine, self.lam = refine, lam      # RDOQ and online refinement of each candidate at the host's λ
         self.chroma_format, self.bit_depth = chroma_format, bit_depth
         self.shift = 1 if chroma_format == 1 else 0
         self.delta = 0                  # nn_delta_level the encoder uses for the current CTU
         self._cache: dict[tuple, NNCandidate] = {}       # the current CTU's trials
         self._chosen: dict[tuple, CodedRegion] = {}
+        self._gains = None              # RDOQ synthesis gains, estimated once per picture
         self.trials = 0                 # NN codings run (for the simplification measurements)
 
     @property
@@ -66,6 +69,17 @@ class NNCandidates:
         """nn_dc_offset per component: the rounded mean of the original minus the DC prediction."""
         org = self._original(x, y, 1 << log2)
         return [int(np.rint(o.mean())) - int(p[0, 0]) for o, p in zip(org, dc_prediction)]
+
+    def rdoq_gains(self):
+        """The synthesis gains for latent RDOQ, estimated once on the picture's centre (at most 256x256):
+        a CU's own latents are too few for the estimate, and the gains vary little across a picture."""
+        if self._gains is None and self.cfg.rdoq_scale > 0 and self.lam > 0:
+            h, w = self.org[0].shape
+            size = min(256, 1 << (min(h, w).bit_length() - 1))
+            x, y = ((w - size) // 2) & ~1, ((h - size) // 2) & ~1
+            centre = planes_to_input(self._original(x, y, size), self.chroma_format, self.bit_depth)
+            self._gains = input_gains(self.bundle, centre)
+        return self._gains
 
     def worth_trying(self, x: int, y: int, log2: int, host_cost: float) -> bool:
         size = 1 << log2
@@ -89,7 +103,8 @@ class NNCandidates:
                 mid, peak = 1 << (self.bit_depth - 1), (1 << self.bit_depth) - 1
                 source = [np.clip(o.astype(np.int32) - p + mid, 0, peak) for o, p in zip(org, residual[1])]
             region = code_regions(self.bundle, planes_to_input(source, self.chroma_format, self.bit_depth), level,
-                                  self.refine, self.lam, (1 << self.bit_depth) - 1)[0]
+                                  self.refine, self.lam, (1 << self.bit_depth) - 1, self.cfg.rdoq_scale,
+                                  self.rdoq_gains())[0]
             planes = output_to_planes(region.x_hat, self.chroma_format, self.bit_depth, size, size)
             if residual is not None:
                 planes = residual[2](planes)

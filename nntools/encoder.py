@@ -14,6 +14,7 @@ import torch
 from bitstream.rans import RansEncoder, estimate_bits, lane_count_for
 from nntools.codec import LatentCoder, NNBundle, hyper_features, select, z_indexes
 from nntools.level_map import training_slopes
+from nntools.rdoq import RDOQ_SCALE, Rdoq, rdoq_symbols, synthesis_gains
 from nntools.refine import RefineConfig, refine_latents
 
 Pass = tuple[np.ndarray, np.ndarray]      # (symbols, table indexes) of one rANS pass
@@ -27,16 +28,22 @@ class CodedRegion:
 
 
 def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineConfig | None = None,
-                 lam_sse: float = 0.0, peak: int = 255) -> list[CodedRegion]:
+                 lam_sse: float = 0.0, peak: int = 255, rdoq_scale: float = RDOQ_SCALE,
+                 gains: torch.Tensor | None = None) -> list[CodedRegion]:
     """x: (B, 6, H, W) in [-0.5, 0.5], H and W multiples of 8.  One CodedRegion per batch item.
 
-    With an active ``refine`` the latents are also optimised for J = SSE + lam_sse·bits (sample units
-    of ``peak``) at each learning rate, and each item keeps the coding of lowest J, the unrefined one
-    included: refinement never makes an item's J worse."""
+    The latents are quantised for J = SSE + lam_sse·bits (sample units of ``peak``; ``nntools.rdoq``,
+    plain rounding when lam_sse or rdoq_scale is 0), with the synthesis ``gains`` of ``input_gains``
+    (estimated on x when not given).  With an active ``refine`` they are also optimised for that J at
+    each learning rate, and each item keeps the coding of lowest J, the unrefined one included:
+    refinement never makes an item's J worse."""
     with torch.no_grad():
         y = bundle.analysis.g_a(x.float()).double()
         z_hat = torch.round(bundle.analysis.h_a(y.float()).double())
-    best = quantise_regions(bundle, y, z_hat, level)
+    rdoq = Rdoq(lam_sse, peak, rdoq_scale)
+    if rdoq.active and gains is None:
+        gains = synthesis_gains(bundle.analysis.g_s, y)
+    best = quantise_regions(bundle, y, z_hat, level, rdoq, gains)
     if refine is None or not refine.active:
         return best
 
@@ -46,15 +53,25 @@ def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineCo
     best_cost = [cost(r, b) for b, r in enumerate(best)]
     for lr in refine.lrs:
         y, z_hat = refine_latents(bundle.analysis, x, level, lam_sse, peak, lr, refine)
-        for b, region in enumerate(quantise_regions(bundle, y, z_hat, level)):
+        for b, region in enumerate(quantise_regions(bundle, y, z_hat, level, rdoq, gains)):
             c = cost(region, b)
             if c < best_cost[b]:
                 best[b], best_cost[b] = region, c
     return best
 
 
-def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, level: int) -> list[CodedRegion]:
-    """Symbols of given latents through the normative entropy-model recursion, and their exact synthesis."""
+def input_gains(bundle: NNBundle, x: torch.Tensor) -> torch.Tensor:
+    """The RDOQ synthesis gains (``nntools.rdoq.synthesis_gains``) at the latents of x, for callers that
+    code many small regions of one picture and estimate them once, on a larger piece of it."""
+    with torch.no_grad():
+        y = bundle.analysis.g_a(x.float())
+    return synthesis_gains(bundle.analysis.g_s, y)
+
+
+def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, level: int,
+                     rdoq: Rdoq | None = None, gains: torch.Tensor | None = None) -> list[CodedRegion]:
+    """Symbols of given latents through the normative entropy-model recursion, and their exact synthesis.
+    Plain rounding, or RDOQ with the synthesis ``gains`` when ``rdoq`` is active."""
     coder = LatentCoder(bundle, level)
     hyper = hyper_features(bundle, z_hat, y.shape[2], y.shape[3])
     masks = bundle.stage_masks(y.shape[2], y.shape[3])
@@ -64,7 +81,11 @@ def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, lev
     passes = [[(z_hat[b].numpy().reshape(-1).astype(np.int32), z_idx)] for b in range(len(y))]
     for k, mask in enumerate(masks):
         p = coder.stage_params(hyper, y_hat, seen, k)
-        symbols = torch.round((y - p.mu) / coder.delta)
+        r = (y - p.mu) / coder.delta
+        if rdoq is not None and rdoq.active:
+            symbols = rdoq_symbols(r, p.index, mask, coder.delta, gains, bundle.tables, rdoq)
+        else:
+            symbols = torch.round(r)
         y_hat = y_hat + coder.dequantise(symbols, p.mu) * mask
         for b in range(len(y)):
             passes[b].append((select(symbols[b:b + 1], mask).astype(np.int32),
@@ -102,25 +123,29 @@ def write_stream(bundle: NNBundle, regions: list[CodedRegion]) -> bytes:
 
 
 def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineConfig | None = None,
-                   lam_sse: float = 0.0, peak: int = 255) -> tuple[bytes, torch.Tensor]:
+                   lam_sse: float = 0.0, peak: int = 255, rdoq_scale: float = RDOQ_SCALE) -> tuple[bytes, torch.Tensor]:
     """x: (1, 6, H, W).  Returns (payload, exact x_hat)."""
-    region = code_regions(bundle, x, level, refine, lam_sse, peak)[0]
+    region = code_regions(bundle, x, level, refine, lam_sse, peak, rdoq_scale)[0]
     return write_stream(bundle, [region]), region.x_hat
 
 
 def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int,
-                   level: int, refine: RefineConfig | None = None) -> tuple[bytes, list[np.ndarray]]:
-    """Whole-picture NN coding: (nn_picture payload, the decoder's reconstruction of the planes)."""
+                   level: int, refine: RefineConfig | None = None,
+                   rdoq_scale: float = RDOQ_SCALE) -> tuple[bytes, list[np.ndarray]]:
+    """Whole-picture NN coding at the λ the level was trained for: (nn_picture payload, the decoder's
+    reconstruction of the planes)."""
     from nntools.picture import output_to_planes, planes_to_input
     h, w = planes[0].shape
+    lam = float(training_slopes(bundle.config.lambdas, bit_depth)[level])
     payload, x_hat = encode_latents(bundle, planes_to_input(planes, chroma_format, bit_depth), level, refine,
-                                    float(training_slopes(bundle.config.lambdas, bit_depth)[level]), (1 << bit_depth) - 1)
+                                    lam, (1 << bit_depth) - 1, rdoq_scale)
     return bytes([level]) + payload, output_to_planes(x_hat, chroma_format, bit_depth, h, w)
 
 
 def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int, level: int,
                    patch: int, overlap: int, batch: int = 8,
-                   refine: RefineConfig | None = None) -> tuple[bytes, list[np.ndarray]]:
+                   refine: RefineConfig | None = None,
+                   rdoq_scale: float = RDOQ_SCALE) -> tuple[bytes, list[np.ndarray]]:
     """Whole-picture NN coding as overlapping patches (``nntools.patches``): the nn_picture payload and
     the decoder's merged reconstruction.  ``batch`` patches are analysed and synthesised at once, so the
     float tensors never exceed ``batch`` patches whatever the picture size; each coded patch leaves
@@ -138,7 +163,7 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
         group = origins[start:start + batch]
         x = torch.cat([planes_to_input(patch_planes(planes, px, py, ph, pw, chroma_format), chroma_format,
                                        bit_depth) for px, py in group])
-        coded = code_regions(bundle, x, level, refine, lam, peak)
+        coded = code_regions(bundle, x, level, refine, lam, peak, rdoq_scale)
         for (px, py), region in zip(group, coded):
             merger.add(px, py, output_to_planes(region.x_hat, chroma_format, bit_depth, ph, pw))
             writer.add(region)

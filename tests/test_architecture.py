@@ -8,7 +8,7 @@ from host.partition import CuMode
 from pictures import synthetic_rgb
 
 ENCODER_ONLY = ("host.encoder", "host.rdoq", "nntools.encoder", "nntools.train", "nntools.refine",
-                "hybridcodec.encoder", "hybridcodec.nn_search")
+                "nntools.rdoq", "hybridcodec.encoder", "hybridcodec.nn_search")
 
 
 def test_decoding_imports_no_encoder_module(tmp_path, force_nn):

@@ -47,7 +47,7 @@ def test_refinement_never_raises_the_rd_cost():
     planes = [rgb[..., 0].astype(np.int32), rgb[:16, :16, 1].astype(np.int32), rgb[:16, :16, 2].astype(np.int32)]
     x = planes_to_input(planes, 1, 8)
     lam = 50.0
-    plain = code_regions(bundle, x, 3)[0]
+    plain = code_regions(bundle, x, 3, lam_sse=lam)[0]          # the unrefined coding at the same λ
     for cfg in (RefineConfig(5, (0.01,)), RefineConfig(5, (10.0,)), RefineConfig(5, (0.01,), "module"),
                 RefineConfig(5, (0.01,), rounding="sga"), RefineConfig(5, (0.01,), "module", rounding="sga")):
         refined = code_regions(bundle, x, 3, cfg, lam, 255)[0]
@@ -57,7 +57,7 @@ def test_refinement_never_raises_the_rd_cost():
 def test_early_stop_on_distortion():
     bundle = load_bundle()
     x = planes_to_input([synthetic_rgb(32, 32)[..., 0].astype(np.int32)], 0, 8)
-    plain = code_regions(bundle, x, 2)[0]
+    plain = code_regions(bundle, x, 2, lam_sse=50.0)[0]
     stopped = code_regions(bundle, x, 2, RefineConfig(40, (0.05,), stop_mse=1.0), 50.0, 255)[0]
     assert plain.bits == stopped.bits and bool((plain.x_hat == stopped.x_hat).all())
 
