@@ -17,8 +17,8 @@ from host.partition import CodingNode, CodingUnit, CuMode
 from host.syntax import NNTreeParams
 from nntools.codec import NNBundle
 from nntools.encoder import CodedRegion, code_regions, input_gains
-from nntools.rdoq import RDOQ_SCALE
 from nntools.picture import output_to_planes, planes_to_input
+from nntools.rdoq import GAIN_WINDOW, RDOQ_SCALE
 from nntools.refine import RefineConfig
 
 
@@ -71,11 +71,12 @@ class NNCandidates:
         return [int(np.rint(o.mean())) - int(p[0, 0]) for o, p in zip(org, dc_prediction)]
 
     def rdoq_gains(self):
-        """The synthesis gains for latent RDOQ, estimated once on the picture's centre (at most 256x256):
-        a CU's own latents are too few for the estimate, and the gains vary little across a picture."""
+        """The synthesis gains for latent RDOQ, estimated once on the picture's centre (the estimate's
+        whole window, 256x256 at most): a CU's own latents are too few for it, and the gains vary little
+        across a picture."""
         if self._gains is None and self.cfg.rdoq_scale > 0 and self.lam > 0:
             h, w = self.org[0].shape
-            size = min(256, 1 << (min(h, w).bit_length() - 1))
+            size = min(8 * GAIN_WINDOW, 1 << (min(h, w).bit_length() - 1))
             x, y = ((w - size) // 2) & ~1, ((h - size) // 2) & ~1
             centre = planes_to_input(self._original(x, y, size), self.chroma_format, self.bit_depth)
             self._gains = input_gains(self.bundle, centre)

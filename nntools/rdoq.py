@@ -9,9 +9,9 @@ The distortion of a latent error e in channel c is estimated to first order as s
 gain_c is the synthesis transform's mean squared Jacobian column norm for that channel, estimated on
 latents of the picture being coded (Hutchinson: one Jacobian-vector and one vector-Jacobian product of
 the float g_s with a seeded Gaussian probe, on at most GAIN_WINDOW² latent positions of the centre of
-the region, so that its cost does not grow with the picture).  The first-order estimate counts each change alone; taken together the
-changes all pull towards the mean and cost more, which ``scale`` accounts for.  Its default was chosen
-on training pictures, not the dev set (docs/RESULTS.md, issue 3).
+the region, so that its cost does not grow with the picture).  The first-order estimate counts each
+change alone; taken together the changes all pull towards the mean and cost more, which ``scale``
+accounts for.  Its default was chosen on training pictures, not the dev set (docs/RESULTS.md, issue 3).
 """
 from __future__ import annotations
 
