@@ -3,8 +3,8 @@
     python benchmarks/hybrid_ablation.py --data ../shared/data/dev --crop 256 --limit 8 --out runs/ablation
     python benchmarks/hybrid_ablation.py --crop 0 --pictures usc_4_2_05_airplane.png usc_aerial_2_1_05.png
 
-Every variant codes the same pictures (centre crops, or whole with ``--crop 0``) at the same QPs (resumable: OUT/points.jsonl).  Printed and
-written to OUT/ablation.md / .json: BD-rate (Akima, PSNR-Y and PSNR-RGB, mean over pictures) against
+Every variant codes the same pictures (centre crops, or whole with ``--crop 0``) at the same QPs
+(resumable: OUT/points.jsonl).  Printed and written to OUT/ablation.md / .json: BD-rate (Akima, PSNR-Y and PSNR-RGB, mean over pictures) against
 host-only and against the default hybrid, the share of area coded by the NN, the nn_compress_flag (and
 nn_delta_level) bits as a share of all bits, NN trials per picture and the mean encode time.
 """
@@ -67,10 +67,9 @@ def main() -> None:
         bits = [8 * r["bytes"] for r in own]
         table.append({
             "variant": name,
-            "bd_y_vs_host": mean_finite(bd_rates(rows, host, label, "psnr_y").values()),
-            "bd_rgb_vs_host": mean_finite(bd_rates(rows, host, label, "psnr_rgb").values()),
-            "bd_y_vs_hybrid": mean_finite(bd_rates(rows, hybrid, label, "psnr_y").values()),
-            "bd_rgb_vs_hybrid": mean_finite(bd_rates(rows, hybrid, label, "psnr_rgb").values()),
+            **{f"bd_{short}_vs_{ref_name}": mean_finite(bd_rates(rows, ref, label, metric).values())
+               for ref_name, ref in (("host", host), ("hybrid", hybrid))
+               for short, metric in (("y", "psnr_y"), ("rgb", "psnr_rgb"))},
             "nn_area": mean_finite([r.get("nn_area", 0.0) for r in own]),
             "nn_flag_share": float(np.sum([r.get("nn_flag_bits", 0.0) for r in own]) / np.sum(bits)),
             "nn_trials": mean_finite([r.get("nn_trials", 0) for r in own]),
@@ -84,7 +83,8 @@ def main() -> None:
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for t in table:
         lines.append(f"| {t['variant']} | {t['bd_y_vs_host']:+.2f}% | {t['bd_rgb_vs_host']:+.2f}% | "
-                     f"{t['bd_y_vs_hybrid']:+.2f}% | {t['bd_rgb_vs_hybrid']:+.2f}% | {100 * t['nn_area']:.1f}% | {100 * t['nn_flag_share']:.2f}% | "
+                     f"{t['bd_y_vs_hybrid']:+.2f}% | {t['bd_rgb_vs_hybrid']:+.2f}% | {100 * t['nn_area']:.1f}% | "
+                     f"{100 * t['nn_flag_share']:.2f}% | "
                      f"{t['nn_trials']:.0f} | {t['encode_s']:.1f} |")
     write_report(args.out, "ablation", "\n".join(lines), table)
 
