@@ -1,7 +1,7 @@
 """Speed of the host codec: encode and decode every dev picture with default options.
 
 Run: ``python benchmarks/bench_host_speed.py [--data DIR] [--limit N] [--qp 32] [--json out.json]
-[--option name=value ...]``.  Prints per-picture encode/decode seconds, bits per pixel and PSNR-Y,
+[--option name=value ...] [--threads N]``.  Prints per-picture encode/decode seconds, bits per pixel and PSNR-Y,
 then the median encode and decode times, raw and normalised to a 768x512 picture
 (seconds * 393216 / pixels) — the unit of the speed targets.  Every decode is checked against the
 encoder's reconstruction, so a speed-up that breaks the codec cannot go unnoticed here.
@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import hybridcodec
 from hybridcodec.imageio import read_image
@@ -43,7 +44,11 @@ def main() -> None:
     parser.add_argument("--qp", type=int, default=32)
     parser.add_argument("--option", action="append", default=[], help="extra EncoderConfig field=value")
     parser.add_argument("--json", type=Path, default=None, help="write all measurements here")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's own, one per core)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     paths = sorted(p for p in args.data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".ppm"))
     paths = paths[:args.limit] if args.limit else paths
@@ -78,7 +83,8 @@ def main() -> None:
           f"at 768x512), decode {summary['median_decode_s']:.2f} s "
           f"({summary['median_decode_s_768x512']:.2f} s at 768x512)")
     if args.json:
-        args.json.write_text(json.dumps(dict(qp=args.qp, config=repr(config), pictures=rows, **summary),
+        args.json.write_text(json.dumps(dict(qp=args.qp, config=repr(config), torch_threads=torch.get_num_threads(),
+                                             pictures=rows, **summary),
                                         indent=1))
 
 

@@ -130,6 +130,14 @@ def _add_encode(sub) -> None:
                         "RD decisions, lines starting 'rd ') (default syntax)")
     o.add_argument("--json", action="store_true", help="print statistics as JSON")
     o.add_argument("--progress", action="store_true", help="show a progress bar")
+    _add_threads(p)
+
+
+def _add_threads(p) -> None:
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="torch threads of the neural tool (default: one per core). Use 1 when other jobs "
+                        "share the machine: busy torch threads slowed a hybrid encode 3.5x in "
+                        "docs/RESULTS.md. The output does not depend on it")
 
 
 def _add_nn_model(p) -> None:
@@ -148,6 +156,7 @@ def _add_decode(sub) -> None:
     p.add_argument("--trace-channels", default="syntax", type=_channels(("syntax", "cabac")),
                    help="comma-separated trace channels: syntax (elements), cabac (bins) (default syntax)")
     p.add_argument("--json", action="store_true", help="print statistics as JSON")
+    _add_threads(p)
 
 
 def _add_inspect(sub) -> None:
@@ -180,6 +189,16 @@ def _channels(allowed: tuple[str, ...]):
             raise argparse.ArgumentTypeError(f"channels must be among {','.join(allowed)}, got {text!r}")
         return channels
     return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
 
 
 def parse_learning_rates(text: str) -> tuple[float, ...]:
@@ -313,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rd":
         from hybridcodec.rd import run
         return run(args, command="hybridcodec " + shlex.join(argv))
+    if getattr(args, "threads", None):
+        import torch
+        torch.set_num_threads(args.threads)
     try:
         if args.command in ("decode", "inspect"):
             from nntools.zoo import register_weights

@@ -57,6 +57,28 @@ def test_hybrid_options_match_the_api(tmp_path, capsys, force_nn):
     assert np.array_equal(decoded, decode(api.bitstream)) and np.array_equal(decoded, api.reconstruction)
 
 
+def test_threads_option_leaves_the_output_unchanged(tmp_path, capsys, force_nn):
+    """--threads sets torch's thread count; NN-coded CUs come out the same at 1 and 2 threads."""
+    import torch
+    force_nn(lambda x, y, log2: x == 0, distortion=0)
+    src, hbc, out = tmp_path / "in.png", tmp_path / "t.hbc", tmp_path / "out.png"
+    write_image(src, synthetic_rgb(64, 128, 4))
+    before = torch.get_num_threads()
+    try:
+        assert main(["encode", str(src), "-o", str(hbc), "--qp", "32", "--ctu-size", "64", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+        assert main(["decode", str(hbc), "-o", str(out), "--threads", "2"]) == 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    api = Encoder(EncoderConfig(qp=32, ctu_size=64)).encode(read_image(src))
+    assert api.stats.area_by_mode["nn"] > 0
+    assert hbc.read_bytes() == api.bitstream and np.array_equal(read_image(out), api.reconstruction)
+    with pytest.raises(SystemExit):
+        main(["encode", str(src), "-o", str(hbc), "--threads", "0"])
+    assert "positive integer" in capsys.readouterr().err
+
+
 def test_every_encoder_option_has_a_flag():
     args = build_parser().parse_args(["encode", "in.png", "-o", "out.hbc"])
     assert encoder_config(args) == EncoderConfig()                       # same defaults
