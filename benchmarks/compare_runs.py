@@ -14,7 +14,7 @@ import argparse
 import math
 from pathlib import Path
 
-from hybridcodec.experiments import bd_rates, label_of, load_rows, mean_finite
+from hybridcodec.experiments import bd_rates, curves, load_rows, mean_finite
 
 
 def main() -> None:
@@ -25,7 +25,8 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = [row for folder in args.folders for row in load_rows(folder / "points.jsonl").values()]
-    labels = sorted({label_of(r) for r in rows})
+    groups = curves(rows)
+    labels = sorted({label for _, label in groups})
     missing = [label for label in (args.reference, args.test) if label not in labels]
     if missing:
         raise SystemExit(f"no curve labelled {missing[0]!r}; the folders hold {', '.join(labels)}")
@@ -33,7 +34,7 @@ def main() -> None:
     rgb = bd_rates(rows, args.reference, args.test, "psnr_rgb")
 
     def encode_seconds(name: str, label: str) -> float:
-        return sum(r["encode_s"] for r in rows if r["name"] == name and label_of(r) == label)
+        return sum(r["encode_s"] for r in groups[(name, label)])
 
     print(f"{args.test} against {args.reference} (Akima BD-rate; negative = fewer bits)\n")
     print("| picture | PSNR-Y | PSNR-RGB | encode time ratio |\n| --- | ---: | ---: | ---: |")
