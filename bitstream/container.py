@@ -17,8 +17,14 @@ picture_header (bit-packed, MSB first)::
         nn_residual_enabled_flag u(1)       nn_dc_enabled_flag u(1)        nn_cbcr_separate_flag u(1)
         nn_patch_size_idc u(3)
         if nn_patch_size_idc: nn_patch_overlap ue(v)
+    nn_lf_enabled_flag u(1)
+    if nn_lf_enabled_flag:
+        nn_lf_luma_mode u(2)                 if nn_lf_luma_mode: nn_lf_scale[0] u(7)
+        if ChromaArrayType == 1:
+            nn_lf_chroma_mode u(2)           if nn_lf_chroma_mode: nn_lf_scale[1] u(7), nn_lf_scale[2] u(7)
     output_channels_minus1 u(2)     output_bit_depth_16_flag u(1)   color_matrix u(8)
     byte_alignment (zero bits)      model_id 16 bytes (only if nn_compress_enable_flag)
+    nn_lf_model_id 16 bytes (only if nn_lf_enabled_flag)
     extension_length ue(v)          byte_alignment                  extension_length bytes
 
 Every field is range-checked as soon as it is read, before anything sized by it is allocated, and
@@ -34,7 +40,7 @@ from bitstream.bitio import BitReader, BitWriter
 from bitstream.errors import BitstreamError
 
 MAGIC = b"HBC"
-VERSION = 1
+VERSION = 2
 MAX_DIMENSION = 32768
 MAX_SAMPLES = 1 << 28
 MODEL_ID_BYTES = 16
@@ -49,6 +55,8 @@ CHROMA_400, CHROMA_420, CHROMA_444 = 0, 1, 3
 
 NN_FLAG_CONTEXTS, NN_FLAG_ONE_CONTEXT, NN_FLAG_BYPASS = 0, 1, 2   # nn_flag_coding values
 NN_PATCH_SIZES = (0,) + tuple(32 << k for k in range(1, 7))      # by nn_patch_size_idc: whole, 64 .. 2048
+NN_LF_OFF, NN_LF_ALL_CTUS, NN_LF_PER_CTU = 0, 1, 2                # nn_lf_luma_mode / nn_lf_chroma_mode
+NN_LF_SCALE_ONE, NN_LF_SCALE_MAX = 64, 127                        # nn_lf_scale: 6 fractional bits
 
 
 class SubstreamType(IntEnum):
@@ -87,6 +95,11 @@ class PictureHeader:
     output_bit_depth: int = 8
     color_matrix: int = COLOR_MATRIX_BT601_FULL
     model_id: bytes = b""
+    nn_lf_enabled_flag: bool = False  # neural loop filter after deblocking (docs/SYNTAX.md §9)
+    nn_lf_luma_mode: int = NN_LF_OFF
+    nn_lf_chroma_mode: int = NN_LF_OFF
+    nn_lf_scale: tuple[int, int, int] = (NN_LF_SCALE_ONE,) * 3   # per component, 64 = 1.0
+    nn_lf_model_id: bytes = b""
     extension: bytes = b""
 
     def __post_init__(self) -> None:
@@ -124,9 +137,29 @@ class PictureHeader:
         model_id_size = MODEL_ID_BYTES if self.nn_compress_enable else 0
         _check(len(self.model_id) == model_id_size, "model_id length", len(self.model_id),
                f"{model_id_size} when nn_compress_enable is {self.nn_compress_enable}")
+        self._check_loop_filter()
         _check(len(self.extension) <= MAX_EXTENSION_BYTES, "extension length", len(self.extension),
                f"at most {MAX_EXTENSION_BYTES}")
 
+
+    def _check_loop_filter(self) -> None:
+        modes = (NN_LF_OFF, NN_LF_ALL_CTUS, NN_LF_PER_CTU)
+        _check(self.nn_lf_luma_mode in modes, "nn_lf_luma_mode", self.nn_lf_luma_mode, "0, 1 or 2")
+        _check(self.nn_lf_chroma_mode in modes, "nn_lf_chroma_mode", self.nn_lf_chroma_mode, "0, 1 or 2")
+        _check(len(self.nn_lf_scale) == 3 and all(0 <= s <= NN_LF_SCALE_MAX for s in self.nn_lf_scale),
+               "nn_lf_scale", self.nn_lf_scale, f"three values 0..{NN_LF_SCALE_MAX}")
+        if not self.nn_lf_enabled_flag:
+            values = (self.nn_lf_luma_mode, self.nn_lf_chroma_mode, self.nn_lf_model_id)
+            _check(values == (NN_LF_OFF, NN_LF_OFF, b""), "loop filter fields", values,
+                   "off and no model id when nn_lf_enabled_flag is 0")
+        else:
+            _check(len(self.nn_lf_model_id) == MODEL_ID_BYTES, "nn_lf_model_id length", len(self.nn_lf_model_id),
+                   f"{MODEL_ID_BYTES} when nn_lf_enabled_flag is 1")
+        _check(self.chroma_format == CHROMA_420 or self.nn_lf_chroma_mode == NN_LF_OFF, "nn_lf_chroma_mode",
+               self.nn_lf_chroma_mode, "0 unless chroma_format_idc is 1 (4:2:0)")
+        used = (self.nn_lf_luma_mode != NN_LF_OFF, self.nn_lf_chroma_mode != NN_LF_OFF, self.nn_lf_chroma_mode != NN_LF_OFF)
+        _check(all(u or s == NN_LF_SCALE_ONE for u, s in zip(used, self.nn_lf_scale)), "nn_lf_scale",
+               self.nn_lf_scale, f"{NN_LF_SCALE_ONE} (inferred) for a component that is not filtered")
 
     def without_nn(self) -> "PictureHeader":
         """The same picture with nn_compress_enable = 0 (every NN field back to its default)."""
@@ -165,11 +198,22 @@ def write_picture_header(w: BitWriter, h: PictureHeader) -> None:
         w.u(NN_PATCH_SIZES.index(h.nn_patch_size), 3)
         if h.nn_patch_size:
             w.ue(h.nn_patch_overlap)
+    w.flag(h.nn_lf_enabled_flag)
+    if h.nn_lf_enabled_flag:
+        w.u(h.nn_lf_luma_mode, 2)
+        if h.nn_lf_luma_mode:
+            w.u(h.nn_lf_scale[0], 7)
+        if h.chroma_format == CHROMA_420:
+            w.u(h.nn_lf_chroma_mode, 2)
+            if h.nn_lf_chroma_mode:
+                w.u(h.nn_lf_scale[1], 7)
+                w.u(h.nn_lf_scale[2], 7)
     w.u(h.output_channels - 1, 2)
     w.flag(h.output_bit_depth == 16)
     w.u(h.color_matrix, 8)
     w.byte_align()
     w.write_bytes(h.model_id)
+    w.write_bytes(h.nn_lf_model_id)
     w.ue(len(h.extension))
     w.byte_align()
     w.write_bytes(h.extension)
@@ -201,9 +245,21 @@ def read_picture_header(r: BitReader) -> PictureHeader:
             overlap = r.ue()
             _check(overlap <= NN_PATCH_SIZES[idc] // 2, "nn_patch_overlap", overlap, "at most half the patch")
             fields["nn_patch_overlap"] = overlap
+    fields["nn_lf_enabled_flag"] = r.flag()
+    if fields["nn_lf_enabled_flag"]:
+        scale = [NN_LF_SCALE_ONE] * 3
+        fields["nn_lf_luma_mode"] = r.u(2)
+        if fields["nn_lf_luma_mode"]:
+            scale[0] = r.u(7)
+        if fields["chroma_format"] == CHROMA_420:
+            fields["nn_lf_chroma_mode"] = r.u(2)
+            if fields["nn_lf_chroma_mode"]:
+                scale[1], scale[2] = r.u(7), r.u(7)
+        fields["nn_lf_scale"] = tuple(scale)
     fields.update(output_channels=r.u(2) + 1, output_bit_depth=16 if r.flag() else 8, color_matrix=r.u(8))
     r.byte_align()
     fields["model_id"] = r.read_bytes(MODEL_ID_BYTES) if fields["nn_compress_enable"] else b""
+    fields["nn_lf_model_id"] = r.read_bytes(MODEL_ID_BYTES) if fields["nn_lf_enabled_flag"] else b""
     extension_length = r.ue()                     # checked before its bytes are read
     _check(extension_length <= MAX_EXTENSION_BYTES, "extension length", extension_length,
            f"at most {MAX_EXTENSION_BYTES}")

@@ -24,6 +24,7 @@ class HostContexts:
     nn_residual_flag: int           # 1
     nn_dc_flag: int                 # 1
     nn_compress_flag_cbcr: int      # 1
+    nn_lf_ctb_flag: int             # 6: component (luma, chroma) x number of left/above CTUs filtered
 
     @classmethod
     def register(cls, table: ContextTable) -> "HostContexts":
@@ -39,6 +40,7 @@ class HostContexts:
             nn_residual_flag=table.get_or_add("nn_residual_flag", 1),
             nn_dc_flag=table.get_or_add("nn_dc_flag", 1),
             nn_compress_flag_cbcr=table.get_or_add("nn_compress_flag_cbcr", 1),
+            nn_lf_ctb_flag=table.get_or_add("nn_lf_ctb_flag", 6),
         )
 
 

@@ -6,7 +6,7 @@ Every loop is bounded by the picture geometry; a corrupt substream ends in ``Bit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -18,7 +18,11 @@ from host.deblock import deblock_picture
 from host.edges import boundary_strengths
 from host.partition import CodingNode, CodingUnit, CuMode, ParseState, PictureGeometry
 from host.reconstruct import PictureBuffer
-from host.syntax import NNTreeParams, TreeSyntax, coding_tree_unit
+from host.syntax import LoopFilterCtbFlags, NNTreeParams, TreeSyntax, coding_tree_unit
+
+# The neural loop filter as the host decoder sees it: (deblocked planes, CUs, CTU flags) -> output planes
+# (implemented in nntools.loop_filter.picture, injected by the caller like the NN region decoder).
+PostFilter = Callable[[list[np.ndarray], list[CodingUnit], LoopFilterCtbFlags], list[np.ndarray]]
 
 
 class NNRegionDecoder(Protocol):
@@ -34,9 +38,10 @@ class NNRegionDecoder(Protocol):
 
 @dataclass
 class DecodedPicture:
-    planes: list[np.ndarray]                 # coded size, after the loop filter
+    planes: list[np.ndarray]                 # coded size, after the loop filters
     ctus: list[CodingNode] = field(default_factory=list)
     bits_by_category: dict[str, float] = field(default_factory=dict)
+    lf_flags: LoopFilterCtbFlags | None = None   # nn_lf_ctb_flag of every CTU (nn_lf_enabled_flag = 1)
 
     @property
     def cus(self) -> list[CodingUnit]:
@@ -60,15 +65,19 @@ def loop_filter(planes: list[np.ndarray], cus: list[CodingUnit], geo: PictureGeo
 
 
 def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
-                nn: NNRegionDecoder | None = None) -> DecodedPicture:
+                nn: NNRegionDecoder | None = None, post_filter: PostFilter | None = None) -> DecodedPicture:
     """The coding tree of the host substream; CUs with nn_compress_flag = 1 are reconstructed by ``nn``
-    (required when nn_compress_enable = 1)."""
+    (required when nn_compress_enable = 1), and the deblocked picture goes through ``post_filter``
+    (required when nn_lf_enabled_flag = 1)."""
     geo = PictureGeometry.from_header(header)
     if header.nn_compress_enable and nn is None:
         raise BitstreamError("picture uses the neural tool but no NN substream decoder was given")
+    if header.nn_lf_enabled_flag and post_filter is None:
+        raise BitstreamError("picture uses the neural loop filter but no loop filter was given")
     sc = SyntaxReader(CONTEXT_TABLE, header.qp, payload)
     sc.trace_sink = trace_sink
-    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn.params if nn is not None else None)
+    lf = LoopFilterCtbFlags.from_header(header, geo)
+    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn.params if nn is not None else None, lf)
     buf = PictureBuffer(geo, header.bit_depth)
     origins = geo.ctu_origins()
     ctus = []
@@ -90,4 +99,6 @@ def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
     cus = [cu for root in ctus for cu in root.leaves()]
     if header.deblocking_enabled:
         planes = loop_filter(planes, cus, geo, header.qp, header.bit_depth, header.nn_deblocking_enabled)
-    return DecodedPicture(planes, ctus, dict(sc.bits_by_category))
+    if lf is not None:
+        planes = post_filter(planes, cus, lf)
+    return DecodedPicture(planes, ctus, dict(sc.bits_by_category), lf)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bitstream.container import NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, PictureHeader
+import numpy as np
+
+from bitstream.container import NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, NN_LF_PER_CTU, PictureHeader
 from bitstream.errors import BitstreamError
 from bitstream.syntax_coder import SyntaxCoder
 from host.contexts import HostContexts
@@ -49,16 +51,56 @@ class NNTreeParams:
                    header.nn_cbcr_separate and header.chroma_format != 0, base_level, num_levels)
 
 
+@dataclass
+class LoopFilterCtbFlags:
+    """nn_lf_ctb_flag of every CTU, per loop-filter component (0 luma, 1 chroma), raster order.
+
+    A component whose picture-level mode is NN_LF_ALL_CTUS has every flag inferred 1, one whose mode is
+    NN_LF_OFF every flag inferred 0; only NN_LF_PER_CTU components carry the flag."""
+    modes: tuple[int, int]           # nn_lf_luma_mode, nn_lf_chroma_mode
+    flags: np.ndarray                # (2, CTU rows, CTU columns) of 0/1
+
+    @classmethod
+    def from_header(cls, header: PictureHeader, geo: PictureGeometry) -> "LoopFilterCtbFlags | None":
+        if not header.nn_lf_enabled_flag:
+            return None
+        size = 1 << geo.ctu_log2
+        shape = (2, -(-geo.coded_height // size), -(-geo.coded_width // size))
+        modes = (header.nn_lf_luma_mode, header.nn_lf_chroma_mode)
+        flags = np.zeros(shape, dtype=np.uint8)
+        for c, mode in enumerate(modes):
+            flags[c] = int(mode != 0)
+        return cls(modes, flags)
+
+
 class TreeSyntax:
     """Binds the geometry, the parse state and the context bases for one picture; ``nn`` is None when
-    nn_compress_enable = 0 (every nn_compress_flag inferred 0)."""
+    nn_compress_enable = 0 (every nn_compress_flag inferred 0), ``lf`` None when nn_lf_enabled_flag = 0."""
 
     def __init__(self, geo: PictureGeometry, state: ParseState, ctx: HostContexts,
-                 nn: NNTreeParams | None = None):
+                 nn: NNTreeParams | None = None, lf: LoopFilterCtbFlags | None = None):
         self.geo = geo
         self.state = state
         self.ctx = ctx
         self.nn = nn
+        self.lf = lf
+
+    # -- loop filter flags (VVC's alf_ctb_flag pattern) --------------------------------------------
+    def nn_lf_ctb_flags(self, sc: SyntaxCoder, x0: int, y0: int) -> None:
+        """nn_lf_ctb_flag of each component whose mode is per CTU; context: left + above CTU's flag."""
+        if self.lf is None:
+            return
+        row, col = y0 >> self.geo.ctu_log2, x0 >> self.geo.ctu_log2
+        flags = self.lf.flags
+        for c, mode in enumerate(self.lf.modes):
+            if mode != NN_LF_PER_CTU:
+                continue
+            left = int(flags[c, row, col - 1]) if col > 0 else 0
+            above = int(flags[c, row - 1, col]) if row > 0 else 0
+            sc.category = "loop_filter"
+            flag = sc.decision(self.ctx.nn_lf_ctb_flag + 3 * c + left + above, int(flags[c, row, col]))
+            sc.trace("nn_lf_ctb_flag", flag, c=c, x=x0, y=y0)
+            flags[c, row, col] = flag
 
     # -- coding_quadtree ------------------------------------------------------------------------------
     def coding_quadtree(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, depth: int,
@@ -307,6 +349,7 @@ class TreeSyntax:
 def coding_tree_unit(syntax: TreeSyntax, sc: SyntaxCoder, x0: int, y0: int,
                      node: CodingNode | None = None) -> CodingNode:
     syntax.state.ctu_delta_level = None
+    syntax.nn_lf_ctb_flags(sc, x0, y0)
     return syntax.coding_quadtree(sc, x0, y0, syntax.geo.ctu_log2, 0, node)
 
 

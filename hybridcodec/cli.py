@@ -86,6 +86,18 @@ def _add_encode(sub) -> None:
                    help="also code the picture host-only (nn_compress_enable 0) and keep the cheaper, so a "
                         "hybrid picture never costs more than host-only; off: about 40%% less encode time "
                         "(default %(default)s)")
+    lf = p.add_argument_group("neural loop filter (modes host and hybrid; a CNN after deblocking, per CTU)")
+    lf.add_argument("--nn-loop-filter", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_loop_filter,
+                    help="filter the deblocked picture where it lowers J; --no-nn-loop-filter writes "
+                         "nn_lf_enabled_flag 0 (default %(default)s)")
+    lf.add_argument("--nn-lf-model", default=EncoderConfig.nn_lf_model, metavar="NAME|FILE.npz",
+                    help="loop-filter weights (default %(default)s)")
+    lf.add_argument("--nn-lf-ctu-flags", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_lf_ctu_flags,
+                    help="allow per-CTU nn_lf_ctb_flag; off: each component off or on everywhere (default %(default)s)")
+    lf.add_argument("--nn-lf-scale", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_lf_scale,
+                    help="least-squares residual scale per component; off: 1.0 (default %(default)s)")
+    lf.add_argument("--nn-lf-chroma", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_lf_chroma,
+                    help="filter Cb and Cr too (4:2:0 only) (default %(default)s)")
     q = p.add_argument_group("NN pictures as overlapping patches (mode nn and the whole-picture check)")
     q.add_argument("--nn-patch-size", type=int, default=EncoderConfig.nn_patch_size, metavar="P",
                    choices=(0, 64, 128, 256, 512, 1024, 2048),
@@ -145,6 +157,9 @@ def _add_nn_model(p) -> None:
     p.add_argument("--nn-model", action="append", default=[], metavar="WEIGHTS.npz",
                    help="neural-tool weights file to decode with, besides the packaged ones (repeatable); "
                         "the bitstream's model id selects among them")
+    p.add_argument("--nn-lf-model", action="append", default=[], metavar="WEIGHTS.npz",
+                   help="loop-filter weights file to decode with, besides the packaged ones (repeatable); "
+                        "the bitstream's nn_lf_model_id selects among them")
 
 
 def _add_decode(sub) -> None:
@@ -284,7 +299,8 @@ def cmd_encode(args) -> dict:
     report = {"input": args.input, "output": args.output, "qp": args.qp, "mode": args.mode,
               "bytes": s.total_bytes, "bpp": round(s.bpp, 5), "encode_seconds": round(s.seconds, 3),
               "cus": s.cu_count, "area_by_mode": {k: round(v, 5) for k, v in s.area_by_mode.items()},
-              "nn_trials": s.nn_trials, "bits_by_category": {k: round(v, 1) for k, v in s.bits_by_category.items()}}
+              "nn_trials": s.nn_trials, "bits_by_category": {k: round(v, 1) for k, v in s.bits_by_category.items()},
+              "loop_filter": s.loop_filter}
     if isinstance(picture, np.ndarray):
         report["psnr_y"] = round(psnr_y(picture, result.reconstruction), 4)
         if picture.ndim == 3:
@@ -338,9 +354,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         if args.command in ("decode", "inspect"):
+            from nntools.loop_filter.zoo import load_weights
             from nntools.zoo import register_weights
             for path in args.nn_model:
                 register_weights(path)
+            for path in args.nn_lf_model:
+                load_weights(path)          # registers it for nn_lf_model_id look-ups
         if args.command == "inspect":
             cmd_inspect(args)
             return 0

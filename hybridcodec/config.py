@@ -58,6 +58,12 @@ class EncoderConfig:
     nn_min_variance: float = 0.0    # skip the NN trial on CUs whose luma variance is below this
     nn_max_host_cost: float = 0.0   # skip it where the host J per luma sample is below this
     nn_sizes: tuple[int, ...] = (32, 64, 128)   # CU sizes given an NN trial
+    # Neural loop filter after deblocking (modes host and hybrid; docs/SYNTAX.md §9):
+    nn_loop_filter: bool = True     # False: nn_lf_enabled_flag = 0
+    nn_lf_model: str = "cnnlf-32x8" # loop-filter weights (a name from nntools.loop_filter.zoo or a .npz path)
+    nn_lf_ctu_flags: bool = True    # per-CTU flags allowed (else each component is off or on everywhere)
+    nn_lf_scale: bool = True        # least-squares residual scale per component (else 1.0)
+    nn_lf_chroma: bool = True       # filter chroma too (4:2:0)
 
     def __post_init__(self) -> None:
         checks = [
@@ -89,6 +95,8 @@ class EncoderConfig:
             (len(self.nn_refine_lr) > 0 and all(lr > 0 for lr in self.nn_refine_lr), "nn_refine_lr must be > 0"),
             (self.nn_refine_target in ("latents", "module"), "nn_refine_target must be 'latents' or 'module'"),
             (self.nn_refine_rounding in ("ste", "sga"), "nn_refine_rounding must be 'ste' or 'sga'"),
+            (all(isinstance(v, bool) for v in (self.nn_loop_filter, self.nn_lf_ctu_flags, self.nn_lf_scale,
+                                               self.nn_lf_chroma)), "nn_loop_filter / nn_lf_* switches must be bools"),
         ]
         for ok, message in checks:
             if not ok:

@@ -38,7 +38,12 @@ def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
         nn = NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS))
     elif SubstreamType.NN_LATENTS in streams:
         raise BitstreamError("NN substream in a picture with nn_compress_enable = 0")
-    host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=trace_sink, nn=nn)
+    post_filter = None
+    if header.nn_lf_enabled_flag:
+        from nntools.loop_filter.picture import post_filter_for
+        post_filter = post_filter_for(header)
+    host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=trace_sink, nn=nn,
+                       post_filter=post_filter)
     return DecodeResult(header, output_picture(host.planes, header), host)
 
 

@@ -24,6 +24,7 @@ class EncodeStats:
     cu_count: int
     area_by_mode: dict[str, float] = field(default_factory=dict)   # share of picture area per path
     nn_trials: int = 0                       # CUs the hybrid search coded with the NN to compare
+    loop_filter: dict = field(default_factory=dict)   # the loop filter's picture-level decisions
 
 
 @dataclass
@@ -85,11 +86,12 @@ class Encoder:
                        unit="CTU", leave=False)
         nn = self._nn_candidates(src, header) if hybrid else None
         rd_sink = getattr(trace_sink, "rd_sink", None)
+        post_search = self.loop_filter_search(src)
         host = encode_host(header, src.planes, self.search_config(), trace_sink=None if host_check else trace_sink,
-                           progress=bar, nn=nn, rd_sink=rd_sink)
+                           progress=bar, nn=nn, rd_sink=rd_sink, post_search=post_search)
         result = self._package(src, host, nn, t0)
         if host_check:
-            host, result = self._host_picture_check(src, header, host, result, nn, t0, bar, rd_sink)
+            host, result = self._host_picture_check(src, header, host, result, nn, t0, bar, rd_sink, post_search)
             if trace_sink is not None:
                 trace_encoding(host, trace_sink, nn.params if host.header.nn_compress_enable else None)
         if bar is not None:
@@ -103,13 +105,26 @@ class Encoder:
                 result = whole
         return replace(result, stats=replace(result.stats, seconds=time.perf_counter() - t0))
 
+    def loop_filter_search(self, src: SourcePicture):
+        """The loop filter's decisions as ``encode_host`` takes them, or None when it is off."""
+        c = self.config
+        if not c.nn_loop_filter:
+            return None
+        from nntools.loop_filter.search import LoopFilterSearchConfig, decide
+        from nntools.loop_filter.zoo import load_weights
+        weights = load_weights(c.nn_lf_model)
+        cfg = LoopFilterSearchConfig(c.nn_lf_ctu_flags, c.nn_lf_scale, c.nn_lf_chroma)
+        lam = qp_to_lambda(c.qp, src.bit_depth)
+        return lambda header, planes, cus: decide(weights, header, src.planes, planes, cus, lam, cfg)
+
     def _host_picture_check(self, src: SourcePicture, header: PictureHeader, hybrid: HostEncoding,
-                            result: EncodeResult, nn, t0: float, bar, rd_sink) -> tuple[HostEncoding, EncodeResult]:
+                            result: EncodeResult, nn, t0: float, bar, rd_sink,
+                            post_search) -> tuple[HostEncoding, EncodeResult]:
         """The cheaper of the hybrid picture and the picture searched host-only (¶122).  The hybrid
         search priced nn_compress_flag into every host alternative, so the picture without NN syntax
         is searched on its own: hybrid never costs more than host-only."""
         host_only = encode_host(header.without_nn(), src.planes, self.search_config(), progress=bar,
-                                rd_sink=rd_sink)
+                                rd_sink=rd_sink, post_search=post_search)
         packaged = self._package(src, host_only, None, t0)
         j_hybrid, j_host = self._cost(result, src, header), self._cost(packaged, src, header)
         if rd_sink is not None:     # the rd trace holds both searches' decisions, then this one
@@ -144,7 +159,7 @@ class Encoder:
         nn_area = sum(_visible_area(cu, src) for cu in nn_cus) / (src.width * src.height)
         stats = EncodeStats(bits, len(data), 8 * len(data) / (src.width * src.height), time.perf_counter() - t0,
                             len(host.cus), {"host": 1.0 - nn_area, "nn": nn_area},
-                            nn.trials if nn is not None else 0)
+                            nn.trials if nn is not None else 0, host.lf_stats)
         return EncodeResult(data, output_picture(host.planes, header), stats, host.planes)
 
     def _cost(self, result: EncodeResult, src: SourcePicture, header: PictureHeader) -> float:

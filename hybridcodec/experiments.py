@@ -31,6 +31,7 @@ from hybridcodec.metrics import ms_ssim, psnr_rgb, psnr_y
 
 OUR_CODECS = MODES
 NN_CODECS = ("nn", "hybrid")     # our modes whose points depend on the NN weights
+LF_CODECS = ("host", "hybrid")   # our modes whose points depend on the loop-filter weights (when it is on)
 ANCHOR_ALIASES = {"x265": "hevc"}
 METRICS = ("psnr_y", "psnr_rgb", "ms_ssim_db")      # BD-rate quality axes
 TIMING_FIELDS = ("encode_s", "decode_s")             # the only fields that depend on the machine
@@ -55,8 +56,11 @@ class Point:
     @property
     def key(self) -> str:
         fields = [Path(self.picture).name, self.codec, self.param, list(self.options)]
+        options = dict(self.options)
         if self.codec in NN_CODECS:     # a cached NN point belongs to the weights that coded it
-            fields.append(nn_model_id(dict(self.options).get("nn_model", EncoderConfig.nn_model)))
+            fields.append(nn_model_id(options.get("nn_model", EncoderConfig.nn_model)))
+        if self.codec in LF_CODECS and options.get("nn_loop_filter", EncoderConfig.nn_loop_filter):
+            fields.append("lf:" + lf_model_id(options.get("nn_lf_model", EncoderConfig.nn_lf_model)))
         return json.dumps(fields)
 
 
@@ -64,6 +68,12 @@ class Point:
 def nn_model_id(name_or_path: str) -> str:
     from nntools.zoo import load_arrays, model_id
     return model_id(load_arrays(name_or_path)).hex()
+
+
+@lru_cache(maxsize=8)
+def lf_model_id(name_or_path: str) -> str:
+    from nntools.loop_filter.zoo import load_weights
+    return load_weights(name_or_path).model_id.hex()
 
 
 def code_point(point: Point) -> dict:

@@ -147,6 +147,7 @@ class CtuInfo:
     bits: float = 0.0
     bits_by_category: dict[str, float] = field(default_factory=dict)
     nn_delta_level: int | None = None    # coded with the CTU's first NN-coded CU when enabled
+    nn_lf_ctb_flag: list[int] | None = None   # loop filter on (1) per component [luma, chroma]; coded or inferred
 
     @property
     def cus(self) -> list[CuInfo]:
@@ -235,10 +236,21 @@ def header_elements(h: PictureHeader) -> dict[str, object]:
                          "nn_patch_size_idc": NN_PATCH_SIZES.index(h.nn_patch_size)})
         if h.nn_patch_size:
             elements["nn_patch_overlap"] = h.nn_patch_overlap
+    elements["nn_lf_enabled_flag"] = int(h.nn_lf_enabled_flag)
+    if h.nn_lf_enabled_flag:
+        elements["nn_lf_luma_mode"] = h.nn_lf_luma_mode
+        if h.nn_lf_luma_mode:
+            elements["nn_lf_scale[0]"] = h.nn_lf_scale[0]
+        if h.chroma_format == 1:
+            elements["nn_lf_chroma_mode"] = h.nn_lf_chroma_mode
+            if h.nn_lf_chroma_mode:
+                elements["nn_lf_scale[1]"], elements["nn_lf_scale[2]"] = h.nn_lf_scale[1], h.nn_lf_scale[2]
     elements.update({"output_channels_minus1": h.output_channels - 1,
                      "output_bit_depth_16_flag": int(h.output_bit_depth == 16), "color_matrix": h.color_matrix})
     if h.nn_compress_enable:
         elements["model_id"] = h.model_id.hex()
+    if h.nn_lf_enabled_flag:
+        elements["nn_lf_model_id"] = h.nn_lf_model_id.hex()
     elements["extension_length"] = len(h.extension)
     return elements
 
@@ -269,6 +281,11 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
         info.bits_map = np.full((geo.coded_height, geo.coded_width), bits / (geo.coded_width * geo.coded_height))
         return info
     info.ctus, info.bits_map = _describe_host(result.host.ctus, collector.elements, geo, header, meter)
+    lf = result.host.lf_flags
+    if lf is not None:
+        per_row = lf.flags.shape[2]
+        for ctu in info.ctus:
+            ctu.nn_lf_ctb_flag = [int(v) for v in lf.flags[:, ctu.index // per_row, ctu.index % per_row]]
     info.bits_by_category = _sum_categories(collector.elements)
     if meter is not None:
         info.mode = "hybrid"
@@ -294,7 +311,11 @@ def _decode(data: bytes, sink: ElementCollector) -> tuple[DecodeResult, NNLatent
     from hybridcodec.nn_blocks import NNBlockDecoder
     from nntools.picture import bundle_for
     meter = NNLatentMeter(NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS)))
-    host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=sink, nn=meter)
+    post_filter = None
+    if header.nn_lf_enabled_flag:
+        from nntools.loop_filter.picture import post_filter_for
+        post_filter = post_filter_for(header)
+    host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=sink, nn=meter, post_filter=post_filter)
     return DecodeResult(header, output_picture(host.planes, header), host), meter
 
 
@@ -324,6 +345,9 @@ def _describe_host(roots: list[CodingNode], elements: list[Element], geo: Pictur
             ctu.nn_delta_level = int(e.value)
         if "x" in e.where and "y" in e.where:
             x, y = e.where["x"], e.where["y"]
+            if e.name == "nn_lf_ctb_flag":                  # CTU-level: counts for the CTU only
+                _spread(bits_map, e.bits, ctu.x, ctu.y, ctu.size)
+                continue
             if e.name == "split_cu_flag" or (e.name == "nn_compress_flag" and
                                              cu_objects[cu_map[y // UNIT, x // UNIT]].log2_size != e.where["log2"]):
                 _spread(bits_map, e.bits, x, y, 1 << e.where["log2"])
@@ -425,6 +449,8 @@ def to_json(info: Inspection) -> dict:
                "bits_by_category": _round_dict(c.bits_by_category)}
         if c.nn_delta_level is not None:
             out["nn_delta_level"] = c.nn_delta_level
+        if c.nn_lf_ctb_flag is not None:
+            out["nn_lf_ctb_flag"] = c.nn_lf_ctb_flag
         return out | {"coding_tree": node(c.tree)}
 
     doc = {
@@ -488,6 +514,8 @@ def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool =
         lines.append(f"CTU {ctu.index} ({ctu.x},{ctu.y}) {ctu.size}x{ctu.size}: {len(cus)} CUs"
                      + (f" ({nn_count} NN)" if nn_count else "")
                      + ("" if ctu.nn_delta_level is None else f", nn_delta_level {ctu.nn_delta_level}")
+                     + ("" if ctu.nn_lf_ctb_flag is None else
+                        f", nn_lf_ctb_flag luma {ctu.nn_lf_ctb_flag[0]} chroma {ctu.nn_lf_ctb_flag[1]}")
                      + f", {ctu.bits:.1f} bits ({ctu.bits / area:.4f} bpp): " + _categories(ctu.bits_by_category))
         if not summary:
             _tree_lines(ctu.tree, 1, lines)

@@ -15,6 +15,8 @@ from hybridcodec.imageio import YuvFrame
 METRIC_LABELS = {"psnr_y": "PSNR-Y (dB)", "psnr_rgb": "PSNR-RGB (dB)", "ms_ssim_db": "MS-SSIM-RGB (dB)"}
 NN_TINT = (0.0, 0.85, 1.0, 0.30)            # RGBA over NN-coded areas (hatched, so it shows on any picture)
 NN_EDGE = (0.0, 0.85, 1.0, 1.0)
+LF_TINT = (0.2, 1.0, 0.2, 0.22)             # CTUs where the neural loop filter is on for luma
+LF_CHROMA_TINT = (1.0, 0.6, 0.0, 0.22)      # ... for chroma only
 PATCH_EDGE = (1.0, 0.3, 0.85, 1.0)          # outlines of the patches of a picture NN-coded as patches
 
 
@@ -89,6 +91,10 @@ def inspection_map(info, path: str | Path, panel_px: int = 560) -> None:
     for x, y, rw, rh in nn_areas:
         left.add_patch(Rectangle((x - 0.5, y - 0.5), min(rw, w - x), min(rh, h - y), facecolor=NN_TINT,
                                  edgecolor=NN_EDGE, hatch="//", linewidth=1.0))
+    filtered = [c for c in info.ctus if c.nn_lf_ctb_flag is not None and any(c.nn_lf_ctb_flag)]
+    for c in filtered:
+        left.add_patch(Rectangle((c.x - 0.5, c.y - 0.5), min(c.size, w - c.x), min(c.size, h - c.y),
+                                 facecolor=LF_TINT if c.nn_lf_ctb_flag[0] else LF_CHROMA_TINT, edgecolor="none"))
     patches = info.nn_patches
     if patches:
         left.add_collection(LineCollection(_patch_edges(patches, w, h), colors=[PATCH_EDGE], linewidths=0.9))
@@ -103,6 +109,10 @@ def inspection_map(info, path: str | Path, panel_px: int = 560) -> None:
         legend.append(Line2D([], [], color=PATCH_EDGE, linewidth=0.9, label="NN patch border"))
     if nn_areas:
         legend.append(Patch(facecolor=NN_TINT, edgecolor=NN_EDGE, hatch="//", label="NN-coded (neural tool)"))
+    if filtered:
+        legend.append(Patch(facecolor=LF_TINT, label="loop filter on (luma)"))
+        if any(not c.nn_lf_ctb_flag[0] for c in filtered):
+            legend.append(Patch(facecolor=LF_CHROMA_TINT, label="loop filter on (chroma only)"))
     left.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=len(legend), fontsize=7,
                 facecolor="0.4", edgecolor="none", labelcolor="white", framealpha=1.0)
     bits = info.bits_map[:h, :w]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bitstream.errors import BitstreamError, ModelMismatchError
+from bitstream.errors import BitstreamError
 from host.color import upsample_chroma
 from nntools.codec import ALIGN, NNBundle, decode_latents
 
@@ -60,13 +60,9 @@ def output_to_planes(x_hat: torch.Tensor, chroma_format: int, bit_depth: int, he
 
 def bundle_for(model_id: bytes) -> NNBundle:
     """The installed model whose identifier the bitstream carries; otherwise a clear refusal."""
+    from nntools.weights_id import installed_with_id
     from nntools.zoo import available_models, load_bundle
-    for name in available_models():
-        bundle = load_bundle(name)
-        if bundle.model_id == model_id:
-            return bundle
-    raise ModelMismatchError(f"the bitstream needs neural-tool weights with model id {model_id.hex()}, "
-                             f"which are not installed (installed: {', '.join(available_models()) or 'none'})")
+    return installed_with_id(model_id, available_models(), load_bundle, "neural-tool weights")
 
 
 def decode_picture(bundle: NNBundle, payload: bytes, chroma_format: int, bit_depth: int, height: int,

@@ -7,7 +7,6 @@ hold the same numbers.  Names are stable: adding a model never changes another m
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,7 @@ from bitstream.cdf_tables import MAX_PRECISION, gaussian_cdf_tables, quantized_c
 from nntools.exact import ACT_FRAC, GAMMA_FRAC, BETA_FRAC, quantized_parameters
 from nntools.level_map import training_level_map
 from nntools.model import ModelConfig, NNCodecModel
+from nntools.weights_id import MODEL_ID_BYTES, model_id  # noqa: F401  (re-exported)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MODELS = {"hyperprior-4p": "hyperprior_4p.npz"}
@@ -28,7 +28,6 @@ DELTA_FRAC = 14
 LOG_SCALE_MIN = -2.25            # scale-table index i covers log σ in [MIN + i·STEP, MIN + (i+1)·STEP)
 LOG_SCALE_STEP = 0.125          # a power of two, so index derivation is exact
 NUM_SCALES = 64
-MODEL_ID_BYTES = 16
 
 
 def scale_table() -> np.ndarray:
@@ -61,14 +60,6 @@ def export_arrays(model: NNCodecModel) -> dict[str, np.ndarray]:
     arrays["config"] = np.frombuffer(json.dumps(model.cfg.to_dict(), sort_keys=True).encode(), dtype=np.uint8)
     arrays["level_map"] = training_level_map(model.cfg.lambdas)
     return arrays
-
-
-def model_id(arrays: dict[str, np.ndarray]) -> bytes:
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(name.encode() + str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
-    return h.digest()[:MODEL_ID_BYTES]
 
 
 def save_weights(model: NNCodecModel, path: str | Path, level_map: np.ndarray | None = None) -> bytes:

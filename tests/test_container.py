@@ -105,7 +105,7 @@ def test_model_id_only_with_the_neural_tool() -> None:
 def raw_header(**codes: int) -> bytes:
     """A container whose header fields are given as raw codes (so invalid codes can be written)."""
     code = dict(w=1919, h=1079, bd=0, cf=1, ctu=0, mincu=0, maxtu=0, qp=32, dbk=1, dst=1, nn=0,
-                off=0, ch=2, obd=0, cm=0, ext=0) | codes
+                off=0, lf=0, lf_luma=0, lf_chroma=0, ch=2, obd=0, cm=0, ext=0) | codes
     w = BitWriter()
     w.write_bytes(MAGIC)
     w.u(VERSION, 8)
@@ -113,10 +113,21 @@ def raw_header(**codes: int) -> bytes:
                     ("qp", 6), ("dbk", 1), ("dst", 1), ("nn", 1)):
         w.u(code[name], n)
     w.se(code["off"])
+    w.u(code["lf"], 1)
+    if code["lf"]:
+        w.u(code["lf_luma"], 2)
+        if code["lf_luma"]:
+            w.u(64, 7)
+        w.u(code["lf_chroma"], 2)
+        if code["lf_chroma"]:
+            w.u(64, 7)
+            w.u(64, 7)
     w.u(code["ch"], 2)
     w.u(code["obd"], 1)
     w.u(code["cm"], 8)
     w.byte_align()
+    if code["lf"]:
+        w.write_bytes(bytes(16))                                # nn_lf_model_id
     w.ue(code["ext"])
     w.byte_align()
     w.u(0, 8)                                                  # no substreams
@@ -137,7 +148,8 @@ def test_raw_header_helper_matches_the_writer() -> None:
     ({"qp": 63}, "qp"), ({"off": 9}, "nn_level_offset"), ({"off": -100}, "nn_level_offset"),
     ({"ch": 1}, "output_channels"), ({"ch": 3}, "output_channels"), ({"cm": 200}, "color_matrix"),
     ({"w": 32767, "h": 32767}, "width"), ({"ext": 1025}, "extension length"),
-    ({"ext": 10 ** 9}, "extension length"),
+    ({"ext": 10 ** 9}, "extension length"), ({"lf": 1, "lf_luma": 3}, "nn_lf_luma_mode"),
+    ({"lf": 1, "lf_chroma": 3}, "nn_lf_chroma_mode"),
 ])
 def test_header_fields_are_range_checked_on_read(codes: dict[str, int], field: str) -> None:
     with pytest.raises(BitstreamError, match=field):
@@ -146,7 +158,7 @@ def test_header_fields_are_range_checked_on_read(codes: dict[str, int], field: s
 
 def test_container_inconsistencies_are_rejected() -> None:
     data = write_container(NN_HEADER, SUBSTREAMS)
-    for bad, message in ((b"HBD" + data[3:], "magic"), (data[:3] + b"\x02" + data[4:], "version"),
+    for bad, message in ((b"HBD" + data[3:], "magic"), (data[:3] + bytes([VERSION + 1]) + data[4:], "version"),
                          (data + b"\x00", "trailing"), (b"", "magic"), (b"HB", "magic")):
         with pytest.raises(BitstreamError, match=message):
             read_container(bad)
@@ -183,3 +195,18 @@ def test_read_container_on_malformed_data_raises_only_bitstream_error(data: byte
     except BitstreamError:
         return
     assert write_container(header, substreams) == data          # whatever parses is canonical
+
+
+def test_loop_filter_fields_round_trip_and_are_checked() -> None:
+    lf = dict(nn_lf_enabled_flag=True, nn_lf_luma_mode=2, nn_lf_chroma_mode=1, nn_lf_scale=(70, 50, 64),
+              nn_lf_model_id=bytes(range(16)))
+    header = PictureHeader(width=72, height=40, **lf)
+    assert read_container(write_container(header, SUBSTREAMS[:1]))[0] == header
+    for bad, field in ((dict(lf, nn_lf_model_id=b""), "nn_lf_model_id"),
+                       (dict(lf, nn_lf_scale=(128, 64, 64)), "nn_lf_scale"),
+                       (dict(lf, nn_lf_chroma_mode=0, nn_lf_scale=(64, 50, 64)), "nn_lf_scale"),
+                       (dict(nn_lf_luma_mode=1), "loop filter fields")):
+        with pytest.raises(BitstreamError, match=field):
+            PictureHeader(width=72, height=40, **bad)
+    with pytest.raises(BitstreamError, match="nn_lf_chroma_mode"):
+        PictureHeader(width=72, height=40, chroma_format=3, **lf)

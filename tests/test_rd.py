@@ -119,13 +119,21 @@ def test_local_pool_and_dask_local_cluster_give_the_same_numbers(pictures, tmp_p
 
 def test_cached_nn_points_belong_to_their_weights(tmp_path):
     """Re-running an experiment after new weights are shipped must re-code the NN and hybrid points
-    (their cache key carries the model id), and may reuse the host and anchor points."""
+    (their cache key carries the model id), and the host and hybrid points after new loop-filter weights;
+    host points without the filter and anchor points are reused."""
+    from hybridcodec.config import EncoderConfig
+    from hybridcodec.experiments import lf_model_id
     from nntools.zoo import DEFAULT_MODEL, load_arrays, model_id, save_arrays
     arrays = load_arrays(DEFAULT_MODEL)
     save_arrays(dict(arrays, log_delta=arrays["log_delta"] + 1), tmp_path / "other.npz")
     other = (("nn_model", str(tmp_path / "other.npz")),)
     for codec in ("nn", "hybrid"):
-        assert json.loads(Point("a.png", codec, 3).key)[-1] == model_id(arrays).hex()
+        assert model_id(arrays).hex() in json.loads(Point("a.png", codec, 3).key)
         assert Point("a.png", codec, 3).key != Point("a.png", codec, 3, other).key
-    assert json.loads(Point("a.png", "host", 3).key) == ["a.png", "host", 3, []]
+    lf = "lf:" + lf_model_id(EncoderConfig.nn_lf_model)
+    assert json.loads(Point("a.png", "hybrid", 3).key)[-1] == lf
+    assert lf not in Point("a.png", "nn", 3).key
+    assert json.loads(Point("a.png", "host", 3).key) == ["a.png", "host", 3, [], lf]
+    assert json.loads(Point("a.png", "host", 3, (("nn_loop_filter", False),)).key) == \
+        ["a.png", "host", 3, [["nn_loop_filter", False]]]
     assert json.loads(Point("a.png", "jpeg", 50).key) == ["a.png", "jpeg", 50, []]

@@ -16,7 +16,7 @@ from host.decoder import end_of_ctu, loop_filter
 from host.encoder.search import CtuSearch, SearchConfig
 from host.partition import CodingNode, CodingUnit, CuMode, ParseState, PictureGeometry
 from host.reconstruct import PictureBuffer
-from host.syntax import NNTreeParams, TreeSyntax, coding_tree_unit
+from host.syntax import LoopFilterCtbFlags, NNTreeParams, TreeSyntax, coding_tree_unit
 
 
 @dataclass
@@ -26,6 +26,8 @@ class HostEncoding:
     planes: list[np.ndarray]               # the decoder's reconstruction, coded size
     ctus: list[CodingNode]
     bits_by_category: dict[str, float] = field(default_factory=dict)
+    lf: LoopFilterCtbFlags | None = None    # nn_lf_ctb_flag of every CTU, when the loop filter is on
+    lf_stats: dict = field(default_factory=dict)   # the loop-filter search's decisions
 
     @property
     def cus(self) -> list[CodingUnit]:
@@ -33,10 +35,11 @@ class HostEncoding:
 
 
 def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode], trace_sink=None,
-              nn_params: NNTreeParams | None = None) -> tuple[bytes, dict[str, float]]:
+              nn_params: NNTreeParams | None = None,
+              lf: LoopFilterCtbFlags | None = None) -> tuple[bytes, dict[str, float]]:
     sc = SyntaxWriter(CONTEXT_TABLE, header.qp)
     sc.trace_sink = trace_sink
-    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn_params)
+    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn_params, lf)
     for i, root in enumerate(ctus):
         coding_tree_unit(syntax, sc, root.x, root.y, root)
         end_of_ctu(sc, i == len(ctus) - 1)
@@ -44,10 +47,12 @@ def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode
 
 
 def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchConfig,
-                trace_sink=None, progress=None, nn=None, rd_sink=None) -> HostEncoding:
+                trace_sink=None, progress=None, nn=None, rd_sink=None, post_search=None) -> HostEncoding:
     """``original``: planes at the coded size (padded by the caller).  ``nn``: the NN candidate
     provider of a hybrid picture (``hybridcodec.nn_search.NNCandidates``), None for host-only.
-    ``trace_sink``: the syntax trace of the serialisation; ``rd_sink``: the search's decisions."""
+    ``trace_sink``: the syntax trace of the serialisation; ``rd_sink``: the search's decisions.
+    ``post_search(header, deblocked planes, cus) -> (header, CTU flags, planes, stats)``: the neural
+    loop filter's decisions (``nntools.loop_filter.search``), None to leave it off."""
     geo = PictureGeometry.from_header(header)
     buf = PictureBuffer(geo, header.bit_depth)
     state = ParseState(geo)
@@ -68,17 +73,21 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     cus = [cu for r in ctus for cu in r.leaves()]
     if nn is not None and not any(cu.mode == CuMode.NN for cu in cus):
         header, nn_params = header.without_nn(), None     # same decisions and samples, no flags to pay
-    payload, bits = serialise(header, geo, ctus, trace_sink, nn_params)
     planes = buf.planes
     if header.deblocking_enabled:
         planes = loop_filter(planes, cus, geo, header.qp, header.bit_depth, header.nn_deblocking_enabled)
-    return HostEncoding(header, payload, planes, ctus, bits)
+    lf, lf_stats = None, {}
+    if post_search is not None:
+        header, lf, planes, lf_stats = post_search(header, planes, cus)
+    payload, bits = serialise(header, geo, ctus, trace_sink, nn_params, lf)
+    return HostEncoding(header, payload, planes, ctus, bits, lf, lf_stats)
 
 
 def trace_encoding(encoding: HostEncoding, trace_sink, nn_params: NNTreeParams | None = None) -> None:
     """Write the syntax trace of a finished encoding: serialisation is deterministic, so this is the
     trace of ``encoding.payload`` (for an encoder that picks between several searched pictures)."""
-    serialise(encoding.header, PictureGeometry.from_header(encoding.header), encoding.ctus, trace_sink, nn_params)
+    serialise(encoding.header, PictureGeometry.from_header(encoding.header), encoding.ctus, trace_sink, nn_params,
+              encoding.lf)
 
 
 def search_ctu(search: CtuSearch, x: int, y: int) -> CodingNode:

@@ -1,0 +1,54 @@
+"""Cache of host-only searches (encoder-only): one pickle per picture and QP.
+
+The loop filter acts after deblocking and never changes the host's decisions, so every filter
+experiment (on/off, ablations, other weights) can start from the same searched pictures:
+
+    python benchmarks/host_search_cache.py ../shared/data/dev --qp 22 27 32 37 --cache runs/host_cache/dev
+"""
+from __future__ import annotations
+
+import argparse
+import pickle
+from pathlib import Path
+
+from host.encoder.picture import encode_host
+from hybridcodec.config import EncoderConfig
+from hybridcodec.encoder import Encoder
+from hybridcodec.imageio import read_image
+from hybridcodec.picture import prepare_source
+from nntools.data import list_images
+
+
+def cache_path(cache: Path, picture: Path, qp: int) -> Path:
+    return cache / f"{picture.stem}_q{qp}.pkl"
+
+
+def load_or_search(picture: Path, qp: int, cache: Path, cfg: EncoderConfig | None = None):
+    """(source, host encoding) of ``picture`` coded host-only at ``qp``, deblocked and not filtered."""
+    path = cache_path(cache, picture, qp)
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    enc = Encoder((cfg or EncoderConfig()).with_options(qp=qp, mode="host"))
+    src = prepare_source(read_image(picture), enc.config)
+    host = encode_host(enc.header_for(src), src.planes, enc.search_config())
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps((src, host)))
+    tmp.replace(path)
+    return src, host
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder")
+    p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37])
+    p.add_argument("--cache", required=True)
+    a = p.parse_args()
+    from tqdm import tqdm
+    jobs = [(pic, qp) for pic in list_images(a.folder) for qp in a.qp]
+    for pic, qp in tqdm(jobs, desc="host search"):
+        load_or_search(pic, qp, Path(a.cache))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The loop filter of a picture (normative): after deblocking, CTU by CTU as the flags say.
+
+The network runs tile by tile (``exact.TILE`` half-resolution samples, a whole number of CTUs, with
+the halo that makes tiles exact), and only on tiles where some CTU has a flag on; each CTU then takes
+the filtered samples of the components whose ``nn_lf_ctb_flag`` is 1 and keeps the deblocked ones
+otherwise.  Memory is one tile's activations, whatever the picture size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bitstream.container import CHROMA_420, PictureHeader
+from host.syntax import LoopFilterCtbFlags
+from nntools.loop_filter.exact import (TILE, LoopFilterWeights, apply_correction, edge_plane, luma_correction,
+                                       tile_correction, tiles)
+
+
+def picture_edges(weights: LoopFilterWeights, cus, header: PictureHeader) -> np.ndarray | None:
+    """The edge plane of the picture if the model takes one (from the CUs, as deblocking derives it)."""
+    if not weights.cfg.edge_plane:
+        return None
+    from host.edges import boundary_strengths
+    from host.partition import PictureGeometry
+    geo = PictureGeometry.from_header(header)
+    bs_ver, bs_hor = boundary_strengths(cus, geo, header.nn_deblocking_enabled)
+    return edge_plane(bs_ver > 0, bs_hor > 0, geo.coded_height // 2, geo.coded_width // 2)
+
+
+def filter_picture(weights: LoopFilterWeights, planes: list[np.ndarray], header: PictureHeader,
+                   lf: LoopFilterCtbFlags, edges: np.ndarray | None = None, tile: int = TILE) -> list[np.ndarray]:
+    """The loop-filtered planes (new arrays; ``planes`` is not changed)."""
+    out = [p.copy() for p in planes]
+    ctu = header.ctu_size
+    if tile * 2 % ctu:
+        raise ValueError(f"tile of {tile} half-resolution samples is not a whole number of {ctu} CTUs")
+    half_h, half_w = planes[0].shape[0] // 2, planes[0].shape[1] // 2
+    chroma = header.chroma_format == CHROMA_420
+    for rect in tiles(half_h, half_w, tile):
+        y0, y1, x0, x1 = rect
+        rows = slice(2 * y0 // ctu, -(-2 * y1 // ctu))
+        cols = slice(2 * x0 // ctu, -(-2 * x1 // ctu))
+        if not lf.flags[:, rows, cols].any():
+            continue
+        corr = tile_correction(weights, planes, header.chroma_format, header.bit_depth, header.qp, rect, edges)
+        luma = luma_correction(corr[:4])
+        for r in range(rows.start, rows.stop):
+            for c in range(cols.start, cols.stop):
+                ly, lx = r * ctu - 2 * y0, c * ctu - 2 * x0            # CTU origin in the tile, luma
+                if lf.flags[0, r, c]:
+                    block = np.s_[r * ctu:(r + 1) * ctu, c * ctu:(c + 1) * ctu]
+                    h, w = out[0][block].shape
+                    out[0][block] = apply_correction(planes[0][block], luma[ly:ly + h, lx:lx + w],
+                                                     header.nn_lf_scale[0], header.bit_depth)
+                if chroma and lf.flags[1, r, c]:
+                    half = ctu // 2
+                    block = np.s_[r * half:(r + 1) * half, c * half:(c + 1) * half]
+                    h, w = out[1][block].shape
+                    for k in (1, 2):
+                        out[k][block] = apply_correction(planes[k][block], corr[3 + k, ly // 2:ly // 2 + h,
+                                                                                lx // 2:lx // 2 + w],
+                                                         header.nn_lf_scale[k], header.bit_depth)
+    return out
+
+
+def post_filter_for(header: PictureHeader, weights: LoopFilterWeights | None = None):
+    """The loop filter of a picture with nn_lf_enabled_flag = 1, as ``host.decoder.decode_host`` takes it."""
+    if weights is None:
+        from nntools.loop_filter.zoo import weights_for
+        weights = weights_for(header.nn_lf_model_id)
+
+    def run(planes: list[np.ndarray], cus, lf: LoopFilterCtbFlags) -> list[np.ndarray]:
+        return filter_picture(weights, planes, header, lf, picture_edges(weights, cus, header))
+    return run

@@ -1,0 +1,130 @@
+"""The encoder's loop-filter decisions (encoder-only): scales, per-CTU flags, picture-level modes.
+
+The deblocked picture is filtered once, everywhere.  Per component the residual scale is the least-
+squares factor between the network's correction and the coding error (over the CTUs that keep the
+filter, refined once), and per CTU the flag that gives the lower J = SSE + lambda * R wins, with the
+flag's bits estimated from its adapting context in coding order.  Each component then takes the
+cheapest picture-level mode (off, on for every CTU, per-CTU flags), header bits included, and the
+picture disables the tool when no component pays for the model id.  The final samples come from the
+normative ``filter_picture``, so the encoder's reconstruction is the decoder's output.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from bitstream.container import (CHROMA_420, NN_LF_ALL_CTUS, NN_LF_OFF, NN_LF_PER_CTU, NN_LF_SCALE_MAX,
+                                 NN_LF_SCALE_ONE, PictureHeader)
+from bitstream.syntax_coder import RateEstimator
+from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
+from host.syntax import LoopFilterCtbFlags
+from nntools.loop_filter.exact import (OUT_FRAC, SCALE_FRAC, LoopFilterWeights, apply_correction,
+                                       luma_correction, tile_correction, tiles)
+from nntools.loop_filter.picture import filter_picture, picture_edges
+from nntools.weights_id import MODEL_ID_BYTES
+
+SCALE_BITS = 7
+MODE_BITS = 2
+
+
+@dataclass(frozen=True)
+class LoopFilterSearchConfig:
+    ctu_flags: bool = True        # allow per-CTU flags (otherwise a component is off or on everywhere)
+    scale: bool = True            # least-squares residual scale (otherwise 1.0)
+    chroma: bool = True           # filter chroma too (4:2:0 only)
+
+
+def full_correction(weights: LoopFilterWeights, planes: list[np.ndarray], header: PictureHeader,
+                    edges: np.ndarray | None) -> list[np.ndarray]:
+    """The network's correction of every sample: [luma (H, W), Cb, Cr (H/2, W/2)], int32."""
+    half_h, half_w = planes[0].shape[0] // 2, planes[0].shape[1] // 2
+    corr = np.zeros((6, half_h, half_w), dtype=np.int32)
+    for rect in tiles(half_h, half_w):
+        y0, y1, x0, x1 = rect
+        corr[:, y0:y1, x0:x1] = tile_correction(weights, planes, header.chroma_format, header.bit_depth,
+                                                header.qp, rect, edges)
+    return [luma_correction(corr[:4]), corr[4], corr[5]]
+
+
+def ctu_sums(values: np.ndarray, block: int) -> np.ndarray:
+    """Sum of ``values`` over each block x block tile (partial tiles at the right and bottom)."""
+    h, w = values.shape
+    rows, cols = -(-h // block), -(-w // block)
+    padded = np.zeros((rows * block, cols * block), dtype=np.float64)
+    padded[:h, :w] = values
+    return padded.reshape(rows, block, cols, block).sum(axis=(1, 3))
+
+
+def least_squares_scale(error: np.ndarray, corr: np.ndarray, mask: np.ndarray, bit_depth: int) -> int:
+    """nn_lf_scale minimising sum (error - scale * corr)^2 over ``mask``, clipped to its range."""
+    d = corr[mask].astype(np.float64) / 2.0 ** (OUT_FRAC + 10 - bit_depth)
+    e = error[mask].astype(np.float64)
+    den = float(np.dot(d, d))
+    if den <= 0:
+        return NN_LF_SCALE_ONE
+    return int(np.clip(round(float(np.dot(d, e)) / den * 2 ** SCALE_FRAC), 0, NN_LF_SCALE_MAX))
+
+
+def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.ndarray],
+           deblocked: list[np.ndarray], cus, lam: float, cfg: LoopFilterSearchConfig = LoopFilterSearchConfig(),
+           ) -> tuple[PictureHeader, LoopFilterCtbFlags | None, list[np.ndarray], dict]:
+    """(header with the loop-filter fields, CTU flags or None, output planes, decision statistics)."""
+    edges = picture_edges(weights, cus, header)
+    corr = full_correction(weights, deblocked, header, edges)
+    comps = [[0]] + ([[1, 2]] if header.chroma_format == CHROMA_420 and cfg.chroma else [])
+    ctu = header.ctu_size
+    error = [o.astype(np.int64) - d for o, d in zip(original, deblocked)]
+    rows, cols = -(-deblocked[0].shape[0] // ctu), -(-deblocked[0].shape[1] // ctu)
+    scales = [NN_LF_SCALE_ONE] * 3
+    modes, flags, delta = [NN_LF_OFF, NN_LF_OFF], np.zeros((2, rows, cols), dtype=np.uint8), {}
+    est = RateEstimator(CONTEXT_TABLE, header.qp)
+    base = HOST_CONTEXTS.nn_lf_ctb_flag
+    stats = {}
+    for lc, members in enumerate(comps):
+        block = ctu if lc == 0 else ctu // 2
+        keep = np.ones((rows, cols), dtype=bool)
+        for _ in range(2 if cfg.scale else 1):       # scale over the kept CTUs, then the flags again
+            gain = np.zeros((rows, cols))
+            for k in members:
+                if cfg.scale:
+                    mask = np.kron(keep, np.ones((block, block), dtype=bool))[:error[k].shape[0], :error[k].shape[1]]
+                    scales[k] = least_squares_scale(error[k], corr[k], mask, header.bit_depth)
+                filtered = apply_correction(deblocked[k], corr[k], scales[k], header.bit_depth)
+                after = (original[k].astype(np.int64) - filtered) ** 2
+                gain += ctu_sums(error[k] ** 2 - after, block)     # SSE saved by filtering each CTU
+            keep = gain > 0
+        snap = est.snapshot()
+        flag_bits, chosen = 0.0, np.zeros((rows, cols), dtype=np.uint8)
+        for r in range(rows):
+            for c in range(cols):
+                ctx = base + 3 * lc + (int(chosen[r, c - 1]) if c else 0) + (int(chosen[r - 1, c]) if r else 0)
+                before, s = est.bits, est.snapshot()
+                bits = []
+                for value in (0, 1):
+                    est.decision(ctx, value)
+                    bits.append(est.bits - before)
+                    est.restore(s)
+                chosen[r, c] = int(lam * bits[1] - gain[r, c] < lam * bits[0])
+                est.decision(ctx, int(chosen[r, c]))
+                flag_bits += est.bits - before
+        est.restore(snap)
+        scale_bits = SCALE_BITS * len(members)
+        candidates = {NN_LF_OFF: 0.0, NN_LF_ALL_CTUS: -float(gain.sum()) + lam * scale_bits}
+        if cfg.ctu_flags:
+            candidates[NN_LF_PER_CTU] = -float(gain[chosen == 1].sum()) + lam * (scale_bits + flag_bits)
+        modes[lc] = min(candidates, key=candidates.get)
+        delta[lc] = candidates[modes[lc]]
+        flags[lc] = chosen if modes[lc] == NN_LF_PER_CTU else int(modes[lc] == NN_LF_ALL_CTUS)
+        if modes[lc] == NN_LF_OFF:
+            for k in members:
+                scales[k] = NN_LF_SCALE_ONE
+        stats[("luma", "chroma")[lc]] = {"mode": modes[lc], "ctus_on": float(flags[lc].mean()),
+                                         "scales": [scales[k] for k in members], "delta_J": delta[lc]}
+    header_bits = 1 + 2 * MODE_BITS + 8 * MODEL_ID_BYTES     # what enabling costs before any scale or flag
+    if sum(delta.values()) + lam * header_bits >= 0:
+        return header, None, deblocked, {"enabled": False, **stats}
+    header = replace(header, nn_lf_enabled_flag=True, nn_lf_luma_mode=modes[0], nn_lf_chroma_mode=modes[1],
+                     nn_lf_scale=tuple(scales), nn_lf_model_id=weights.model_id)
+    lf = LoopFilterCtbFlags(tuple(modes), flags)
+    return header, lf, filter_picture(weights, deblocked, header, lf, edges), {"enabled": True, **stats}

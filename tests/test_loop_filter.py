@@ -1,0 +1,272 @@
+"""The neural loop filter: exact fixed-point inference, tiling, syntax, and decoder == encoder."""
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from bitstream.container import NN_LF_ALL_CTUS, NN_LF_PER_CTU, read_container
+from bitstream.errors import BitstreamError, ModelMismatchError
+from host.encoder.picture import encode_host
+from host.syntax import LoopFilterCtbFlags
+from hybridcodec import Encoder, EncoderConfig, decode, decode_full
+from hybridcodec.picture import prepare_source
+from nntools.loop_filter.exact import TILE, LoopFilterWeights, input_block
+from nntools.loop_filter.picture import filter_picture, picture_edges
+from nntools.loop_filter.zoo import DEFAULT_MODEL, load_weights
+from pictures import synthetic_gray, synthetic_rgb
+
+
+def reference_correction(weights: LoopFilterWeights, x: np.ndarray) -> np.ndarray:
+    """The network in int64 arithmetic, straight from the definition in nntools.loop_filter.exact."""
+    a = x.astype(np.int64)
+    for i, layer in enumerate(weights.layers):
+        w = layer.weight.numpy().astype(np.int64)
+        b = layer.bias.numpy().astype(np.int64)
+        k = layer.shift.numpy().astype(np.int64)
+        padded = np.pad(a, ((0, 0), (1, 1), (1, 1)))
+        h, wd = a.shape[1:]
+        acc = np.zeros((w.shape[0], h, wd), dtype=np.int64) + b[:, None, None]
+        for dy in range(3):
+            for dx in range(3):
+                acc += np.einsum("oi,ihw->ohw", w[:, :, dy, dx], padded[:, dy:dy + h, dx:dx + wd])
+        out = (acc + (1 << (k - 1))[:, None, None]) >> k[:, None, None]
+        last = i == len(weights.layers) - 1
+        a = np.clip(out, -(1 << 13), 1 << 13) if last else np.clip(out, 0, weights.act_max)
+    return a
+
+
+@pytest.fixture(scope="module")
+def weights() -> LoopFilterWeights:
+    return load_weights(DEFAULT_MODEL)
+
+
+def test_fixed_point_network_is_exact_integer_arithmetic(weights):
+    planes = prepare_source(synthetic_rgb(40, 56, seed=1), EncoderConfig()).planes
+    x = input_block(planes, 1, 8, 37, weights.cfg, 0, 20, 0, 28)
+    exact = weights.correction(x)[0].numpy().astype(np.int64)
+    assert np.array_equal(exact, reference_correction(weights, x[0].numpy().astype(np.int64)))
+    assert np.abs(exact).max() > 0
+
+
+def test_same_output_with_one_and_two_threads_and_any_tiling(weights):
+    image = synthetic_rgb(200, 264, seed=4)
+    cfg = EncoderConfig(qp=40, mode="host", ctu_size=64, nn_loop_filter=False)
+    enc = Encoder(cfg)
+    src = prepare_source(image, cfg)
+    host = encode_host(enc.header_for(src), src.planes, enc.search_config())
+    rng = np.random.default_rng(0)
+    lf = LoopFilterCtbFlags((NN_LF_PER_CTU, NN_LF_PER_CTU), rng.integers(0, 2, (2, 4, 5)).astype(np.uint8))
+    from dataclasses import replace
+    header = replace(host.header, nn_lf_enabled_flag=True, nn_lf_luma_mode=NN_LF_PER_CTU,
+                     nn_lf_chroma_mode=NN_LF_PER_CTU, nn_lf_scale=(80, 40, 64), nn_lf_model_id=weights.model_id)
+    threads = torch.get_num_threads()
+    outputs = []
+    try:
+        for n, tile in ((1, TILE), (2, TILE), (2, 32), (1, 64), (2, 4096)):
+            torch.set_num_threads(n)
+            outputs.append(filter_picture(weights, host.planes, header, lf, tile=tile))
+    finally:
+        torch.set_num_threads(threads)
+    for out in outputs[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(outputs[0], out))
+    changed = [not np.array_equal(a, b) for a, b in zip(outputs[0], host.planes)]
+    assert all(changed)
+    off = np.kron(lf.flags[0] == 0, np.ones((64, 64), dtype=bool))[:200, :264]
+    assert np.array_equal(outputs[0][0][:200, :264][off], host.planes[0][:200, :264][off])
+
+
+def forced_post_search(modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64), seed=0, lf_weights=DEFAULT_MODEL):
+    """A loop-filter 'search' that enables the filter with the given modes and random CTU flags."""
+    weights = load_weights(lf_weights)
+    rng = np.random.default_rng(seed)
+
+    def post_search(header, planes, cus):
+        from dataclasses import replace
+        chroma = header.chroma_format == 1
+        m = (modes[0], modes[1] if chroma else 0)
+        header = replace(header, nn_lf_enabled_flag=True, nn_lf_luma_mode=m[0], nn_lf_chroma_mode=m[1],
+                         nn_lf_scale=(scales[0] if m[0] else 64,) + ((scales[1], scales[2]) if m[1] else (64, 64)),
+                         nn_lf_model_id=weights.model_id)
+        lf = LoopFilterCtbFlags.from_header(header, enc_geo(header))
+        for c in range(2):
+            if m[c] == NN_LF_PER_CTU:
+                lf.flags[c] = rng.integers(0, 2, lf.flags[c].shape)
+        return header, lf, filter_picture(weights, planes, header, lf, picture_edges(weights, cus, header)), {}
+    return post_search
+
+
+def forced_roundtrip(image, modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64), seed=0,
+                     lf_weights=DEFAULT_MODEL, **options):
+    """Code with forced loop-filter decisions (random CTU flags), decode, compare with the encoder."""
+    cfg = EncoderConfig(**{"mode": "host", "qp": 37, "nn_loop_filter": False, **options})
+    enc = Encoder(cfg)
+    src = prepare_source(image, cfg)
+    post_search = forced_post_search(modes, scales, seed, lf_weights)
+    host = encode_host(enc.header_for(src), src.planes, enc.search_config(), post_search=post_search)
+    from bitstream.container import SubstreamType, write_container
+    from hybridcodec.picture import output_picture
+    data = write_container(host.header, [(SubstreamType.HOST_CABAC, host.payload)])
+    assert read_container(data)[0].nn_lf_enabled_flag
+    assert np.array_equal(decode(data), output_picture(host.planes, host.header))
+    return host
+
+
+def enc_geo(header):
+    from host.partition import PictureGeometry
+    return PictureGeometry.from_header(header)
+
+
+@pytest.mark.parametrize("height,width,options", [
+    (72, 88, {}), (61, 90, {"ctu_size": 64}), (8, 8, {}), (130, 66, {"chroma_format": "444"}),
+    (100, 36, {"min_cu_size": 4, "qp": 45}),
+])
+def test_forced_flags_decode_to_the_encoder_reconstruction(height, width, options):
+    forced_roundtrip(synthetic_rgb(height, width, seed=height), scales=(90, 30, 127), **options)
+
+
+def test_forced_flags_gray_and_10_bit():
+    forced_roundtrip(synthetic_gray(45, 70, seed=2), modes=(NN_LF_ALL_CTUS, 0))
+    forced_roundtrip(synthetic_rgb(40, 72, seed=3, dtype=np.uint16), modes=(NN_LF_PER_CTU, NN_LF_ALL_CTUS))
+
+
+@pytest.mark.parametrize("mode,options", [
+    ("host", {}), ("host", {"chroma_format": "444"}), ("host", {"ctu_size": 64, "qp": 42}),
+    ("hybrid", {}),
+])
+def test_encoder_decisions_decode_exactly(mode, options):
+    image = synthetic_rgb(96, 136, seed=7)
+    result = Encoder(EncoderConfig(**{"mode": mode, "qp": 40, **options})).encode(image)
+    decoded = decode_full(result.bitstream)
+    assert np.array_equal(decoded.picture, result.reconstruction)
+    assert "luma" in result.stats.loop_filter
+    if decoded.header.nn_lf_enabled_flag:
+        assert decoded.header.nn_lf_model_id == load_weights(DEFAULT_MODEL).model_id
+
+
+def test_filter_lowers_the_cost_where_it_is_used():
+    """With the filter's decisions, J never exceeds J of the same picture without the filter."""
+    image = synthetic_rgb(128, 128, seed=12)
+    on = Encoder(EncoderConfig(mode="host", qp=42)).encode(image)
+    off = Encoder(EncoderConfig(mode="host", qp=42, nn_loop_filter=False)).encode(image)
+    src = prepare_source(image, EncoderConfig())
+    lam = __import__("host.quant", fromlist=["qp_to_lambda"]).qp_to_lambda(42, 8)
+
+    def cost(r):
+        sse = sum(float(np.sum((o.astype(np.int64) - p) ** 2)) for o, p in zip(src.planes, r.planes))
+        return sse + lam * 8 * len(r.bitstream)
+    assert cost(on) <= cost(off) + lam * 8       # the estimate of the flags' bits is within a byte
+    assert not decode_full(off.bitstream).header.nn_lf_enabled_flag
+
+
+def test_traces_match_and_name_the_flags():
+    image = synthetic_rgb(64, 96, seed=5)
+    enc_trace, dec_trace = io.StringIO(), io.StringIO()
+    host = forced_roundtrip(image)
+    from host.encoder.picture import trace_encoding
+    trace_encoding(host, enc_trace)
+    from bitstream.container import SubstreamType, write_container
+    data = write_container(host.header, [(SubstreamType.HOST_CABAC, host.payload)])
+    decode_full(data, trace_sink=dec_trace)
+    assert enc_trace.getvalue() == dec_trace.getvalue()
+    assert "nn_lf_ctb_flag" in enc_trace.getvalue()
+
+
+def test_inspector_lists_flags_and_header():
+    from hybridcodec.inspect import format_text, inspect_bitstream, to_json
+    from bitstream.container import SubstreamType, write_container
+    host = forced_roundtrip(synthetic_rgb(64, 160, seed=8), ctu_size=64)
+    info = inspect_bitstream(write_container(host.header, [(SubstreamType.HOST_CABAC, host.payload)]))
+    assert info.header["nn_lf_enabled_flag"] == 1 and "nn_lf_model_id" in info.header
+    flags = [c.nn_lf_ctb_flag for c in info.ctus]
+    assert flags == [[int(host.lf.flags[k, i // 3, i % 3]) for k in range(2)] for i in range(len(info.ctus))]
+    assert "nn_lf_ctb_flag luma" in format_text(info)
+    assert all("nn_lf_ctb_flag" in c for c in to_json(info)["ctus"])
+
+
+def test_unknown_weights_and_unsafe_weights_are_refused(weights, tmp_path):
+    host = forced_roundtrip(synthetic_rgb(32, 32, seed=1))
+    from dataclasses import replace
+    from bitstream.container import SubstreamType, write_container
+    data = write_container(replace(host.header, nn_lf_model_id=bytes(16)), [(SubstreamType.HOST_CABAC, host.payload)])
+    with pytest.raises(ModelMismatchError, match="loop-filter weights"):
+        decode(data)
+    arrays = dict(np.load(_packaged_path()))
+    arrays["conv1.w"] = np.full_like(arrays["conv1.w"], 32767)
+    with pytest.raises(BitstreamError, match="overflow"):
+        LoopFilterWeights.from_arrays("bad", arrays)
+
+
+def _packaged_path():
+    from nntools.loop_filter.zoo import MODELS, WEIGHTS_DIR
+    return WEIGHTS_DIR / MODELS[DEFAULT_MODEL]
+
+
+def test_off_switch_writes_no_filter_syntax():
+    image = synthetic_rgb(64, 64, seed=2)
+    data = Encoder(EncoderConfig(mode="host", qp=45, nn_loop_filter=False)).encode(image).bitstream
+    assert not read_container(data)[0].nn_lf_enabled_flag
+
+
+def test_cli_and_api_switches(tmp_path, capsys):
+    """--no-nn-loop-filter / nn_loop_filter=False write flag 0; --json reports the filter's decisions."""
+    import json
+    import hybridcodec
+    from hybridcodec.cli import main
+    from hybridcodec.imageio import write_image
+    src = tmp_path / "in.png"
+    write_image(src, synthetic_rgb(48, 64, seed=9))
+    assert main(["encode", str(src), "-o", str(tmp_path / "on.hbc"), "--qp", "40", "--mode", "host", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"enabled", "luma"} <= set(report["loop_filter"])
+    assert main(["encode", str(src), "-o", str(tmp_path / "off.hbc"), "--qp", "40", "--mode", "host",
+                 "--no-nn-loop-filter"]) == 0
+    assert not read_container((tmp_path / "off.hbc").read_bytes())[0].nn_lf_enabled_flag
+    data = hybridcodec.encode(synthetic_rgb(48, 64, seed=9), qp=40, mode="host", nn_loop_filter=False)
+    assert data == (tmp_path / "off.hbc").read_bytes()
+
+
+def test_hybrid_with_nn_cus_filters_them_too(force_nn, monkeypatch):
+    """A hybrid picture with NN-coded CUs and the filter on (random CTU flags) decodes to the encoder's samples."""
+    force_nn()
+    monkeypatch.setattr(Encoder, "loop_filter_search", lambda self, src: forced_post_search(scales=(100, 20, 70)))
+    image = synthetic_rgb(64, 96, seed=11)
+    result = Encoder(EncoderConfig(mode="hybrid", qp=35)).encode(image)
+    decoded = decode_full(result.bitstream)
+    assert any(cu.mode.name == "NN" for cu in decoded.host.cus)
+    assert np.array_equal(decoded.picture, result.reconstruction)
+    assert decoded.header.nn_lf_enabled_flag and decoded.host.lf_flags.flags.any()
+
+
+def test_batch_norm_folds_into_the_exported_convolutions():
+    from nntools.loop_filter.model import FilterConfig, LoopFilterNet
+    torch.manual_seed(0)
+    net = LoopFilterNet(FilterConfig(channels=8, layers=4), batch_norm=True)
+    x = torch.randn(2, 7, 12, 12)
+    net(x)                                   # training mode: running statistics move
+    with torch.no_grad():
+        for norm in net.norms:
+            norm.weight.uniform_(0.5, 2.0)
+            norm.bias.uniform_(-0.1, 0.1)
+    net.eval()
+    folded = net.folded()
+    assert folded.norms is None
+    with torch.no_grad():
+        assert torch.allclose(net(x), folded(x), atol=1e-6)
+
+
+def test_decoder_takes_experimental_loop_filter_weights(tmp_path, monkeypatch):
+    """Weights outside the package decode once given to the decoder (--nn-lf-model), not before."""
+    from bitstream.container import SubstreamType, write_container
+    from hybridcodec.cli import main
+    from nntools.loop_filter import zoo
+    arrays = dict(np.load(_packaged_path()))
+    arrays["conv0.b"] = arrays["conv0.b"] + 1                 # another model id
+    path = tmp_path / "lf.npz"
+    np.savez(path, **arrays)
+    host = forced_roundtrip(synthetic_rgb(40, 48, seed=6), lf_weights=str(path))   # the encoder registered it
+    stream = tmp_path / "a.hbc"
+    stream.write_bytes(write_container(host.header, [(SubstreamType.HOST_CABAC, host.payload)]))
+    monkeypatch.setattr(zoo, "_REGISTERED", [])                                      # a fresh decoder has not
+    assert main(["decode", str(stream), "-o", str(tmp_path / "a.png")]) == 1
+    assert main(["decode", str(stream), "-o", str(tmp_path / "a.png"), "--nn-lf-model", str(path)]) == 0
