@@ -38,12 +38,8 @@ def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
         nn = NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS))
     elif SubstreamType.NN_LATENTS in streams:
         raise BitstreamError("NN substream in a picture with nn_compress_enable = 0")
-    post_filter = None
-    if header.nn_lf_enabled_flag:
-        from nntools.loop_filter.picture import post_filter_for
-        post_filter = post_filter_for(header)
     host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=trace_sink, nn=nn,
-                       post_filter=post_filter)
+                       post_filter=loop_filter_for(header))
     return DecodeResult(header, output_picture(host.planes, header), host)
 
 
@@ -62,6 +58,14 @@ def _decode_nn_picture(header: PictureHeader, payload: bytes) -> list[np.ndarray
         raise BitstreamError("NN picture payload: missing or invalid nn_level")
     grid = PatchGrid(geo.coded_width, geo.coded_height, header.nn_patch_size, header.nn_patch_overlap)
     return decode_patches(bundle, payload[1:], grid, payload[0], header.chroma_format, header.bit_depth)
+
+
+def loop_filter_for(header: PictureHeader):
+    """The neural loop filter of a picture with nn_lf_enabled_flag = 1 (loaded only then), else None."""
+    if not header.nn_lf_enabled_flag:
+        return None
+    from nntools.loop_filter.picture import post_filter_for
+    return post_filter_for(header)
 
 
 def decode(data: bytes) -> np.ndarray:

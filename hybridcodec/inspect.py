@@ -28,7 +28,7 @@ from bitstream.container import (NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, NN_PATCH_S
 from bitstream.errors import BitstreamError
 from host.decoder import decode_host
 from host.partition import UNIT, CodingNode, CodingUnit, CuMode, PictureGeometry, component_blocks
-from hybridcodec.decoder import DecodeResult, decode_full
+from hybridcodec.decoder import DecodeResult, decode_full, loop_filter_for
 from hybridcodec.picture import output_picture
 
 COMPONENT_NAMES = ("Y", "Cb", "Cr")
@@ -311,11 +311,8 @@ def _decode(data: bytes, sink: ElementCollector) -> tuple[DecodeResult, NNLatent
     from hybridcodec.nn_blocks import NNBlockDecoder
     from nntools.picture import bundle_for
     meter = NNLatentMeter(NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS)))
-    post_filter = None
-    if header.nn_lf_enabled_flag:
-        from nntools.loop_filter.picture import post_filter_for
-        post_filter = post_filter_for(header)
-    host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=sink, nn=meter, post_filter=post_filter)
+    host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=sink, nn=meter,
+                       post_filter=loop_filter_for(header))
     return DecodeResult(header, output_picture(host.planes, header), host), meter
 
 

@@ -10,11 +10,11 @@ from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
+from bitstream.container import MODEL_ID_BYTES  # noqa: F401  (the header field's size, re-exported)
 from bitstream.errors import ModelMismatchError
 
 T = TypeVar("T")
 
-MODEL_ID_BYTES = 16
 
 
 def model_id(arrays: dict[str, np.ndarray]) -> bytes:

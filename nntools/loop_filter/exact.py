@@ -35,7 +35,6 @@ from nntools.weights_id import model_id
 IN_FRAC = 9
 OUT_FRAC = 4
 SCALE_FRAC = 6                      # nn_lf_scale: 64 = 1.0
-SCALE_MAX = 127
 CORR_LIMIT = 1 << (9 + OUT_FRAC)    # +-512 samples at 10-bit scale
 ACC_LIMIT = 1 << 23
 TILE = 128                          # half-resolution samples per tile side (256 luma); any value gives the same output

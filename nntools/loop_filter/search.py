@@ -14,15 +14,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bitstream.container import (CHROMA_420, NN_LF_ALL_CTUS, NN_LF_OFF, NN_LF_PER_CTU, NN_LF_SCALE_MAX,
-                                 NN_LF_SCALE_ONE, PictureHeader)
+from bitstream.container import (CHROMA_420, MODEL_ID_BYTES, NN_LF_ALL_CTUS, NN_LF_OFF, NN_LF_PER_CTU,
+                                 NN_LF_SCALE_MAX, NN_LF_SCALE_ONE, PictureHeader)
 from bitstream.syntax_coder import RateEstimator
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
 from host.syntax import LoopFilterCtbFlags
 from nntools.loop_filter.exact import (OUT_FRAC, SCALE_FRAC, LoopFilterWeights, apply_correction,
                                        luma_correction, tile_correction, tiles)
 from nntools.loop_filter.picture import filter_picture, picture_edges
-from nntools.weights_id import MODEL_ID_BYTES
 
 SCALE_BITS = 7
 MODE_BITS = 2
