@@ -20,7 +20,7 @@ import torch
 
 import hybridcodec
 from hybridcodec.imageio import read_image
-from hybridcodec.metrics import psnr_y
+from hybridcodec.eval.metrics import psnr_y
 
 REFERENCE_PIXELS = 768 * 512
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"

@@ -14,7 +14,7 @@ import torch
 
 from hybridcodec import Encoder, EncoderConfig, decode
 from hybridcodec.imageio import read_image
-from nntools.data import list_images
+from nntools.training.data import list_images
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """Seconds per training step of the shipped architecture, eager against ``torch.compile``.
 
 Run: ``python benchmarks/bench_train_step.py [--threads 2] [--batch 8] [--crop 128] [--steps 40]``.
-Times ``nntools.train.train_step`` (forward, RD loss, backward, clipping, Adam) on random data with the
+Times ``nntools.training.train.train_step`` (forward, RD loss, backward, clipping, Adam) on random data with the
 four-stage context model, after warm-up steps (which include the compilation), for five variants:
-eager, eager with channels-last tensors, ``torch.compile`` (``python -m nntools.train --compile``), and
+eager, eager with channels-last tensors, ``torch.compile`` (``python -m nntools.training.train --compile``), and
 bfloat16 mixed precision eager and compiled (``--bf16``, ``--compile --bf16``).  Stop other CPU work
 (a running training: ``kill -STOP``/``kill -CONT``) first.
 """
@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from nntools.model import ModelConfig, NNCodecModel
-from nntools.train import train_step
+from nntools.training.model import ModelConfig, NNCodecModel
+from nntools.training.train import train_step
 
 
 def seconds_per_step(variant: str, args: argparse.Namespace) -> float:

@@ -14,7 +14,7 @@ import argparse
 import math
 from pathlib import Path
 
-from hybridcodec.experiments import bd_rates, curves, load_rows, mean_finite
+from hybridcodec.eval.experiments import bd_rates, curves, load_rows, mean_finite
 
 
 def main() -> None:

@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from hybridcodec.config import EncoderConfig
-from hybridcodec.experiments import centre_crop
+from hybridcodec.eval.experiments import centre_crop
 from hybridcodec.imageio import read_image
-from hybridcodec.picture import prepare_source
-from nntools.data import list_images
+from hybridcodec.encoder.source import prepare_source
+from nntools.training.data import list_images
 from nntools.encoder import encode_picture
-from nntools.level_map import BIT_DEPTHS, level_map_row
-from nntools.zoo import DEFAULT_MODEL, MODELS, WEIGHTS_DIR, load_arrays, load_bundle, save_arrays
+from nntools.training.level_map import BIT_DEPTHS, level_map_row
+from nntools.training.export import save_arrays
+from nntools.zoo import DEFAULT_MODEL, MODELS, WEIGHTS_DIR, load_arrays, load_bundle
 
 
 def operating_points(bundle, images: list[np.ndarray], bit_depth: int) -> list[dict]:
@@ -95,7 +96,7 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from host.quant import qp_to_lambda
+    from host.encoder.quant import qp_to_lambda
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     qps = np.arange(52)
     for bit_depth, style in zip(BIT_DEPTHS, ("o", "s")):

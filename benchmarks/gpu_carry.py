@@ -4,16 +4,16 @@ A device call carries 64 MiB (the repository included) and returns files of at m
 training set and the weights travel in pieces:
 
     python benchmarks/gpu_carry.py prepare --data ../shared/data/train --checkpoint RUN/checkpoint.pt --out .gpu
-        # .gpu/d0, .gpu/d1, ...: the pictures' 4:2:0 planes in lossless WebP (nntools.data.pack_planes),
+        # .gpu/d0, .gpu/d1, ...: the pictures' 4:2:0 planes in lossless WebP (nntools.training.data.pack_planes),
         # each folder at most --limit-mb; .gpu/init/init.pt: the checkpoint's weight average, float32.
     (device, one call per folder)  mkdir -p /tmp/planes && cp .gpu/d0/* /tmp/planes/
-    (device)  setsid python3 -m nntools.train --data /tmp/planes --init .gpu/init/init.pt ... & echo $! > /tmp/train.pid
+    (device)  setsid python3 -m nntools.training.train --data /tmp/planes --init .gpu/init/init.pt ... & echo $! > /tmp/train.pid
     (device, later calls)  wait with kill -0 $(cat /tmp/train.pid), not pgrep -f (it matches the calling shell)
     (device, before the lease ends)  python3 benchmarks/gpu_carry.py split /tmp/run/checkpoint.pt $OUT
     (here)    python benchmarks/gpu_carry.py join FETCHED_DIR --like RUN/checkpoint.pt --out NEW/checkpoint.pt
 
 ``join`` writes a checkpoint in the training format (the average as both the weights and the average,
-no optimiser state), which ``nntools.export`` and ``benchmarks/validate_checkpoint.py`` read as they
+no optimiser state), which ``nntools.training.export`` and ``benchmarks/validate_checkpoint.py`` read as they
 read any run's.  Add ``.gpu/`` to ``.git/info/exclude`` so the pieces travel only when carried.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ PART_PREFIX = "average_part"
 
 def prepare(data: Path, checkpoint: Path, out: Path, limit_mb: float) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from nntools.data import PLANE_NAMES, pack_planes
+    from nntools.training.data import PLANE_NAMES, pack_planes
 
     with tempfile.TemporaryDirectory() as tmp:
         pack_planes(data, tmp)

@@ -15,8 +15,8 @@ from host.encoder.picture import encode_host
 from hybridcodec.config import EncoderConfig
 from hybridcodec.encoder import Encoder
 from hybridcodec.imageio import read_image
-from hybridcodec.picture import prepare_source
-from nntools.data import list_images
+from hybridcodec.encoder.source import prepare_source
+from nntools.training.data import list_images
 
 
 def cache_path(cache: Path, picture: Path, qp: int) -> Path:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridcodec.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points, write_report
-from nntools.data import list_images
+from hybridcodec.eval.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points, write_report
+from nntools.training.data import list_images
 
 VARIANTS = {
     "host only": ("host", {}),

@@ -18,12 +18,12 @@ import torch
 
 from bitstream.rans import estimate_bits
 from hybridcodec.config import EncoderConfig
-from hybridcodec.experiments import centre_crop
+from hybridcodec.eval.experiments import centre_crop
 from hybridcodec.imageio import read_image
-from hybridcodec.picture import prepare_source
-from nntools.data import list_images
+from hybridcodec.encoder.source import prepare_source
+from nntools.training.data import list_images
 from nntools.encoder import code_regions
-from nntools.picture import planes_to_input
+from nntools.encoder.input import planes_to_input
 from nntools.zoo import load_bundle
 
 

@@ -3,7 +3,7 @@
     python benchmarks/loop_filter_models.py /work/lf_runs/abl_ref /work/lf_runs/abl_noqp ... \\
         --picture ../shared/data/dev/wiki_043_hovercraft.png
 
-For each run folder (``python -m nntools.train_loop_filter`` output: ``log.csv``, ``weights.npz``): the
+For each run folder (``python -m nntools.training.train_loop_filter`` output: ``log.csv``, ``weights.npz``): the
 network's configuration, parameters, MAC per luma sample, the steps and wall time it trained, its last
 held-out PSNR gains (float network, luma and chroma), and the time of filtering every CTU of
 ``--picture`` (coded host-only at ``--qp``) with the fixed-point decoder, median of 3, in the current
@@ -29,7 +29,7 @@ from host.syntax import LoopFilterCtbFlags
 from hybridcodec.config import EncoderConfig
 from hybridcodec.encoder import Encoder
 from hybridcodec.imageio import read_image
-from hybridcodec.picture import prepare_source
+from hybridcodec.encoder.source import prepare_source
 from nntools.loop_filter.picture import filter_picture, picture_edges
 from nntools.loop_filter.zoo import load_weights
 
@@ -50,7 +50,7 @@ def heldout_gains(weights, cache: Path) -> dict[str, list[float]]:
     """Fixed-point luma PSNR gain (dB, scale 1.0, every sample filtered) of each held-out pair, grouped by
     how the pair was coded: with or without RDOQ, 8 or 10 bits."""
     import math
-    from nntools.train_loop_filter import pair_tensors, split_pairs
+    from nntools.training.train_loop_filter import pair_tensors, split_pairs
     import torch
     groups: dict[str, list[float]] = {}
     for path in split_pairs(cache)[1]:

@@ -26,15 +26,15 @@ import numpy as np
 
 from bitstream.container import SubstreamType, write_container
 from host.encoder.picture import serialise
-from host.quant import qp_to_lambda
+from host.encoder.quant import qp_to_lambda
 from host.partition import PictureGeometry
 from hybridcodec.decoder import decode_full
-from hybridcodec.experiments import bd_table, label_of, load_rows, mean_finite
+from hybridcodec.eval.experiments import bd_table, label_of, load_rows, mean_finite
 from hybridcodec.imageio import read_image
-from hybridcodec.metrics import ms_ssim, psnr_rgb, psnr_y
+from hybridcodec.eval.metrics import ms_ssim, psnr_rgb, psnr_y
 from hybridcodec.picture import output_picture
-from nntools.data import list_images
-from nntools.loop_filter.search import LoopFilterSearchConfig, decide
+from nntools.training.data import list_images
+from nntools.encoder.loop_filter import LoopFilterSearchConfig, decide
 from nntools.loop_filter.zoo import DEFAULT_MODEL, load_weights
 
 sys.path.insert(0, str(Path(__file__).parent))

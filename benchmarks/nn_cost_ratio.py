@@ -19,9 +19,9 @@ import numpy as np
 from bitstream.syntax_coder import ChannelTrace
 from hybridcodec.config import EncoderConfig
 from hybridcodec.encoder import Encoder
-from hybridcodec.experiments import centre_crops
+from hybridcodec.eval.experiments import centre_crops
 from hybridcodec.imageio import read_image
-from nntools.data import list_images
+from nntools.training.data import list_images
 from nntools.zoo import DEFAULT_MODEL
 
 

@@ -35,15 +35,16 @@ from torch import nn
 
 from bitstream.errors import InputError
 from host.color import CHROMA_420, rgb_to_planes
-from hybridcodec.bdrate import bd_rate
-from hybridcodec.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points
+from hybridcodec.eval.bdrate import bd_rate
+from hybridcodec.eval.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points
 from hybridcodec.imageio import read_image
-from nntools.data import CropDataset, list_images
-from nntools.layers import GDN
-from nntools.model import ModelConfig, NNCodecModel, adapt_context
-from nntools.picture import planes_to_input
-from nntools.train import train_step
-from nntools.zoo import DEFAULT_MODEL, load_arrays, save_weights
+from nntools.training.data import CropDataset, list_images
+from nntools.training.layers import GDN
+from nntools.training.model import ModelConfig, NNCodecModel, adapt_context
+from nntools.encoder.input import planes_to_input
+from nntools.training.train import train_step
+from nntools.training.export import save_weights
+from nntools.zoo import DEFAULT_MODEL, load_arrays
 
 
 def load_checkpoint(path: Path, context: str) -> NNCodecModel:

@@ -1,4 +1,4 @@
-"""RDOQ of the NN latent (nntools.rdoq) against plain rounding, at several distortion scales.
+"""RDOQ of the NN latent (nntools.encoder.rdoq) against plain rounding, at several distortion scales.
 
     python benchmarks/nn_rdoq.py --data ../shared/data/train --every 10 --crop 256 --out runs/nn_rdoq
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hybridcodec.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points, write_report
-from nntools.data import list_images
+from hybridcodec.eval.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points, write_report
+from nntools.training.data import list_images
 
 
 def main() -> None:

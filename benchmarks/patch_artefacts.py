@@ -20,8 +20,8 @@ import numpy as np
 
 from hybridcodec.encoder import Encoder
 from hybridcodec.imageio import read_image
-from hybridcodec.experiments import write_report
-from hybridcodec.metrics import psnr_y, rgb_to_luma
+from hybridcodec.eval.experiments import write_report
+from hybridcodec.eval.metrics import psnr_y, rgb_to_luma
 
 
 def seam_step(original: np.ndarray, decoded: np.ndarray, patch: int) -> float:

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from host.partition import CODED_SIZE_MULTIPLE
-from hybridcodec.experiments import Point, bd_rates, label_of, mean_finite, run_points, write_report
-from nntools.data import list_images
+from hybridcodec.eval.experiments import Point, bd_rates, label_of, mean_finite, run_points, write_report
+from nntools.training.data import list_images
 from nntools.patches import PatchGrid
 
 OVERLAPS = (2, 4, 8, 16, 32)

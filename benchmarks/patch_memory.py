@@ -143,7 +143,8 @@ def child_buffers(args: argparse.Namespace) -> dict:
     """Traced peak (tracemalloc) of each picture-sized step of patch coding with the networks left
     out (each patch's source samples stand in for its reconstruction): where the per-pixel memory is."""
     from hybridcodec.encoder import Encoder
-    from hybridcodec.picture import output_picture, prepare_source
+    from hybridcodec.encoder.source import prepare_source
+    from hybridcodec.picture import output_picture
     from nntools.encoder import patch_planes
     from nntools.patches import PatchGrid, PatchMerger
     width, height = map(int, args.size.split("x"))
@@ -307,7 +308,7 @@ def main() -> None:
     if args.child:
         print(json.dumps({"encode": child_encode, "decode": child_decode, "buffers": child_buffers}[args.child](args)))
         return
-    from nntools.data import list_images
+    from nntools.training.data import list_images
     args.picture = (args.picture or list_images(args.data)[0]).resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -320,7 +321,7 @@ def main() -> None:
                   f"decode {rows[-1]['decode'].get('rss_mb', '-')} MB", file=sys.stderr, flush=True)
     largest = max(args.sizes, key=lambda s: np.prod([int(v) for v in s.split("x")]))
     buffers = run_child(args, "buffers", args.buffers_size or largest, args.patch, args.overlap, args.out / "unused")
-    from hybridcodec.experiments import write_report     # here: the measured children need not load it
+    from hybridcodec.eval.experiments import write_report     # here: the measured children need not load it
     write_report(args.out, "patch_memory", report(rows, buffers, args), {"rows": rows, "buffers": buffers})
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hybridcodec.rd import main as rd_main
+from hybridcodec.eval.rd import main as rd_main
 
 DEFAULTS = ["--qp", "22", "27", "32", "37", "--anchors", "jpeg,webp,jpeg2000,x265,av1", "--reference", "x265"]
 

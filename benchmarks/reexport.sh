@@ -18,7 +18,7 @@ levels=(0 1 2 3 4 5 6 7)
 common=(--qp 22 27 32 37 --levels "${levels[@]}" --anchors jpeg,x265 --no-progress)
 mkdir -p runs
 python benchmarks/validate_checkpoint.py "$ckpt" --data $data > runs/validate$tag.log
-python -m nntools.export "$ckpt" nntools/weights/hyperprior_4p.npz
+python -m nntools.training.export "$ckpt" nntools/weights/hyperprior_4p.npz
 python benchmarks/fit_level_map.py --data $data --crop 256 --out runs/level_map$tag --write
 python -m hybridcodec rd $data --modes host,nn "${common[@]}" --jobs 2 --out runs/rd_dev$tag > runs/rd_dev${tag}_nn.log
 for ref in jpeg host; do

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hybridcodec.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points, write_report
-from nntools.data import list_images
+from hybridcodec.eval.experiments import Point, bd_rates, centre_crops, label_of, mean_finite, run_points, write_report
+from nntools.training.data import list_images
 
 NN_VARIANTS = {
     "unrefined": {},

@@ -14,8 +14,8 @@ import argparse
 import numpy as np
 import torch
 
-from nntools.data import CropDataset
-from nntools.model import ModelConfig, NNCodecModel
+from nntools.training.data import CropDataset
+from nntools.training.model import ModelConfig, NNCodecModel
 
 
 def held_out_rd(model: NNCodecModel, crops: torch.Tensor) -> tuple[float, np.ndarray, np.ndarray]:

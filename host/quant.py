@@ -1,4 +1,6 @@
-"""HEVC scalar quantisation: normative dequantiser, encoder dead-zone quantiser, chroma QP, lambda.
+"""HEVC scalar quantisation as the decoder needs it: dequantiser and chroma QP (normative).
+
+The encoder's quantiser and λ are in ``host.encoder.quant``.
 
 QP convention: ``qp`` is the HEVC QpY / QpC value (range -6*(bit_depth-8) .. 51).  The functions add
 QpBdOffset = 6*(bit_depth-8) themselves (HEVC Qp' = Qp + QpBdOffset), so one QP means the same
@@ -6,20 +8,17 @@ relative step size at 8 and 10 bits.  The step size doubles every 6 QP; flat sca
 """
 from __future__ import annotations
 
-import numpy as np
-
 from functools import lru_cache
+
+import numpy as np
 
 from bitstream.errors import InputError
 
 LEVEL_SCALE = (40, 45, 51, 57, 64, 72)                     # HEVC levelScale[qP % 6] (dequantiser)
-QUANT_SCALE = (26214, 23302, 20560, 18396, 16384, 14564)  # HM quantScale[qP % 6]; * LEVEL_SCALE ~ 2**20
 QP_MAX = 51
 COEFF_MIN = -(1 << 15)
 COEFF_MAX = (1 << 15) - 1
 FLAT_SCALING_FACTOR = 16
-INTRA_ROUNDING_OFFSET = 171    # HM intra dead-zone offset, in units of 1/512
-LAMBDA_INTRA_FACTOR = 0.57     # HM all-intra lambda factor (no B-frame reduction applies to I slices)
 
 # HEVC Table 8-10: QpC as a function of qPi for ChromaArrayType == 1, qPi = 30..43.
 _CHROMA_QP_TABLE_420 = (29, 30, 31, 32, 33, 33, 34, 34, 35, 35, 36, 36, 37, 37)
@@ -32,7 +31,7 @@ def qp_bd_offset(bit_depth: int) -> int:
     return 6 * (bit_depth - 8)
 
 
-def _qp_prime(qp: int | np.ndarray, bit_depth: int, batch_ndim: int) -> np.ndarray:
+def qp_prime_of(qp: int | np.ndarray, bit_depth: int, batch_ndim: int) -> np.ndarray:
     """qP' = qp + QpBdOffset, validated and shaped to broadcast over (..., N, N) blocks."""
     offset = qp_bd_offset(bit_depth)
     qp = np.asarray(qp)
@@ -45,7 +44,7 @@ def _qp_prime(qp: int | np.ndarray, bit_depth: int, batch_ndim: int) -> np.ndarr
     return (qp.astype(np.int64) + offset)[..., None, None]
 
 
-def _log2_size(levels: np.ndarray, size: int) -> int:
+def log2_size_of(levels: np.ndarray, size: int) -> int:
     if size not in (4, 8, 16, 32, 64):
         raise InputError(f"block size must be 4..64 and a power of two, got {size}")
     if levels.ndim < 2 or levels.shape[-2:] != (size, size):
@@ -61,12 +60,12 @@ def dequantize(levels: np.ndarray, qp: int | np.ndarray, size: int, bit_depth: i
     ``qp`` is a scalar or an array broadcasting against the leading (batch) dimensions.
     """
     levels = np.asarray(levels)
-    log2_size = _log2_size(levels, size)
-    qp_prime = _qp_prime(qp, bit_depth, levels.ndim - 2)
+    log2_size = log2_size_of(levels, size)
+    qp_prime = qp_prime_of(qp, bit_depth, levels.ndim - 2)
     level_scale = np.asarray(LEVEL_SCALE, dtype=np.int64)[qp_prime % 6]
     bd_shift = bit_depth + log2_size - 5
-    scaled = (_clip16(levels).astype(np.int64) * (FLAT_SCALING_FACTOR * level_scale) << (qp_prime // 6))
-    return _clip16((scaled + (1 << (bd_shift - 1))) >> bd_shift).astype(np.int32)
+    scaled = (clip16(levels).astype(np.int64) * (FLAT_SCALING_FACTOR * level_scale) << (qp_prime // 6))
+    return clip16((scaled + (1 << (bd_shift - 1))) >> bd_shift).astype(np.int32)
 
 
 @lru_cache(maxsize=None)
@@ -82,50 +81,10 @@ def dequantize_unchecked(levels: np.ndarray, qp: int, log2_size: int, bit_depth:
     """``dequantize`` for trusted callers (reconstruction): ``levels`` an integer array within 16 bits
     (as parsed or quantised), scalar ``qp`` in range.  Same result, no validation."""
     scale, rounding, shift = _dequant_params(qp, log2_size, bit_depth)
-    return _clip16((levels.astype(np.int64) * scale + rounding) >> shift).astype(np.int32)
+    return clip16((levels.astype(np.int64) * scale + rounding) >> shift).astype(np.int32)
 
 
-def quantize(coeffs: np.ndarray, qp: int | np.ndarray, size: int, bit_depth: int,
-             rounding_offset: int = INTRA_ROUNDING_OFFSET) -> np.ndarray:
-    """Encoder dead-zone quantiser (HM): |level| = (|c| * quantScale + offset) >> qBits.
-
-    ``rounding_offset`` is the dead-zone rounding in units of 1/512 (171 = HM intra, 256 = plain
-    rounding).  Levels are clipped to 16 bits.  Returns int32 levels (..., N, N).
-    """
-    coeffs = np.asarray(coeffs)
-    log2_size = _log2_size(coeffs, size)
-    qp_prime = _qp_prime(qp, bit_depth, coeffs.ndim - 2)
-    if not 0 <= rounding_offset < 512:
-        raise InputError(f"rounding_offset must be in [0, 512), got {rounding_offset}")
-    transform_shift = 15 - bit_depth - log2_size
-    q_bits = 14 + qp_prime // 6 + transform_shift
-    quant_scale = np.asarray(QUANT_SCALE, dtype=np.int64)[qp_prime % 6]
-    offset = np.int64(rounding_offset) << (q_bits - 9)
-    c = _clip16(coeffs).astype(np.int64)
-    magnitude = (np.abs(c) * quant_scale + offset) >> q_bits
-    return _clip16(np.sign(c) * magnitude).astype(np.int32)
-
-
-@lru_cache(maxsize=None)
-def _quant_params(qp: int, log2_size: int, bit_depth: int, rounding_offset: int) -> tuple[int, int, int, bool]:
-    """(quantScale, offset, qBits, whether a 16-bit coefficient can give a level beyond 16 bits)."""
-    qp_prime = qp + qp_bd_offset(bit_depth)
-    q_bits = 14 + qp_prime // 6 + 15 - bit_depth - log2_size
-    scale, offset = QUANT_SCALE[qp_prime % 6], rounding_offset << (q_bits - 9)
-    return scale, offset, q_bits, (-COEFF_MIN * scale + offset) >> q_bits > COEFF_MAX
-
-
-def quantize_unchecked(coeffs: np.ndarray, qp: int, log2_size: int, bit_depth: int,
-                       rounding_offset: int = INTRA_ROUNDING_OFFSET) -> np.ndarray:
-    """``quantize`` for trusted callers (the RD search): ``coeffs`` an integer array within 16 bits
-    (as ``forward_transform`` returns them), scalar ``qp`` in range.  Same result, no validation."""
-    scale, offset, q_bits, may_overflow = _quant_params(qp, log2_size, bit_depth, rounding_offset)
-    c = coeffs.astype(np.int64)
-    levels = ((np.abs(c) * scale + offset) >> q_bits) * np.sign(c)
-    return (_clip16(levels) if may_overflow else levels).astype(np.int32)
-
-
-def _clip16(values: np.ndarray) -> np.ndarray:
+def clip16(values: np.ndarray) -> np.ndarray:
     return np.minimum(np.maximum(values, COEFF_MIN), COEFF_MAX)
 
 
@@ -144,12 +103,3 @@ def chroma_qp(qp_y: int | np.ndarray, chroma_format: int, qp_offset: int = 0) ->
     return int(qpc) if qpc.ndim == 0 else qpc
 
 
-def qp_to_lambda(qp: float | np.ndarray, bit_depth: int) -> float | np.ndarray:
-    """Encoder Lagrange multiplier for SSE-based RD cost, HM all-intra style.
-
-    lambda = 0.57 * 2**((qp + QpBdOffset - 12) / 3) = 0.57 * 2**((qp - 12)/3) * 4**(bit_depth - 8):
-    at 10 bits SSE is measured in 10-bit units (16x the 8-bit SSE), so lambda scales by 16 too.
-    """
-    exponent = (np.asarray(qp, dtype=np.float64) + qp_bd_offset(bit_depth) - 12) / 3
-    lam = LAMBDA_INTRA_FACTOR * np.exp2(exponent)
-    return float(lam) if lam.ndim == 0 else lam

@@ -20,12 +20,11 @@ from functools import lru_cache
 import numpy as np
 
 from bitstream.errors import InputError
+from host.quant import clip16
 
 DCT2 = "dct2"
 DST7 = "dst7"
 TRANSFORM_SIZES = (4, 8, 16, 32, 64)
-COEFF_MIN = -(1 << 15)
-COEFF_MAX = (1 << 15) - 1
 ZERO_OUT_SIZE = 32  # size-64 transforms carry coefficients only in the low 32x32 corner
 
 # Quarter-wave table of the 64-point DCT-II: _QUARTER_WAVE[a] ~ 64*sqrt(2)*cos(pi*a/128), a = 1..63.
@@ -112,10 +111,6 @@ def _round_shift(values: np.ndarray, shift: int) -> np.ndarray:
     return (values.astype(np.int64) + (1 << (shift - 1))) >> shift
 
 
-def _clip16(values: np.ndarray) -> np.ndarray:
-    return np.minimum(np.maximum(values, COEFF_MIN), COEFF_MAX)
-
-
 @lru_cache(maxsize=None)
 def _float_matrices(size: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(T, T transposed, inverse first-stage matrix, inverse second-stage matrix) as float64.
@@ -139,7 +134,7 @@ def forward_transform(residual: np.ndarray, size: int, kind: str = DCT2,
     """
     _check_size_kind(size, kind)
     _check_bit_depth(bit_depth)
-    return forward_transform_unchecked(_clip16(_as_blocks(residual, size, "residual")), size, kind,
+    return forward_transform_unchecked(clip16(_as_blocks(residual, size, "residual")), size, kind,
                                        bit_depth)
 
 
@@ -149,7 +144,7 @@ def forward_transform_unchecked(residual: np.ndarray, size: int, kind: str, bit_
     t, t_t, _, _ = _float_matrices(size, kind)
     log2_size = size.bit_length() - 1
     tmp = _round_shift(residual @ t_t, log2_size + bit_depth - 9).astype(np.float64)
-    coeffs = _clip16(_round_shift(t @ tmp, log2_size + 6))
+    coeffs = clip16(_round_shift(t @ tmp, log2_size + 6))
     if size == 64:
         coeffs[..., ZERO_OUT_SIZE:, :] = 0
         coeffs[..., :, ZERO_OUT_SIZE:] = 0
@@ -168,7 +163,7 @@ def inverse_transform(coeffs: np.ndarray, size: int, kind: str = DCT2,
     c = _as_blocks(coeffs, size, "coefficients")
     if size == 64:
         c = c[..., :ZERO_OUT_SIZE, :ZERO_OUT_SIZE]
-    return inverse_transform_unchecked(_clip16(c), size, kind, bit_depth)
+    return inverse_transform_unchecked(clip16(c), size, kind, bit_depth)
 
 
 def inverse_transform_unchecked(coeffs: np.ndarray, size: int, kind: str, bit_depth: int) -> np.ndarray:
@@ -178,5 +173,5 @@ def inverse_transform_unchecked(coeffs: np.ndarray, size: int, kind: str, bit_de
     _, _, t_first, t_second = _float_matrices(size, kind)
     if coeffs.shape[-1] != t_first.shape[-1]:
         coeffs = coeffs[..., :ZERO_OUT_SIZE, :ZERO_OUT_SIZE]
-    intermediate = _clip16(_round_shift(t_first @ coeffs, 7)).astype(np.float64)
+    intermediate = clip16(_round_shift(t_first @ coeffs, 7)).astype(np.float64)
     return _round_shift(intermediate @ t_second, 20 - bit_depth).astype(np.int32)

@@ -1,5 +1,5 @@
 import sys
 
-from hybridcodec.cli import main
+from hybridcodec.tools.cli import main
 
 sys.exit(main())

@@ -8,7 +8,6 @@ from bitstream.errors import InputError
 MODES = ("hybrid", "host", "nn")
 NN_FLAG_CODINGS = ("contexts", "one", "bypass")     # nn_flag_coding 0, 1, 2
 NN_LEVELS = 8
-CHROMA_FORMATS = {"420": 1, "444": 3, "400": 0}
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class EncoderConfig:
                                        # 2: +0.45 %, ~7 % faster
     level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
     nn_model: str = "hyperprior-4p" # neural-tool weights (a name from nntools.zoo or a .npz path)
-    nn_rdoq_scale: float = 4.0      # latent RDOQ: weight of its distortion estimate (nntools.rdoq.RDOQ_SCALE,
+    nn_rdoq_scale: float = 4.0      # latent RDOQ: weight of its distortion estimate (nntools.encoder.rdoq.RDOQ_SCALE,
                                     # kept here as a literal so that the config loads without torch); 0: rounding
     # Hybrid mode (the NN level follows from the QP through the model's Level_Map):
     nn_decision: str = "cu"         # "cu": every CU of 32x32 or more may be NN-coded; "ctu": whole CTUs only
@@ -103,7 +102,7 @@ class EncoderConfig:
                 raise InputError(message)
 
     def refine_config(self):
-        from nntools.refine import RefineConfig
+        from nntools.encoder.refine import RefineConfig
         return RefineConfig(self.nn_refine_steps, tuple(self.nn_refine_lr), self.nn_refine_target,
                             self.nn_refine_stop_mse, self.nn_refine_rounding)
 

@@ -13,94 +13,17 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from bitstream.errors import InputError
+from hybridcodec.frame import YuvFrame, check_bit_depth, check_size, plane_shapes, sample_dtype, validate_image  # noqa: F401 (re-exported)
 
-MAX_SIDE = 32768
-MAX_PIXELS = 1 << 28
-CHROMA_FORMATS = ("400", "420", "444")
 _OPENCV_SUFFIXES = {".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pnm", ".pbm", ".tif", ".tiff", ".bmp", ".webp"}
 _Y4M_MAGIC = b"YUV4MPEG2"
 _Y4M_COLOURSPACE = re.compile(r"C(420|444|mono)(?:jpeg|paldv|mpeg2)?(?:p?(\d+))?")
-
-
-@dataclass
-class YuvFrame:
-    """One picture of planar YCbCr samples, as stored in .yuv/.y4m files.
-
-    ``planes`` is [Y] for 4:0:0 and [Y, Cb, Cr] otherwise; samples are uint8 for 8-bit content and uint16
-    for deeper content. For 4:2:0 each chroma plane is ceil(H/2) x ceil(W/2).
-    """
-
-    planes: list[np.ndarray]
-    bit_depth: int
-    chroma_format: str
-
-    def __post_init__(self) -> None:
-        _check_bit_depth(self.bit_depth)
-        _check_chroma_format(self.chroma_format)
-        if not self.planes or not all(isinstance(p, np.ndarray) and p.ndim == 2 for p in self.planes):
-            raise InputError("YuvFrame planes must be a non-empty list of 2-D arrays")
-        height, width = self.planes[0].shape
-        expected = plane_shapes(width, height, self.chroma_format)
-        if [p.shape for p in self.planes] != expected:
-            raise InputError(f"plane shapes {[p.shape for p in self.planes]} do not match "
-                             f"{self.chroma_format} at {width}x{height} (expected {expected})")
-        dtype = _sample_dtype(self.bit_depth)
-        if any(p.dtype != dtype for p in self.planes):
-            raise InputError(f"{self.bit_depth}-bit planes must have dtype {np.dtype(dtype).name}")
-        if self.bit_depth not in (8, 16) and any(int(p.max(initial=0)) >> self.bit_depth for p in self.planes):
-            raise InputError(f"sample values exceed the {self.bit_depth}-bit range")
-
-    @property
-    def width(self) -> int:
-        return self.planes[0].shape[1]
-
-    @property
-    def height(self) -> int:
-        return self.planes[0].shape[0]
-
-
-def plane_shapes(width: int, height: int, chroma_format: str) -> list[tuple[int, int]]:
-    """(rows, columns) of each plane; chroma of odd-sized 4:2:0 pictures rounds up, as ffmpeg stores it."""
-    _check_chroma_format(chroma_format)
-    luma = (height, width)
-    if chroma_format == "400":
-        return [luma]
-    chroma = luma if chroma_format == "444" else ((height + 1) // 2, (width + 1) // 2)
-    return [luma, chroma, chroma]
-
-
-def validate_image(arr: object) -> np.ndarray:
-    """Check that ``arr`` is a picture the codec accepts and return it C-contiguous.
-
-    Accepted: HxWx3 RGB or HxW (or HxWx1) gray, dtype uint8 or uint16. The shape is checked before
-    anything is touched or copied, so an absurd size fails fast instead of exhausting memory.
-    """
-    if not isinstance(arr, np.ndarray):
-        raise InputError(f"expected a numpy.ndarray, got {type(arr).__name__}")
-    if arr.ndim not in (2, 3):
-        raise InputError(f"expected HxW (gray) or HxWx3 (RGB), got {arr.ndim} dimensions {arr.shape}")
-    if arr.size == 0:
-        raise InputError(f"image is empty (shape {arr.shape})")
-    height, width = arr.shape[:2]
-    _check_size(width, height)
-    if arr.ndim == 3 and arr.shape[2] not in (1, 3):
-        hint = "; drop alpha first (e.g. arr[..., :3])" if arr.shape[2] == 4 else ""
-        raise InputError(f"expected 1 or 3 channels, got {arr.shape[2]}{hint}")
-    if arr.dtype.kind == "f":
-        raise InputError(f"floating-point images ({arr.dtype}) are not accepted; convert to uint8 or uint16 "
-                         "first, e.g. np.clip(np.round(x * 255), 0, 255).astype(np.uint8)")
-    if arr.dtype not in (np.uint8, np.uint16):
-        raise InputError(f"unsupported dtype {arr.dtype}; expected uint8 or uint16")
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    return np.ascontiguousarray(arr)
 
 
 def read_image(path: str | os.PathLike, *, size: str | tuple[int, int] | None = None, bit_depth: int = 8,
@@ -185,7 +108,7 @@ def _read_with_opencv(path: Path) -> np.ndarray:
 
 
 def _read_yuv(path: Path, width: int, height: int, bit_depth: int, chroma_format: str, frame: int) -> YuvFrame:
-    _check_bit_depth(bit_depth)
+    check_bit_depth(bit_depth)
     shapes = plane_shapes(width, height, chroma_format)
     sample_bytes = 2 if bit_depth > 8 else 1
     frame_bytes = sum(r * c for r, c in shapes) * sample_bytes
@@ -245,8 +168,8 @@ def _parse_y4m_header(params: str) -> tuple[int, int, str, int]:
             bit_depth = int(match[2]) if match[2] else 8
     if width is None or height is None:
         raise InputError(".y4m header lacks W or H")
-    _check_size(width, height)
-    _check_bit_depth(bit_depth)
+    check_size(width, height)
+    check_bit_depth(bit_depth)
     return width, height, chroma_format, bit_depth
 
 
@@ -260,7 +183,7 @@ def _y4m_colourspace(yuv: YuvFrame) -> str:
 
 
 def _split_planes(raw: bytes, shapes: list[tuple[int, int]], bit_depth: int) -> list[np.ndarray]:
-    samples = np.frombuffer(raw, dtype="<u2" if bit_depth > 8 else np.uint8).astype(_sample_dtype(bit_depth))
+    samples = np.frombuffer(raw, dtype="<u2" if bit_depth > 8 else np.uint8).astype(sample_dtype(bit_depth))
     planes, start = [], 0
     for rows, cols in shapes:
         planes.append(samples[start:start + rows * cols].reshape(rows, cols))
@@ -288,27 +211,5 @@ def _parse_size(size: str | tuple[int, int]) -> tuple[int, int]:
             width, height = (int(v) for v in size)
         except (TypeError, ValueError) as exc:
             raise InputError(f"size must be 'WxH' or (W, H), got {size!r}") from exc
-    _check_size(width, height)
+    check_size(width, height)
     return width, height
-
-
-def _check_size(width: int, height: int) -> None:
-    if width <= 0 or height <= 0:
-        raise InputError(f"picture size must be positive, got {width}x{height}")
-    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-        raise InputError(f"picture size {width}x{height} exceeds the limit "
-                         f"({MAX_SIDE} per side, {MAX_PIXELS} pixels)")
-
-
-def _check_bit_depth(bit_depth: int) -> None:
-    if not isinstance(bit_depth, (int, np.integer)) or not 8 <= bit_depth <= 16:
-        raise InputError(f"bit depth must be an integer in 8..16, got {bit_depth!r}")
-
-
-def _check_chroma_format(chroma_format: str) -> None:
-    if chroma_format not in CHROMA_FORMATS:
-        raise InputError(f"chroma format must be one of {CHROMA_FORMATS}, got {chroma_format!r}")
-
-
-def _sample_dtype(bit_depth: int) -> type:
-    return np.uint16 if bit_depth > 8 else np.uint8

@@ -15,17 +15,17 @@ import torch
 
 from bitstream.errors import BitstreamError
 from bitstream.rans import RansDecoder, RansTables
+from nntools.architecture import ModelConfig, networks, stage_masks
 from nntools.exact import ACT_FRAC, ExactSequential, activation, build_exact
-from nntools.layers import checkerboard_anchor_mask, four_pass_masks
-from nntools.model import ModelConfig, NNCodecModel
-from nntools.zoo import DELTA_FRAC, LOG_SCALE_MIN, LOG_SCALE_STEP, NUM_SCALES, config_of, float_model
+from nntools.zoo import DELTA_FRAC, LOG_SCALE_MIN, LOG_SCALE_STEP, NUM_SCALES, config_of
 
 ALIGN = 16            # luma alignment of NN-coded regions: one latent position per 16x16 luma
 
 
 @dataclass
 class NNBundle:
-    """A loaded model: exact decoder networks, encoder analysis networks, steps and tables."""
+    """A loaded model: exact decoder networks, steps and tables (and its integer arrays, from which the
+    encoder builds its float analysis transforms)."""
     name: str
     config: ModelConfig
     model_id: bytes
@@ -38,20 +38,15 @@ class NNBundle:
     tables: RansTables
     arrays: dict[str, np.ndarray]
 
-    @cached_property
-    def analysis(self) -> NNCodecModel:
-        """Float model with the stored parameters, for the encoder's analysis transforms only."""
-        return float_model(self.arrays).eval()
-
     @classmethod
     def from_arrays(cls, name: str, arrays: dict[str, np.ndarray], model_id: bytes) -> "NNBundle":
         cfg = config_of(arrays)
-        skeleton = NNCodecModel(cfg)
+        nets = networks(cfg)
         return cls(
             name, cfg, model_id,
-            build_exact(skeleton.g_s, arrays, "g_s"), build_exact(skeleton.h_s, arrays, "h_s"),
-            [build_exact(c, arrays, f"context.{i}") for i, c in enumerate(skeleton.context)],
-            build_exact(skeleton.entropy_parameters, arrays, "entropy_parameters"),
+            build_exact(nets["g_s"], arrays, "g_s"), build_exact(nets["h_s"], arrays, "h_s"),
+            [build_exact(nets[f"context.{k}"], arrays, f"context.{k}") for k in range(cfg.context_stages)],
+            build_exact(nets["entropy_parameters"], arrays, "entropy_parameters"),
             torch.from_numpy(arrays["delta"].astype(np.float64)) / 2.0 ** DELTA_FRAC,
             torch.from_numpy(arrays["log_delta"].astype(np.float64)) / 2.0 ** ACT_FRAC,
             RansTables(arrays["cdfs"], arrays["cdf_lengths"], arrays["cdf_offsets"]),
@@ -64,17 +59,14 @@ class NNBundle:
 
     @cached_property
     def level_map(self) -> dict[int, np.ndarray]:
-        """Level_Map[bit depth][QP] (``nntools.level_map``)."""
+        """Level_Map[bit depth][QP] (``nntools.training.level_map``)."""
         table = self.arrays["level_map"]
         if table.shape != (2, 52) or table.min() < 0 or table.max() >= self.levels:
             raise BitstreamError(f"weights file {self.name}: malformed level_map")
         return {8: table[0], 10: table[1]}
 
     def stage_masks(self, h: int, w: int) -> list[torch.Tensor]:
-        if self.config.context == "checkerboard":
-            anchor = checkerboard_anchor_mask(h, w).double()
-            return [anchor, 1 - anchor]
-        return [m.double() for m in four_pass_masks(h, w)]
+        return [m.double() for m in stage_masks(self.config.context, h, w)]
 
 
 def scale_indices(logsig: torch.Tensor, log_delta: torch.Tensor) -> torch.Tensor:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from nntools.layers import GDN
+from bitstream.errors import BitstreamError
+from nntools.architecture import Layer
 
 ACT_FRAC = 10
 ACT_LIMIT = 2.0 ** 10
@@ -42,17 +42,6 @@ def to_grid(x: torch.Tensor, frac: int) -> torch.Tensor:
 
 def activation(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp(torch.round(x * _ACT_SCALE) / _ACT_SCALE, -ACT_LIMIT, ACT_LIMIT)
-
-
-def weight_frac(w: np.ndarray) -> int:
-    """Finest grid (≤ 2^-WEIGHT_FRAC) on which the tensor's integers fit in int16."""
-    peak = float(np.abs(w).max(initial=0.0))
-    if peak >= WEIGHT_LIMIT:
-        raise ValueError(f"weight magnitude {peak:.3f} exceeds the fixed-point limit {WEIGHT_LIMIT}")
-    frac = WEIGHT_FRAC
-    while peak * 2 ** frac >= 32767:
-        frac -= 1
-    return frac
 
 
 class ExactConv:
@@ -80,12 +69,8 @@ class ExactGDN:
         return activation(x * norm if self.inverse else x / norm)
 
 
-def _relu(x: torch.Tensor) -> torch.Tensor:
-    return torch.relu(x)
-
-
 class ExactSequential:
-    """A fixed-point copy of an nn.Sequential made of convolutions, GDN and ReLU."""
+    """A fixed-point network: convolutions, (inverse) GDN and ReLU in sequence."""
 
     def __init__(self, layers: list):
         self.layers = layers
@@ -96,47 +81,25 @@ class ExactSequential:
         return x
 
 
-def quantized_parameters(module: nn.Module) -> dict[str, np.ndarray]:
-    """Integer parameters of a float module, as stored in the weights file (``name`` -> int array).
-
-    Per convolution: ``.w`` (int16 mantissas), ``.wf`` (their grid exponent), ``.b`` (int64 on the
-    product grid 2^-(wf + ACT_FRAC)).  Per GDN: ``.gamma`` (grid 2^-GAMMA_FRAC), ``.beta`` (grid 2^-BETA_FRAC).
-    """
-    out: dict[str, np.ndarray] = {}
-    for name, layer in module.named_modules():
-        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-            w = layer.weight.detach().double().numpy()
-            frac = weight_frac(w)
-            out[f"{name}.w"] = np.round(w * 2.0 ** frac).astype(np.int16)
-            out[f"{name}.wf"] = np.asarray(frac, dtype=np.int64)
-            b = layer.bias.detach().double().numpy()
-            out[f"{name}.b"] = np.round(b * 2.0 ** (frac + ACT_FRAC)).astype(np.int64)
-        elif isinstance(layer, GDN):
-            out[f"{name}.gamma"] = np.round(layer.gamma().detach().double().numpy() * 2.0 ** GAMMA_FRAC
-                                            ).astype(np.int32)
-            out[f"{name}.beta"] = np.round(layer.beta().detach().double().numpy() * 2.0 ** BETA_FRAC
-                                           ).astype(np.int64)
-    return out
-
-
-def build_exact(module: nn.Module, params: dict[str, np.ndarray], prefix: str) -> ExactSequential:
-    """Fixed-point network with the structure of ``module`` and the integer ``params``."""
-    layers = []
-    for name, layer in list(module.named_children()) or [("", module)]:
-        key = ".".join(part for part in (prefix, name) if part)
-        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-            frac = int(params[f"{key}.wf"])
-            w = torch.from_numpy(params[f"{key}.w"].astype(np.float64)) / 2.0 ** frac
-            b = torch.from_numpy(params[f"{key}.b"].astype(np.float64)) / 2.0 ** (frac + ACT_FRAC)
-            transposed = isinstance(layer, nn.ConvTranspose2d)
-            layers.append(ExactConv(w, b, layer.stride[0], layer.padding[0],
-                                    layer.output_padding[0] if transposed else None))
-        elif isinstance(layer, GDN):
-            gamma = torch.from_numpy(params[f"{key}.gamma"].astype(np.float64)) / 2.0 ** GAMMA_FRAC
-            beta = torch.from_numpy(params[f"{key}.beta"].astype(np.float64)) / 2.0 ** BETA_FRAC
-            layers.append(ExactGDN(gamma, beta, layer.inverse))
-        elif isinstance(layer, nn.ReLU):
-            layers.append(_relu)
-        else:
-            raise TypeError(f"no fixed-point form for layer {key} ({type(layer).__name__})")
-    return ExactSequential(layers)
+def build_exact(layers: list[Layer], params: dict[str, np.ndarray], prefix: str) -> ExactSequential:
+    """Fixed-point network of the layer list ``layers`` (``nntools.architecture``) with the integer
+    parameters stored under ``<prefix>.<index>`` (under ``<prefix>`` for a one-layer network)."""
+    out = []
+    for i, layer in enumerate(layers):
+        key = prefix if len(layers) == 1 else f"{prefix}.{i}"
+        try:
+            if layer.kind in ("conv", "deconv"):
+                frac = int(params[f"{key}.wf"])
+                w = torch.from_numpy(params[f"{key}.w"].astype(np.float64)) / 2.0 ** frac
+                b = torch.from_numpy(params[f"{key}.b"].astype(np.float64)) / 2.0 ** (frac + ACT_FRAC)
+                out.append(ExactConv(w, b, layer.stride, layer.padding,
+                                     layer.stride - 1 if layer.kind == "deconv" else None))
+            elif layer.kind in ("gdn", "igdn"):
+                gamma = torch.from_numpy(params[f"{key}.gamma"].astype(np.float64)) / 2.0 ** GAMMA_FRAC
+                beta = torch.from_numpy(params[f"{key}.beta"].astype(np.float64)) / 2.0 ** BETA_FRAC
+                out.append(ExactGDN(gamma, beta, layer.kind == "igdn"))
+            else:
+                out.append(torch.relu)
+        except KeyError as e:
+            raise BitstreamError(f"weights file lacks the parameters {e} of layer {key}") from None
+    return ExactSequential(out)

@@ -7,7 +7,7 @@ host-only coding.  Latents, bitstream and reconstruction stay real: only the cho
 import dataclasses
 
 from hybridcodec.encoder import Encoder
-from hybridcodec.nn_search import NNCandidates
+from hybridcodec.encoder.nn_search import NNCandidates
 
 
 def steer_nn(mp, wins=lambda x, y, log2: True, spoil_chroma=False, mode_wins=lambda residual: True,

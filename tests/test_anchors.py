@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from bitstream.errors import CodecError, InputError
-from hybridcodec import anchors
+from hybridcodec.eval import anchors
 from host.color import CHROMA_420, planes_to_rgb, rgb_to_planes
-from hybridcodec.anchors import ANCHORS, AnchorResult, Availability, available_anchors, default_sweep, encode_decode
-from hybridcodec.metrics import psnr_rgb
+from hybridcodec.eval.anchors import ANCHORS, AnchorResult, Availability, available_anchors, default_sweep, encode_decode
+from hybridcodec.eval.metrics import psnr_rgb
 
 AVAILABLE = available_anchors()
 

@@ -7,8 +7,8 @@ from hybridcodec.decoder import decode_full
 from host.partition import CuMode
 from pictures import synthetic_rgb
 
-ENCODER_ONLY = ("host.encoder", "host.rdoq", "nntools.encoder", "nntools.train", "nntools.refine",
-                "nntools.rdoq", "hybridcodec.encoder", "hybridcodec.nn_search")
+ENCODER_ONLY = ("host.encoder", "host.encoder.rdoq", "nntools.encoder", "nntools.training.train", "nntools.encoder.refine",
+                "nntools.encoder.rdoq", "hybridcodec.encoder", "hybridcodec.encoder.nn_search")
 
 
 def test_decoding_imports_no_encoder_module(tmp_path, force_nn):

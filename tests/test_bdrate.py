@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bitstream.errors import InputError
-from hybridcodec.bdrate import METHODS, bd_psnr, bd_rate
+from hybridcodec.eval.bdrate import METHODS, bd_psnr, bd_rate
 
 # A typical intra curve (bpp, dB) and a second codec that is better at low rates and worse at high ones.
 ANCHOR_RATE = [0.12, 0.25, 0.48, 0.86, 1.45, 2.30]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bitstream.container import read_container
-from hybridcodec.cli import build_parser, encoder_config, main
+from hybridcodec.tools.cli import build_parser, encoder_config, main
 from hybridcodec.config import EncoderConfig
 from hybridcodec.decoder import decode
 from hybridcodec.encoder import Encoder
@@ -135,7 +135,7 @@ def test_help_and_module_entry_point():
 
 
 def test_demo(tmp_path, capsys):
-    from hybridcodec.demo import main as demo
+    from hybridcodec.tools.demo import main as demo
     assert demo(["--qp", "37", "--modes", "hybrid", "--nn-sizes", "128", "--out", str(tmp_path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["mode"], r["qp"]) for r in rows] == [("hybrid", 37)] and rows[0]["bpp"] > 0
@@ -146,7 +146,7 @@ def test_demo(tmp_path, capsys):
 _REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 _SCRIPTS = sorted(str(p.relative_to(_REPO)) for p in (_REPO / "benchmarks").glob("*.py")
                   if "argparse" in p.read_text())
-_MODULES = ["nntools.train", "nntools.export", "nntools.data", "nntools.refit_density", "hybridcodec.demo"]
+_MODULES = ["nntools.training.train", "nntools.training.export", "nntools.training.data", "nntools.training.refit_density", "hybridcodec.tools.demo"]
 
 
 @pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")

@@ -9,7 +9,7 @@ import pytest
 
 from hybridcodec import Encoder, EncoderConfig, decode
 from hybridcodec.imageio import read_image
-from nntools.data import list_images
+from nntools.training.data import list_images
 
 ROOT = Path(os.environ.get("HYBRIDCODEC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PICTURES = [p for folder in ("dev", "dev-screen") if (ROOT / folder).is_dir() for p in list_images(ROOT / folder)]

@@ -12,7 +12,7 @@ from host.partition import CodingUnit, ParseState, PictureGeometry, component_bl
 from host.reconstruct import PictureBuffer
 from host.syntax import TreeSyntax
 from hybridcodec import Encoder, EncoderConfig, decode, decode_full
-from hybridcodec.picture import prepare_source
+from hybridcodec.encoder.source import prepare_source
 from pictures import synthetic_rgb
 
 

@@ -19,8 +19,8 @@ from host.edges import boundary_strengths
 from host.partition import CodingUnit, CuMode, PictureGeometry
 from hybridcodec.decoder import decode_full
 from hybridcodec.encoder import Encoder
-from hybridcodec.inspect import format_text, inspect_bitstream
-from hybridcodec.picture import prepare_source
+from hybridcodec.tools.inspector import format_text, inspect_bitstream
+from hybridcodec.encoder.source import prepare_source
 from nntools.zoo import load_bundle
 from pictures import synthetic_gray, synthetic_rgb
 from steering import steer_nn

@@ -6,10 +6,10 @@ import pytest
 
 import hybridcodec
 from bitstream.container import SubstreamType, read_container
-from hybridcodec.cli import main
+from hybridcodec.tools.cli import main
 from hybridcodec.encoder import Encoder
-from hybridcodec.inspect import format_text, inspect_bitstream, to_json
-from hybridcodec.plots import _patch_edges, inspection_map
+from hybridcodec.tools.inspector import format_text, inspect_bitstream, to_json
+from hybridcodec.tools.plots import _patch_edges, inspection_map
 from pictures import synthetic_rgb
 from steering import steer_nn
 

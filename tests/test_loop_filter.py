@@ -10,7 +10,7 @@ from bitstream.errors import BitstreamError, ModelMismatchError
 from host.encoder.picture import encode_host
 from host.syntax import LoopFilterCtbFlags
 from hybridcodec import Encoder, EncoderConfig, decode, decode_full
-from hybridcodec.picture import prepare_source
+from hybridcodec.encoder.source import prepare_source
 from nntools.loop_filter.exact import TILE, LoopFilterWeights, input_block
 from nntools.loop_filter.picture import filter_picture, picture_edges
 from nntools.loop_filter.zoo import DEFAULT_MODEL, load_weights
@@ -173,7 +173,7 @@ def test_traces_match_and_name_the_flags():
 
 
 def test_inspector_lists_flags_and_header():
-    from hybridcodec.inspect import format_text, inspect_bitstream, to_json
+    from hybridcodec.tools.inspector import format_text, inspect_bitstream, to_json
     from bitstream.container import SubstreamType, write_container
     host = forced_roundtrip(synthetic_rgb(64, 160, seed=8), ctu_size=64)
     info = inspect_bitstream(write_container(host.header, [(SubstreamType.HOST_CABAC, host.payload)]))
@@ -212,7 +212,7 @@ def test_cli_and_api_switches(tmp_path, capsys):
     """--no-nn-loop-filter / nn_loop_filter=False write flag 0; --json reports the filter's decisions."""
     import json
     import hybridcodec
-    from hybridcodec.cli import main
+    from hybridcodec.tools.cli import main
     from hybridcodec.imageio import write_image
     src = tmp_path / "in.png"
     write_image(src, synthetic_rgb(48, 64, seed=9))
@@ -239,7 +239,7 @@ def test_hybrid_with_nn_cus_filters_them_too(force_nn, monkeypatch):
 
 
 def test_batch_norm_folds_into_the_exported_convolutions():
-    from nntools.loop_filter.model import FilterConfig, LoopFilterNet
+    from nntools.training.loop_filter_model import FilterConfig, LoopFilterNet
     torch.manual_seed(0)
     net = LoopFilterNet(FilterConfig(channels=8, layers=4), batch_norm=True)
     x = torch.randn(2, 7, 12, 12)
@@ -258,7 +258,7 @@ def test_batch_norm_folds_into_the_exported_convolutions():
 def test_decoder_takes_experimental_loop_filter_weights(tmp_path, monkeypatch):
     """Weights outside the package decode once given to the decoder (--nn-lf-model), not before."""
     from bitstream.container import SubstreamType, write_container
-    from hybridcodec.cli import main
+    from hybridcodec.tools.cli import main
     from nntools.loop_filter import zoo
     arrays = dict(np.load(_packaged_path()))
     arrays["conv0.b"] = arrays["conv0.b"] + 1                 # another model id

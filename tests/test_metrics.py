@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from bitstream.errors import InputError
 from hybridcodec.imageio import YuvFrame
-from hybridcodec.metrics import (MS_SSIM_WEIGHTS, bits_per_pixel, ms_ssim, ms_ssim_scale_count, psnr_rgb, psnr_y,
+from hybridcodec.eval.metrics import (MS_SSIM_WEIGHTS, bits_per_pixel, ms_ssim, ms_ssim_scale_count, psnr_rgb, psnr_y,
                                  psnr_yuv, rgb_to_luma)
 
 

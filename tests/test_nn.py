@@ -16,7 +16,7 @@ from bitstream.container import read_container, write_container
 from hybridcodec import Encoder, EncoderConfig, ModelMismatchError, decode
 from nntools.codec import decode_latents
 from nntools.exact import ACT_FRAC, ExactConv, activation
-from nntools.picture import planes_to_input
+from nntools.encoder.input import planes_to_input
 from nntools.zoo import load_bundle
 from pictures import synthetic_gray, synthetic_rgb
 
@@ -111,13 +111,14 @@ def test_foreign_model_is_refused():
 
 
 def test_experimental_weights_decode_once_registered(tmp_path, monkeypatch):
-    from hybridcodec.cli import main as cli
+    from hybridcodec.tools.cli import main as cli
     from nntools import zoo
+    from nntools.training.export import save_arrays
     monkeypatch.setattr(zoo, "_REGISTERED", [])
     arrays = zoo.load_arrays(zoo.DEFAULT_MODEL)
     arrays["level_map"] = arrays["level_map"] + 1         # another model id, same networks
     weights = tmp_path / "experiment.npz"
-    zoo.save_arrays(arrays, weights)
+    save_arrays(arrays, weights)
     image = synthetic_rgb(40, 48, 7)
     result = encode_nn(image, nn_model=str(weights))
     assert np.array_equal(decode(result.bitstream), result.reconstruction)   # the encoder registered it
@@ -132,7 +133,7 @@ def test_experimental_weights_decode_once_registered(tmp_path, monkeypatch):
 
 
 def test_context_adaptation_keeps_trained_stages():
-    from nntools.model import ModelConfig, NNCodecModel, adapt_context
+    from nntools.training.model import ModelConfig, NNCodecModel, adapt_context
     small = dict(channels=8, latent=8, hyper=8)
     cb = NNCodecModel(ModelConfig(**small)).state_dict()
     fp = adapt_context(cb, "four_pass")
@@ -146,7 +147,7 @@ def test_context_adaptation_keeps_trained_stages():
 def test_factorized_density_fits_stored_pmfs():
     """A density shipped only as CDF tables is restored by fitting: its cross-entropy on the tables'
     pmfs comes within 0.01 bit of their entropy, from over a bit above it at initialisation."""
-    from nntools.entropy_models import FactorizedDensity
+    from nntools.training.entropy_models import FactorizedDensity
     torch.manual_seed(0)
     values = np.arange(-12, 13)
     pmfs = [np.exp(-np.abs(values - shift) / scale) for scale, shift in ((0.3, 0), (1.5, 1), (4.0, -2))]
@@ -166,7 +167,7 @@ def tiny_training_command(tmp_path, pictures: int) -> tuple[list[str], Path]:
     for i in range(pictures):
         cv2.imwrite(str(data / f"{i}.png"), synthetic_rgb(96, 96, i))
     out = tmp_path / "run"
-    return [sys.executable, "-m", "nntools.train", "--data", str(data), "--out", str(out), "--batch", "2",
+    return [sys.executable, "-m", "nntools.training.train", "--data", str(data), "--out", str(out), "--batch", "2",
             "--crop", "64", "--channels", "16", "--latent", "16", "--hyper", "16", "--log-every", "1",
             "--threads", "1"], out
 
@@ -184,12 +185,13 @@ def test_training_runs_checkpoints_and_resumes(tmp_path):
     assert state["ema_count"] == 3
     name = "g_s.0.weight"
     assert not torch.equal(state["ema"][name], state["model"][name])
-    from nntools.model import ModelConfig, NNCodecModel
-    from nntools.zoo import export_arrays, load_arrays
+    from nntools.training.model import ModelConfig, NNCodecModel
+    from nntools.training.export import export_arrays
+    from nntools.zoo import load_arrays
     exported = {}
     for flag, key in (([], "ema"), (["--raw"], "model")):
         weights = tmp_path / f"{key}.npz"
-        subprocess.run([sys.executable, "-m", "nntools.export", str(out / "checkpoint.pt"), str(weights)] + flag,
+        subprocess.run([sys.executable, "-m", "nntools.training.export", str(out / "checkpoint.pt"), str(weights)] + flag,
                        check=True, capture_output=True)
         model = NNCodecModel(ModelConfig.from_dict(state["config"]))
         model.load_state_dict(state[key])
@@ -206,11 +208,12 @@ def test_training_runs_checkpoints_and_resumes(tmp_path):
 def test_training_starts_from_shipped_weights(tmp_path):
     """--init with an exported weights file (the way to go on when a run folder is lost) starts from its
     transforms and keeps its context model, with a fresh optimiser and weight average."""
-    from nntools.zoo import float_model, load_arrays
+    from nntools.training.export import float_model
+    from nntools.zoo import load_arrays
     args, out = tiny_training_command(tmp_path, pictures=1)
     subprocess.run(args + ["--steps", "2", "--context", "four_pass"], check=True, capture_output=True)
     weights = tmp_path / "shipped.npz"
-    subprocess.run([sys.executable, "-m", "nntools.export", str(out / "checkpoint.pt"), str(weights)],
+    subprocess.run([sys.executable, "-m", "nntools.training.export", str(out / "checkpoint.pt"), str(weights)],
                    check=True, capture_output=True)
     run2 = tmp_path / "run2"
     args2 = [a if a != str(out) else str(run2) for a in args]
@@ -223,8 +226,9 @@ def test_training_starts_from_shipped_weights(tmp_path):
         assert torch.allclose(state["model"][name], start[name], atol=1e-6), name
     # z's density, shipped only as CDF tables, is fitted to them rather than restarted
     from bitstream.cdf_tables import quantized_cdf_from_pmf
-    from nntools.model import ModelConfig, NNCodecModel
-    from nntools.zoo import NUM_SCALES, load_float_weights, save_arrays, z_pmfs
+    from nntools.training.model import ModelConfig, NNCodecModel
+    from nntools.training.export import load_float_weights, save_arrays, z_pmfs
+    from nntools.zoo import NUM_SCALES
     arrays = load_arrays(weights)
     for i, row in enumerate(range(NUM_SCALES, len(arrays["cdf_lengths"]))):   # peaked, unlike the init
         pmf = np.exp(-np.abs(np.arange(-6, 7) - i % 3) / 0.4)
@@ -245,7 +249,7 @@ def test_refit_density_changes_only_the_z_density(tmp_path):
     args, out = tiny_training_command(tmp_path, pictures=1)
     subprocess.run(args + ["--steps", "2"], check=True, capture_output=True)
     before = torch.load(out / "checkpoint.pt")
-    subprocess.run([sys.executable, "-m", "nntools.refit_density", str(out / "checkpoint.pt"), "--data",
+    subprocess.run([sys.executable, "-m", "nntools.training.refit_density", str(out / "checkpoint.pt"), "--data",
                     str(tmp_path / "images"), "--crops", "8", "--crop", "64", "--threads", "1"],
                    check=True, capture_output=True)
     after = torch.load(out / "checkpoint.pt")
@@ -259,7 +263,7 @@ def test_refit_density_changes_only_the_z_density(tmp_path):
 def test_compiled_training_saves_the_plain_model(tmp_path):
     """--compile trains through a torch.compile wrapper; the checkpoint must still hold the plain module's
     parameters under their own names (no wrapper prefix), so that export and a resume without it work."""
-    from nntools.model import ModelConfig, NNCodecModel
+    from nntools.training.model import ModelConfig, NNCodecModel
     args, out = tiny_training_command(tmp_path, pictures=1)
     subprocess.run(args + ["--steps", "2", "--compile"], check=True, capture_output=True)
     state = torch.load(out / "checkpoint.pt")
@@ -273,7 +277,7 @@ def test_compiled_training_saves_the_plain_model(tmp_path):
 
 
 def test_learning_rate_schedule_warms_up_then_decays_over_the_run_time():
-    from nntools.train import parse_args, scheduled_lr
+    from nntools.training.train import parse_args, scheduled_lr
     base = ["--data", "d", "--out", "o"]
     assert scheduled_lr(parse_args(base + ["--lr", "1e-4"]), 0, 0.0) is None     # nothing scheduled
     warm = parse_args(base + ["--lr", "1e-4", "--warmup", "3"])
@@ -306,7 +310,7 @@ def test_training_stop_signal_saves_the_last_step(tmp_path):
 
 
 def test_crop_pack_feeds_training(tmp_path):
-    from nntools.data import CropDataset, pack_crops
+    from nntools.training.data import CropDataset, pack_crops
     folder = tmp_path / "images"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), synthetic_rgb(100, 120, 1))
@@ -321,8 +325,8 @@ def test_plane_pack_is_bit_exact_and_batches_match_the_codec_input_mapping(tmp_p
     """The WebP plane sets carry exactly the codec's 4:2:0 planes, and the batched, device-side input
     conversion gives the same tensor as the codec's own per-region planes_to_input."""
     from host.color import CHROMA_420
-    from nntools.data import CropDataset, pack_planes
-    from nntools.picture import planes_to_input
+    from nntools.training.data import CropDataset, pack_planes
+    from nntools.encoder.input import planes_to_input
     folder = tmp_path / "images"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), synthetic_rgb(100, 120, 1))
@@ -346,9 +350,9 @@ def test_plane_pack_is_bit_exact_and_batches_match_the_codec_input_mapping(tmp_p
 def test_bf16_training_keeps_float32_where_symbols_and_loss_are_computed():
     """--bf16 runs the convolutions in bfloat16, but the layers whose outputs are rounded to symbols, set
     probabilities or are scored stay float32, and so do the weights the optimiser updates."""
-    from nntools.layers import FullPrecisionConv2d
-    from nntools.model import ModelConfig, NNCodecModel
-    from nntools.train import train_step
+    from nntools.training.layers import FullPrecisionConv2d
+    from nntools.training.model import ModelConfig, NNCodecModel
+    from nntools.training.train import train_step
     torch.manual_seed(0)
     model = NNCodecModel(ModelConfig(channels=16, latent=16, hyper=16, context="four_pass"))
     last_layers = [model.g_a[-1], model.g_s[-1], model.h_a[-1], model.h_s[-1], model.entropy_parameters[-1]]

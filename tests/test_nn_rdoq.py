@@ -10,8 +10,8 @@ from torch import nn
 from hybridcodec.decoder import decode_full
 from hybridcodec.encoder import Encoder
 from nntools.encoder import code_regions
-from nntools.picture import planes_to_input
-from nntools.rdoq import Rdoq, rdoq_symbols, synthesis_gains
+from nntools.encoder.input import planes_to_input
+from nntools.encoder.rdoq import Rdoq, rdoq_symbols, synthesis_gains
 from nntools.zoo import load_bundle
 from pictures import synthetic_rgb
 
@@ -89,7 +89,7 @@ def test_synthesis_gains_match_the_jacobian_of_a_linear_synthesis():
 def test_config_default_is_the_library_default_and_negative_scales_are_refused():
     from bitstream.errors import InputError
     from hybridcodec.config import EncoderConfig
-    from nntools.rdoq import RDOQ_SCALE
+    from nntools.encoder.rdoq import RDOQ_SCALE
     assert EncoderConfig().nn_rdoq_scale == RDOQ_SCALE
     with pytest.raises(InputError, match="nn_rdoq_scale"):
         EncoderConfig(nn_rdoq_scale=-1.0)

@@ -4,8 +4,8 @@ import pytest
 
 from bitstream.errors import InputError
 from host.transform import forward_transform
-from host.quant import (LEVEL_SCALE, QUANT_SCALE, chroma_qp, dequantize, qp_bd_offset, qp_to_lambda,
-                        quantize)
+from host.encoder.quant import QUANT_SCALE, qp_to_lambda, quantize
+from host.quant import LEVEL_SCALE, chroma_qp, dequantize, qp_bd_offset
 
 
 def _coefficient_step(qp, size, bit_depth):

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-import hybridcodec.experiments as experiments
-from hybridcodec.anchors import available_anchors
-from hybridcodec.bdrate import bd_rate
-from hybridcodec.cli import main
-from hybridcodec.experiments import (Point, bd_between_curves, canonical_codec, load_published, metric_value,
+import hybridcodec.eval.experiments as experiments
+from hybridcodec.eval.anchors import available_anchors
+from hybridcodec.eval.bdrate import bd_rate
+from hybridcodec.tools.cli import main
+from hybridcodec.eval.experiments import (Point, bd_between_curves, canonical_codec, load_published, metric_value,
                                      run_points)
 from hybridcodec.imageio import write_image
 from pictures import synthetic_rgb
@@ -122,8 +122,10 @@ def test_cached_nn_points_belong_to_their_weights(tmp_path):
     (their cache key carries the model id), and the host and hybrid points after new loop-filter weights;
     host points without the filter and anchor points are reused."""
     from hybridcodec.config import EncoderConfig
-    from hybridcodec.experiments import lf_model_id
-    from nntools.zoo import DEFAULT_MODEL, load_arrays, model_id, save_arrays
+    from hybridcodec.eval.experiments import lf_model_id
+    from nntools.training.export import save_arrays
+    from nntools.weights_id import model_id
+    from nntools.zoo import DEFAULT_MODEL, load_arrays
     arrays = load_arrays(DEFAULT_MODEL)
     save_arrays(dict(arrays, log_delta=arrays["log_delta"] + 1), tmp_path / "other.npz")
     other = (("nn_model", str(tmp_path / "other.npz")),)

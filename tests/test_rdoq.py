@@ -7,8 +7,9 @@ import pytest
 from bitstream.errors import InputError
 from bitstream.syntax_coder import RateEstimator, SyntaxReader, SyntaxWriter
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
-from host.quant import QUANT_SCALE, dequantize, qp_to_lambda, quantize
-from host.rdoq import rdoq
+from host.encoder.quant import QUANT_SCALE, qp_to_lambda, quantize
+from host.quant import dequantize
+from host.encoder.rdoq import rdoq
 from host.residual_coding import residual_coding
 from host.transform import forward_transform, inverse_transform
 

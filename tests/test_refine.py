@@ -9,8 +9,8 @@ import torch
 from hybridcodec.decoder import decode_full
 from hybridcodec.encoder import Encoder
 from nntools.encoder import code_regions
-from nntools.picture import planes_to_input
-from nntools.refine import RefineConfig, sga_round
+from nntools.encoder.input import planes_to_input
+from nntools.encoder.refine import RefineConfig, sga_round
 from nntools.zoo import load_bundle
 from pictures import synthetic_rgb
 

@@ -8,11 +8,11 @@ import pytest
 from bitstream.container import SubstreamType, read_container, write_container
 from bitstream.errors import BitstreamError
 from bitstream.syntax_coder import ChannelTrace, SyntaxReader, SyntaxWriter
-from hybridcodec.cli import main
+from hybridcodec.tools.cli import main
 from hybridcodec.decoder import decode_full
 from hybridcodec.encoder import Encoder
 from hybridcodec.imageio import write_image
-from hybridcodec.inspect import inspect_bitstream
+from hybridcodec.tools.inspector import inspect_bitstream
 from host.contexts import CONTEXT_TABLE
 from pictures import synthetic_rgb
 

@@ -49,10 +49,10 @@ def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode
 def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchConfig,
                 trace_sink=None, progress=None, nn=None, rd_sink=None, post_search=None) -> HostEncoding:
     """``original``: planes at the coded size (padded by the caller).  ``nn``: the NN candidate
-    provider of a hybrid picture (``hybridcodec.nn_search.NNCandidates``), None for host-only.
+    provider of a hybrid picture (``hybridcodec.encoder.nn_search.NNCandidates``), None for host-only.
     ``trace_sink``: the syntax trace of the serialisation; ``rd_sink``: the search's decisions.
     ``post_search(header, deblocked planes, cus) -> (header, CTU flags, planes, stats)``: the neural
-    loop filter's decisions (``nntools.loop_filter.search``), None to leave it off."""
+    loop filter's decisions (``nntools.encoder.loop_filter``), None to leave it off."""
     geo = PictureGeometry.from_header(header)
     buf = PictureBuffer(geo, header.bit_depth)
     state = ParseState(geo)

@@ -21,7 +21,7 @@ from host.encoder.cost import satd, sse
 from host.intra import chroma_candidate_modes, most_probable_modes, predict_all_modes_unchecked
 from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
                             ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks)
-from host.quant import qp_to_lambda, quantize_unchecked
+from host.encoder.quant import qp_to_lambda, quantize_unchecked
 from host.reconstruct import PictureBuffer, block_residual, transform_kind
 from host.scan import scan_idx_for
 from host.syntax import DM_CHROMA_IDX, TreeSyntax
@@ -48,13 +48,13 @@ class CtuSearch:
                  buf: PictureBuffer, state: ParseState, syntax: TreeSyntax, est: RateEstimator,
                  cfg: SearchConfig, rd_sink: Callable[[dict], object] | None = None, nn=None):
         self.geo, self.qp, self.bit_depth = geo, qp, bit_depth
-        self.nn = nn                # NN candidate provider (hybridcodec.nn_search.NNCandidates) or None
+        self.nn = nn                # NN candidate provider (hybridcodec.encoder.nn_search.NNCandidates) or None
         self.rd_sink = rd_sink      # trace hook: called with a dict per RD decision (None: off)
         self.org, self.buf, self.state, self.syntax, self.est, self.cfg = original, buf, state, syntax, est, cfg
         self.lam = qp_to_lambda(qp, bit_depth)
         self.sqrt_lam = math.sqrt(self.lam)
         if cfg.rdoq:
-            from host.rdoq import rdoq
+            from host.encoder.rdoq import rdoq
             self._rdoq = rdoq
 
     # -- checkpoints of everything a trial changes ------------------------------------------------------

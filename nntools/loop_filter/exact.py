@@ -22,14 +22,14 @@ samples.  4:4:4 chroma enters as the rounded 2x2 mean ``(a + b + c + d + 2) >> 2
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from bitstream.errors import BitstreamError
-from nntools.loop_filter.model import FilterConfig
 from nntools.weights_id import model_id
 
 IN_FRAC = 9
@@ -38,6 +38,34 @@ SCALE_FRAC = 6                      # nn_lf_scale: 64 = 1.0
 CORR_LIMIT = 1 << (9 + OUT_FRAC)    # +-512 samples at 10-bit scale
 ACC_LIMIT = 1 << 23
 TILE = 128                          # half-resolution samples per tile side (256 luma); any value gives the same output
+
+
+SAMPLE_CHANNELS = 6           # Y phases (0,0) (0,1) (1,0) (1,1), Cb, Cr at half resolution
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    channels: int = 32
+    layers: int = 8               # convolutions, first and last included (receptive radius = layers)
+    qp_plane: bool = True
+    edge_plane: bool = False
+
+    @property
+    def in_channels(self) -> int:
+        return SAMPLE_CHANNELS + int(self.qp_plane) + int(self.edge_plane)
+
+    def macs_per_luma_sample(self) -> int:
+        """Multiply-accumulates per luma sample (a half-resolution position covers four)."""
+        c = self.channels
+        per_position = 9 * (self.in_channels * c + (self.layers - 2) * c * c + c * SAMPLE_CHANNELS)
+        return per_position // 4
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "FilterConfig":
+        return cls(**json.loads(text))
 
 
 @dataclass

@@ -33,7 +33,7 @@ def make_pair(image: np.ndarray, qp: int, rdoq: bool, ten_bit: bool) -> dict[str
     from host.encoder.picture import encode_host
     from hybridcodec.config import EncoderConfig
     from hybridcodec.encoder import Encoder
-    from hybridcodec.picture import prepare_source
+    from hybridcodec.encoder.source import prepare_source
 
     if ten_bit:
         image = image.astype(np.uint16) * 257
@@ -53,7 +53,7 @@ def generate(folder: str | Path, cache: str | Path, count: int, cfg: PairConfig 
              progress: bool = True) -> int:
     """Write pairs until ``cache`` holds ``count`` of them; returns how many were written now."""
     from hybridcodec.imageio import read_image
-    from nntools.data import list_images
+    from nntools.training.data import list_images
 
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Train the neural tool: ``python -m nntools.train --data DIR --out RUN_DIR``.
+"""Train the neural tool: ``python -m nntools.training.train --data DIR --out RUN_DIR``.
 
 Loss per sample: λ_level · 255² · MSE + bpp, with the level drawn at random per sample, so one model
 learns every rate level jointly.  Runs resume from RUN_DIR/checkpoint.pt; each checkpoint is written
@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from nntools.data import CropDataset
-from nntools.model import ModelConfig, NNCodecModel, adapt_context
+from nntools.training.data import CropDataset
+from nntools.training.model import ModelConfig, NNCodecModel, adapt_context
 
 
 def rd_loss(model: NNCodecModel, x: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -82,10 +82,10 @@ def save_checkpoint(path: Path, model, optimizer, step: int, elapsed: float,
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m nntools.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m nntools.training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True,
-                   help="folder of training images, or a crop pack (.npz from python -m nntools.data)")
+                   help="folder of training images, or a crop pack (.npz from python -m nntools.training.data)")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.csv")
     p.add_argument("--init", help="start from these weights (a checkpoint or exported .npz, with its context model "
                         "unless --context names one) if no checkpoint")
@@ -183,7 +183,7 @@ def main(argv=None) -> None:
                 state["ema"] = adapt_context(state["ema"], cfg.context)
     init = None
     if state is None and args.init:
-        from nntools.zoo import load_float_weights
+        from nntools.training.export import load_float_weights
         init = load_float_weights(args.init)
         if not args.context and "context.2.weight" in init:     # keep the initial model's context
             cfg = dataclasses.replace(cfg, context="four_pass")

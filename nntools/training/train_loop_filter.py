@@ -1,8 +1,8 @@
-"""Train the loop filter: ``python -m nntools.train_loop_filter FOLDER --cache DIR --out RUN``.
+"""Train the loop filter: ``python -m nntools.training.train_loop_filter FOLDER --cache DIR --out RUN``.
 
 First the training pairs: the folder's pictures coded host-only at random QPs 17-47 (random crops,
-cached in ``--cache`` outside the repository, resumable; ``nntools.loop_filter.pairs``).  Then the
-float network (``nntools.loop_filter.model``) learns the correction that brings the deblocked
+cached in ``--cache`` outside the repository, resumable; ``nntools.training.loop_filter_pairs``).  Then the
+float network (``nntools.training.loop_filter_model``) learns the correction that brings the deblocked
 reconstruction back towards the original: MSE on the restored samples, random crops with flips and
 transposes, Adam with cosine decay over a wall-time budget.  The run folder holds ``checkpoint.pt``
 (resumed automatically), ``log.csv`` and, at the end, the fixed-point export ``weights.npz``.
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from nntools.loop_filter.exact import IN_FRAC, edge_plane
-from nntools.loop_filter.model import FilterConfig, LoopFilterNet
+from nntools.training.loop_filter_model import FilterConfig, LoopFilterNet
 
 VALIDATION_EVERY = 40
 RELATIVE_FLOOR = (4 / (1 << IN_FRAC)) ** 2        # one 8-bit level, on the 10-bit input scale
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="BatchNorm after each hidden convolution while training (folded into them for export)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    from nntools.loop_filter.pairs import generate
+    from nntools.training.loop_filter_pairs import generate
     cache = Path(a.cache)
     paths = sorted(cache.rglob("pair_*.npz"))
     if len(paths) < a.pairs:
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = FilterConfig(a.channels, a.layers, not a.no_qp_plane, a.edge_plane)
     net = train(cache, Path(a.out), cfg, a.minutes, a.batch, a.crop, a.lr, threads=a.threads, seed=a.seed,
                 relative=a.loss == "relative", batch_norm=a.batch_norm, rdoq_weight=a.rdoq_weight)
-    from nntools.loop_filter.export import export
+    from nntools.training.loop_filter_export import export
     export(net, split_pairs(cache)[1], Path(a.out) / "weights.npz")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from nntools.loop_filter.exact import ACC_LIMIT, IN_FRAC, OUT_FRAC, LoopFilterWeights
-from nntools.loop_filter.model import LoopFilterNet
+from nntools.training.loop_filter_model import LoopFilterNet
 
 ACT_MAX = 511
 PEAK_QUANTILE = 0.99999
@@ -62,7 +62,7 @@ def export_arrays(net: LoopFilterNet, inputs: list[torch.Tensor], act_max: int =
 
 def export(net: LoopFilterNet, calibration_pairs: list[Path], path: Path, act_max: int = ACT_MAX) -> bytes:
     """Write the weights file; print the float and fixed-point PSNR gains on the calibration pairs."""
-    from nntools.train_loop_filter import pair_tensors
+    from nntools.training.train_loop_filter import pair_tensors
     data = [pair_tensors(p, net.cfg) for p in calibration_pairs]
     inputs = [torch.from_numpy(x[None].astype(np.float32) / (1 << IN_FRAC)) for x, _ in data]
     arrays = export_arrays(net, inputs, act_max)
@@ -83,8 +83,8 @@ def export(net: LoopFilterNet, calibration_pairs: list[Path], path: Path, act_ma
 
 def main(argv: list[str] | None = None) -> None:
     import argparse
-    from nntools.loop_filter.model import FilterConfig
-    from nntools.train_loop_filter import split_pairs
+    from nntools.loop_filter.exact import FilterConfig
+    from nntools.training.train_loop_filter import split_pairs
     p = argparse.ArgumentParser(description="Export a loop-filter checkpoint to an integer weights file.")
     p.add_argument("checkpoint")
     p.add_argument("--cache", required=True, help="pair cache: its held-out pairs calibrate the activation scales")

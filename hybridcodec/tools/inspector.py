@@ -6,7 +6,7 @@ substreams, per CTU the coding tree (CU sizes and positions, intra modes, QP, co
 hybrid pictures nn_compress_flag and the NN level) and the bits spent per syntax category, per CU, and
 per pixel; for a picture the neural tool codes as patches, the patch grid (the decoder's own
 ``nntools.patches.PatchGrid`` of the header).  ``format_text`` and ``to_json`` render it;
-``hybridcodec.plots.inspection_map`` draws it.
+``hybridcodec.tools.plots.inspection_map`` draws it.
 
 Element bits are the decoder's estimates from its context states (the same numbers as the trace),
 so per-CTU and per-CU sums add up to the estimated total, which is within a few bytes of the real

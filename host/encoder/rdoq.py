@@ -19,7 +19,8 @@ import numpy as np
 from bitstream.cabac import FRAC_ONE, LPS_COST, MPS_COST
 from bitstream.errors import InputError
 from bitstream.syntax_coder import RateEstimator
-from host.quant import QUANT_SCALE, qp_bd_offset
+from host.encoder.quant import QUANT_SCALE
+from host.quant import qp_bd_offset
 from host.residual_coding import (CHROMA_GREATER1_OFFSET, CHROMA_GREATER2_OFFSET, LEVEL_MAX,
                                   ResidualContexts, ScanPlan, last_position_binarization,
                                   remaining_length, residual_context_bases, scan_plan)
@@ -70,7 +71,7 @@ def _unary_prefix_cost(ctxs: np.ndarray, cmax: int, cost0: np.ndarray, cost1: np
 def rdoq(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, estimator: RateEstimator,
          bit_depth: int = 8, *, scan_idx: int = SCAN_DIAG, cbf_ctx: int | None = None) -> np.ndarray:
     """RD-optimised levels (N, N) int32 of transform coefficients ``coeffs`` (N, N); a drop-in
-    replacement for ``host.quant.quantize`` in the encoder.
+    replacement for ``host.encoder.quant.quantize`` in the encoder.
 
     ``qp`` is the component's QP (without QpBdOffset, as in ``host.quant``) and ``lam`` the Lagrange
     multiplier for SSE at ``bit_depth``.  ``scan_idx`` must be the scan the block will be coded with.

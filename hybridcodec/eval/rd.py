@@ -4,7 +4,7 @@
         --anchors jpeg,webp,jpeg2000,x265,av1 --reference x265 --out runs/rd_dev
 
 Every picture is coded at every point (our modes at each QP, or each level for "nn"; each anchor at
-its default knob sweep, see ``hybridcodec.anchors``), resumably (``OUT/points.jsonl``; finished points
+its default knob sweep, see ``hybridcodec.eval.anchors``), resumably (``OUT/points.jsonl``; finished points
 are skipped), on a local process pool or a Dask cluster (``--dask tcp://scheduler:8786``).  Written to
 OUT: per-picture rows (``points.csv``, ``points.json``), averaged curves (``curves.csv`` and one
 CompressAI-style results file per codec in ``curves/``), BD-rates (``bd_rate.csv``/``.json``: the
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from bitstream.errors import CodecError, InputError
-from hybridcodec.bdrate import METHODS
+from hybridcodec.eval.bdrate import METHODS
 from hybridcodec.config import MODES
-from hybridcodec.experiments import (METRICS, TIMING_FIELDS, Point, average_curves, bd_between_curves, bd_table,
+from hybridcodec.eval.experiments import (METRICS, TIMING_FIELDS, Point, average_curves, bd_between_curves, bd_table,
                                      canonical_codec, compressai_results, knob, label_of, load_published,
                                      run_points)
 
@@ -102,7 +102,7 @@ def _parse_value(text: str):
 
 def plan_points(args, pictures: list[str]) -> tuple[list[Point], list[str], dict[str, str]]:
     """The points to run, the curve labels in table order, and unavailable anchors with the reason."""
-    from hybridcodec.anchors import available_anchors, default_sweep
+    from hybridcodec.eval.anchors import available_anchors, default_sweep
     from hybridcodec.config import EncoderConfig
     modes = [m for m in args.modes.split(",") if m]
     for mode in modes:
@@ -182,7 +182,7 @@ def write_report(rows: list[dict], labels: list[str], reference: str, methods: t
                  published: list[tuple[str, list[dict]]], out: Path, command: str = "",
                  num_pictures: int = 0) -> str:
     """Write every output file of an experiment to ``out``; returns the summary (markdown)."""
-    from hybridcodec.plots import RdCurve, rd_figure
+    from hybridcodec.tools.plots import RdCurve, rd_figure
     out.mkdir(parents=True, exist_ok=True)
     _write_rows(rows, out)
     averaged = average_curves(rows)

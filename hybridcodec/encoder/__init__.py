@@ -10,9 +10,10 @@ from bitstream.container import PictureHeader, SubstreamType, write_container
 from host.encoder.picture import HostEncoding, encode_host, trace_encoding
 from host.encoder.search import SearchConfig
 from host.partition import CuMode, PictureGeometry
-from host.quant import qp_to_lambda
+from host.encoder.quant import qp_to_lambda
 from hybridcodec.config import NN_FLAG_CODINGS, EncoderConfig
-from hybridcodec.picture import SourcePicture, output_picture, prepare_source
+from hybridcodec.encoder.source import SourcePicture, prepare_source
+from hybridcodec.picture import output_picture
 
 
 @dataclass
@@ -110,7 +111,7 @@ class Encoder:
         c = self.config
         if not c.nn_loop_filter:
             return None
-        from nntools.loop_filter.search import LoopFilterSearchConfig, decide
+        from nntools.encoder.loop_filter import LoopFilterSearchConfig, decide
         from nntools.loop_filter.zoo import load_weights
         weights = load_weights(c.nn_lf_model)
         cfg = LoopFilterSearchConfig(c.nn_lf_ctu_flags, c.nn_lf_scale, c.nn_lf_chroma)
@@ -136,7 +137,7 @@ class Encoder:
 
     def _nn_candidates(self, src: SourcePicture, header: PictureHeader):
         from hybridcodec.nn_blocks import tree_params
-        from hybridcodec.nn_search import NNCandidates, NNSearchConfig
+        from hybridcodec.encoder.nn_search import NNCandidates, NNSearchConfig
         c = self.config
         bundle = self.nn_bundle()
         cfg = NNSearchConfig(c.nn_min_variance, c.nn_max_host_cost, tuple(c.nn_sizes), c.nn_rdoq_scale)

@@ -17,9 +17,10 @@ from host.partition import CodingNode, CodingUnit, CuMode
 from host.syntax import NNTreeParams
 from nntools.codec import NNBundle
 from nntools.encoder import CodedRegion, code_regions, input_gains
-from nntools.picture import output_to_planes, planes_to_input
-from nntools.rdoq import GAIN_WINDOW, RDOQ_SCALE
-from nntools.refine import RefineConfig
+from nntools.encoder.input import planes_to_input
+from nntools.picture import output_to_planes
+from nntools.encoder.rdoq import GAIN_WINDOW, RDOQ_SCALE
+from nntools.encoder.refine import RefineConfig
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class NNSearchConfig:
     min_variance: float = 0.0          # luma variance below which a CU is too flat for the NN to win
     max_host_cost_per_sample: float = 0.0            # host J per luma sample below which NN is not tried
     sizes: tuple[int, ...] = (32, 64, 128)           # CU sizes given an NN trial
-    rdoq_scale: float = RDOQ_SCALE                   # latent RDOQ at the host's λ (nntools.rdoq); 0: rounding
+    rdoq_scale: float = RDOQ_SCALE                   # latent RDOQ at the host's λ (nntools.encoder.rdoq); 0: rounding
 
 
 @dataclass

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nntools.model import NNCodecModel, ste_round
+from nntools.training.model import NNCodecModel, ste_round
 
 ROUNDINGS = ("ste", "sga")
 SGA_TAU = (0.5, 0.005)          # temperature at the first and the last step, decaying exponentially

@@ -71,7 +71,7 @@ def displayable(picture) -> np.ndarray:
 def inspection_map(info, path: str | Path, panel_px: int = 560) -> None:
     """Two panels: CU boundaries over the decoded picture (CTU borders thicker, NN-coded areas
     tinted), and the estimated bits per pixel of each area as a heat map.  ``info`` is a
-    ``hybridcodec.inspect.Inspection``."""
+    ``hybridcodec.tools.inspector.Inspection``."""
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D

@@ -13,11 +13,22 @@ import torch
 
 from bitstream.rans import RansEncoder, estimate_bits, lane_count_for
 from nntools.codec import LatentCoder, NNBundle, hyper_features, select, z_indexes
-from nntools.level_map import training_slopes
-from nntools.rdoq import RDOQ_SCALE, Rdoq, rdoq_symbols, synthesis_gains
-from nntools.refine import RefineConfig, refine_latents
+from nntools.encoder.rdoq import RDOQ_SCALE, Rdoq, rdoq_symbols, synthesis_gains
+from nntools.encoder.refine import RefineConfig, refine_latents
+from nntools.training.export import float_model
+from nntools.training.level_map import training_slopes
+from nntools.training.model import NNCodecModel
 
 Pass = tuple[np.ndarray, np.ndarray]      # (symbols, table indexes) of one rANS pass
+_ANALYSIS: dict[tuple[str, bytes], NNCodecModel] = {}
+
+
+def analysis(bundle: NNBundle) -> NNCodecModel:
+    """The float model with the bundle's stored parameters, for the analysis transforms (built once)."""
+    key = (bundle.name, bundle.model_id)
+    if key not in _ANALYSIS:
+        _ANALYSIS[key] = float_model(bundle.arrays).eval()
+    return _ANALYSIS[key]
 
 
 @dataclass
@@ -32,17 +43,17 @@ def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineCo
                  gains: torch.Tensor | None = None) -> list[CodedRegion]:
     """x: (B, 6, H, W) in [-0.5, 0.5], H and W multiples of 8.  One CodedRegion per batch item.
 
-    The latents are quantised for J = SSE + lam_sse·bits (sample units of ``peak``; ``nntools.rdoq``,
+    The latents are quantised for J = SSE + lam_sse·bits (sample units of ``peak``; ``nntools.encoder.rdoq``,
     plain rounding when lam_sse or rdoq_scale is 0), with the synthesis ``gains`` of ``input_gains``
     (estimated on x when not given).  With an active ``refine`` they are also optimised for that J at
     each learning rate, and each item keeps the coding of lowest J, the unrefined one included:
     refinement never makes an item's J worse."""
     with torch.no_grad():
-        y = bundle.analysis.g_a(x.float()).double()
-        z_hat = torch.round(bundle.analysis.h_a(y.float()).double())
+        y = analysis(bundle).g_a(x.float()).double()
+        z_hat = torch.round(analysis(bundle).h_a(y.float()).double())
     rdoq = Rdoq(lam_sse, peak, rdoq_scale)
     if rdoq.active and gains is None:
-        gains = synthesis_gains(bundle.analysis.g_s, y)
+        gains = synthesis_gains(analysis(bundle).g_s, y)
     best = quantise_regions(bundle, y, z_hat, level, rdoq, gains)
     if refine is None or not refine.active:
         return best
@@ -52,7 +63,7 @@ def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineCo
 
     best_cost = [cost(r, b) for b, r in enumerate(best)]
     for lr in refine.lrs:
-        y, z_hat = refine_latents(bundle.analysis, x, level, lam_sse, peak, lr, refine)
+        y, z_hat = refine_latents(analysis(bundle), x, level, lam_sse, peak, lr, refine)
         for b, region in enumerate(quantise_regions(bundle, y, z_hat, level, rdoq, gains)):
             c = cost(region, b)
             if c < best_cost[b]:
@@ -61,11 +72,11 @@ def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineCo
 
 
 def input_gains(bundle: NNBundle, x: torch.Tensor) -> torch.Tensor:
-    """The RDOQ synthesis gains (``nntools.rdoq.synthesis_gains``) at the latents of x, for callers that
+    """The RDOQ synthesis gains (``nntools.encoder.rdoq.synthesis_gains``) at the latents of x, for callers that
     code many small regions of one picture and estimate them once, on a larger piece of it."""
     with torch.no_grad():
-        y = bundle.analysis.g_a(x.float())
-    return synthesis_gains(bundle.analysis.g_s, y)
+        y = analysis(bundle).g_a(x.float())
+    return synthesis_gains(analysis(bundle).g_s, y)
 
 
 def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, level: int,
@@ -134,7 +145,8 @@ def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
                    rdoq_scale: float = RDOQ_SCALE) -> tuple[bytes, list[np.ndarray]]:
     """Whole-picture NN coding at the λ the level was trained for: (nn_picture payload, the decoder's
     reconstruction of the planes)."""
-    from nntools.picture import output_to_planes, planes_to_input
+    from nntools.encoder.input import planes_to_input
+    from nntools.picture import output_to_planes
     h, w = planes[0].shape
     lam = float(training_slopes(bundle.config.lambdas, bit_depth)[level])
     payload, x_hat = encode_latents(bundle, planes_to_input(planes, chroma_format, bit_depth), level, refine,
@@ -151,7 +163,8 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
     float tensors never exceed ``batch`` patches whatever the picture size; each coded patch leaves
     only its binarised symbols (8 bytes each) until the stream is written."""
     from nntools.patches import PatchGrid, PatchMerger
-    from nntools.picture import output_to_planes, planes_to_input
+    from nntools.encoder.input import planes_to_input
+    from nntools.picture import output_to_planes
     h, w = planes[0].shape
     grid = PatchGrid(w, h, patch, overlap)
     ph, pw = grid.patch_shape()

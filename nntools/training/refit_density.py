@@ -1,6 +1,6 @@
 """Refit the factorised density of z in a training checkpoint to the z its transforms now produce.
 
-    python -m nntools.refit_density RUN/checkpoint.pt --data ../shared/data/train
+    python -m nntools.training.refit_density RUN/checkpoint.pt --data ../shared/data/train
 
 For a run whose density fell behind its transforms: one that restarted from a weights file before
 ``--init`` fitted the density to the file's CDF tables (it then relearns from its initialisation, which
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nntools.data import CropDataset
-from nntools.model import ModelConfig, NNCodecModel
+from nntools.training.data import CropDataset
+from nntools.training.model import ModelConfig, NNCodecModel
 
 
 def empirical_z_pmfs(model: NNCodecModel, batches: list[torch.Tensor]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -32,7 +32,7 @@ def empirical_z_pmfs(model: NNCodecModel, batches: list[torch.Tensor]) -> tuple[
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m nntools.refit_density", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m nntools.training.refit_density", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint")
     p.add_argument("--data", required=True, help="training images (folder or crop pack)")

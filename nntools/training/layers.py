@@ -59,19 +59,3 @@ def conv(cin: int, cout: int, kernel: int = 5, stride: int = 2, full_precision: 
 def deconv(cin: int, cout: int, kernel: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(cin, cout, kernel, stride=stride, padding=kernel // 2,
                               output_padding=stride - 1)
-
-
-def checkerboard_anchor_mask(height: int, width: int, device=None) -> torch.Tensor:
-    """1 where (row + col) is even: the anchor positions, decoded in the first pass."""
-    r = torch.arange(height, device=device).view(-1, 1)
-    c = torch.arange(width, device=device).view(1, -1)
-    return ((r + c) % 2 == 0).to(torch.float32).view(1, 1, height, width)
-
-
-def four_pass_masks(height: int, width: int, device=None) -> list[torch.Tensor]:
-    """Masks of the four-stage context model (seed 002, Fig. 13): the 2x2 phases of the latent grid,
-    coded in the order (0,0), (1,1), (0,1), (1,0) so that each stage sees the previous ones around it."""
-    r = torch.arange(height, device=device).view(-1, 1) % 2
-    c = torch.arange(width, device=device).view(1, -1) % 2
-    order = [(0, 0), (1, 1), (0, 1), (1, 0)]
-    return [((r == a) & (c == b)).to(torch.float32).view(1, 1, height, width) for a, b in order]

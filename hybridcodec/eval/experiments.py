@@ -1,7 +1,7 @@
 """RD experiments: code every picture at every operating point, resumably, and compare by BD-rate.
 
 A *point* is (picture, codec, parameter): a coding mode of ours (``hybridcodec.config.MODES``;
-parameter = QP, or the level for "nn") or an anchor of ``hybridcodec.anchors`` (parameter = its
+parameter = QP, or the level for "nn") or an anchor of ``hybridcodec.eval.anchors`` (parameter = its
 quality knob; ``x265`` is accepted for ``hevc``).  Finished points are appended to a JSON-lines file
 and skipped when the experiment is run again.  Points run on a local process pool, or on a Dask
 cluster given its scheduler address; a point's numbers do not depend on where it ran (only its
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from bitstream.errors import InputError
-from hybridcodec.bdrate import bd_rate
+from hybridcodec.eval.bdrate import bd_rate
 from hybridcodec.config import MODES, EncoderConfig
 from hybridcodec.imageio import read_image
-from hybridcodec.metrics import ms_ssim, psnr_rgb, psnr_y
+from hybridcodec.eval.metrics import ms_ssim, psnr_rgb, psnr_y
 
 OUR_CODECS = MODES
 NN_CODECS = ("nn", "hybrid")     # our modes whose points depend on the NN weights
@@ -66,7 +66,8 @@ class Point:
 
 @lru_cache(maxsize=8)
 def nn_model_id(name_or_path: str) -> str:
-    from nntools.zoo import load_arrays, model_id
+    from nntools.weights_id import model_id
+    from nntools.zoo import load_arrays
     return model_id(load_arrays(name_or_path)).hex()
 
 
@@ -93,7 +94,7 @@ def code_point(point: Point) -> dict:
                   "nn_flag_bits": result.stats.bits_by_category.get("nn_flags", 0.0),
                   "nn_latent_bits": result.stats.bits_by_category.get("nn_latents", 0.0)}
     else:
-        from hybridcodec.anchors import encode_decode
+        from hybridcodec.eval.anchors import encode_decode
         r = encode_decode(canonical_codec(point.codec), image, point.param)
         decoded, nbytes, encode_s, decode_s, exact = r.decoded, r.num_bytes, r.encode_seconds, r.decode_seconds, None
         coding = {}

@@ -8,39 +8,10 @@ L samples each side, which is the overlap that makes tiled decoding exact.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-SAMPLE_CHANNELS = 6           # Y phases (0,0) (0,1) (1,0) (1,1), Cb, Cr at half resolution
-
-
-@dataclass(frozen=True)
-class FilterConfig:
-    channels: int = 32
-    layers: int = 8               # convolutions, first and last included (receptive radius = layers)
-    qp_plane: bool = True
-    edge_plane: bool = False
-
-    @property
-    def in_channels(self) -> int:
-        return SAMPLE_CHANNELS + int(self.qp_plane) + int(self.edge_plane)
-
-    def macs_per_luma_sample(self) -> int:
-        """Multiply-accumulates per luma sample (a half-resolution position covers four)."""
-        c = self.channels
-        per_position = 9 * (self.in_channels * c + (self.layers - 2) * c * c + c * SAMPLE_CHANNELS)
-        return per_position // 4
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "FilterConfig":
-        return cls(**json.loads(text))
-
+from nntools.loop_filter.exact import SAMPLE_CHANNELS, FilterConfig  # noqa: F401  (re-exported for training)
 
 class LoopFilterNet(nn.Module):
     """Input: normalised planes (N, in_channels, H, W); output: the correction of the 6 sample channels.

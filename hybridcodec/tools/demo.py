@@ -1,6 +1,6 @@
 """The main job: code the bundled sample picture at a few points in each mode and write a report.
 
-    python -m hybridcodec.demo [--qp 27 32 37] [--hybrid-qp 32] [--levels 2 4 6] [--modes host,hybrid,nn]
+    python -m hybridcodec.tools.demo [--qp 27 32 37] [--hybrid-qp 32] [--levels 2 4 6] [--modes host,hybrid,nn]
                                [--nn-sizes 64,128] [--out DIR]
     (also: hybridcodec demo)
 
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridcodec.cli import parse_nn_sizes
+from hybridcodec.tools.cli import parse_nn_sizes
 from hybridcodec.config import MODES, EncoderConfig
 from hybridcodec.imageio import read_image, write_image
-from hybridcodec.metrics import psnr_rgb, psnr_y
+from hybridcodec.eval.metrics import psnr_rgb, psnr_y
 
 REFERENCE_ANCHORS = ("jpeg", "webp")      # instant through OpenCV, so the plot has context
 DEFAULT_MODES = ("host", "hybrid", "nn")
@@ -66,7 +66,7 @@ def code_mode(image: np.ndarray, mode: str, params: list[int], out: Path,
 
 
 def anchor_rows(image: np.ndarray) -> list[dict]:
-    from hybridcodec.anchors import available_anchors, default_sweep, encode_decode
+    from hybridcodec.eval.anchors import available_anchors, default_sweep, encode_decode
     available = available_anchors()
     rows = []
     for name in (a for a in REFERENCE_ANCHORS if available[a]):
@@ -82,8 +82,8 @@ def run(qps: list[int], out: Path, modes: list[str] = ("host",), levels: list[in
         hybrid_qps: list[int] | None = None, nn_sizes: tuple[int, ...] = DEMO_NN_SIZES) -> list[dict]:
     """Code, check, and write every output; returns the rows of our modes.  ``hybrid_qps``: the QPs
     of the hybrid mode (default: the middle one of ``qps``)."""
-    from hybridcodec.inspect import inspect_bitstream
-    from hybridcodec.plots import RdCurve, inspection_map, rd_figure
+    from hybridcodec.tools.inspector import inspect_bitstream
+    from hybridcodec.tools.plots import RdCurve, inspection_map, rd_figure
     image = read_image(sample_path())
     out.mkdir(parents=True, exist_ok=True)
     rows, host_bitstreams, hybrid_maps = [], {}, []

@@ -6,42 +6,35 @@ learned per-channel quantisation step for the latent (the "learned pool of scale
 jointly with one λ per level.  The context model is the two-pass checkerboard (¶105) or the four-stage
 variant (¶106).
 
-This module holds the float model used for training.  The decoder never runs it: ``nntools.exact``
-derives from it the fixed-point network that defines the bitstream.
+This module holds the float model used for training, built from the layer lists of
+``nntools.architecture``; the decoder never imports it (its fixed-point networks are built from the
+same lists by ``nntools.exact``).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from nntools.entropy_models import FactorizedDensity, gaussian_likelihood
-from nntools.layers import GDN, checkerboard_anchor_mask, conv, deconv, four_pass_masks
-
-# λ per level for D = MSE on [0, 1] samples (CompressAI's MSE ladder), level 0 = lowest rate.
-DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
+from nntools.architecture import Layer, ModelConfig, networks, stage_masks
+from nntools.training.entropy_models import FactorizedDensity, gaussian_likelihood
+from nntools.training.layers import GDN, conv, deconv
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    channels: int = 96          # N: width of the analysis/synthesis transforms
-    latent: int = 160           # M: channels of y
-    hyper: int = 96             # channels of z
-    levels: int = 8
-    context: str = "checkerboard"   # or "four_pass"
-    in_channels: int = 6
-    lambdas: tuple[float, ...] = DEFAULT_LAMBDAS
+def float_layer(layer: Layer) -> nn.Module:
+    """The trainable module of one layer of ``nntools.architecture``."""
+    if layer.kind == "conv":
+        return conv(layer.cin, layer.cout, layer.kernel, layer.stride, layer.full_precision)
+    if layer.kind == "deconv":
+        return deconv(layer.cin, layer.cout, layer.kernel, layer.stride)
+    if layer.kind in ("gdn", "igdn"):
+        return GDN(layer.cout, inverse=layer.kind == "igdn")
+    return nn.ReLU()
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        d = dict(d)
-        d["lambdas"] = tuple(d["lambdas"])
-        return cls(**d)
+def float_network(layers: list[Layer]) -> nn.Sequential:
+    return nn.Sequential(*(float_layer(layer) for layer in layers))
 
 
 def adapt_context(weights: dict, context: str) -> dict:
@@ -64,47 +57,18 @@ class NNCodecModel(nn.Module):
     def __init__(self, cfg: ModelConfig = ModelConfig()):
         super().__init__()
         self.cfg = cfg
-        n, m, h, cin = cfg.channels, cfg.latent, cfg.hyper, cfg.in_channels
-        self.g_a = nn.Sequential(
-            conv(cin, n, 3, 1), GDN(n),
-            conv(n, n), GDN(n),
-            conv(n, n), GDN(n),
-            conv(n, m, full_precision=True),
-        )
-        self.g_s = nn.Sequential(
-            deconv(m, n), GDN(n, inverse=True),
-            deconv(n, n), GDN(n, inverse=True),
-            deconv(n, n), GDN(n, inverse=True),
-            conv(n, cin, 3, 1, full_precision=True),
-        )
-        self.h_a = nn.Sequential(
-            conv(m, h, 3, 1), nn.ReLU(),
-            conv(h, h), nn.ReLU(),
-            conv(h, h, full_precision=True),
-        )
-        self.h_s = nn.Sequential(
-            deconv(h, h), nn.ReLU(),
-            deconv(h, m * 3 // 2), nn.ReLU(),
-            conv(m * 3 // 2, 2 * m, 3, 1, full_precision=True),
-        )
-        stages = 1 if cfg.context == "checkerboard" else 3
-        self.context = nn.ModuleList(conv(m, 2 * m, 5, 1) for _ in range(stages))
-        self.entropy_parameters = nn.Sequential(
-            nn.Conv2d(4 * m, 3 * m, 1), nn.ReLU(),
-            nn.Conv2d(3 * m, 2 * m, 1), nn.ReLU(),
-            conv(2 * m, 2 * m, 1, 1, full_precision=True),
-        )
-        self.z_density = FactorizedDensity(h)
+        nets = networks(cfg)
+        for name in ("g_a", "g_s", "h_a", "h_s"):
+            setattr(self, name, float_network(nets[name]))
+        self.context = nn.ModuleList(float_network(nets[f"context.{k}"])[0] for k in range(cfg.context_stages))
+        self.entropy_parameters = float_network(nets["entropy_parameters"])
+        self.z_density = FactorizedDensity(cfg.hyper)
         lo, hi = torch.log(torch.tensor(3.0)), torch.log(torch.tensor(0.3))
         steps = torch.linspace(0, 1, cfg.levels).view(-1, 1)
-        self.log_delta = nn.Parameter((lo + (hi - lo) * steps).repeat(1, m))
+        self.log_delta = nn.Parameter((lo + (hi - lo) * steps).repeat(1, cfg.latent))
 
-    # -- helpers shared with the exact decoder ------------------------------------------------------
     def stage_masks(self, height: int, width: int, device=None) -> list[torch.Tensor]:
-        if self.cfg.context == "checkerboard":
-            anchor = checkerboard_anchor_mask(height, width, device)
-            return [anchor, 1 - anchor]
-        return four_pass_masks(height, width, device)
+        return stage_masks(self.cfg.context, height, width, device)
 
     def delta(self, levels: torch.Tensor) -> torch.Tensor:
         return torch.exp(self.log_delta[levels]).unsqueeze(-1).unsqueeze(-1)

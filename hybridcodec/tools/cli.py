@@ -14,7 +14,7 @@ import numpy as np
 from bitstream.errors import CodecError
 from hybridcodec.config import MODES, NN_FLAG_CODINGS, EncoderConfig
 from hybridcodec.imageio import YuvFrame, read_image, write_image, write_y4m, write_yuv
-from hybridcodec.metrics import psnr_rgb, psnr_y
+from hybridcodec.eval.metrics import psnr_rgb, psnr_y
 
 
 def _add_encode(sub) -> None:
@@ -192,7 +192,7 @@ def _add_inspect(sub) -> None:
 
 
 def _add_rd(sub) -> None:
-    from hybridcodec.rd import __doc__ as rd_doc, add_arguments
+    from hybridcodec.eval.rd import __doc__ as rd_doc, add_arguments
     p = sub.add_parser("rd", help="RD experiments against anchors (BD-rate, plots)", description=rd_doc,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
@@ -327,7 +327,7 @@ def cmd_decode(args) -> dict:
 
 
 def cmd_inspect(args) -> None:
-    from hybridcodec.inspect import format_text, inspect_file, to_json
+    from hybridcodec.tools.inspector import format_text, inspect_file, to_json
     info = inspect_file(args.input)
     text = json.dumps(to_json(info), indent=1) + "\n" if args.json else \
         format_text(info, ctus=args.ctu, summary=args.summary)
@@ -336,18 +336,18 @@ def cmd_inspect(args) -> None:
     else:
         sys.stdout.write(text)
     if args.map:
-        from hybridcodec.plots import inspection_map
+        from hybridcodec.tools.plots import inspection_map
         inspection_map(info, args.map)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["demo"]:
-        from hybridcodec.demo import main as demo_main
+        from hybridcodec.tools.demo import main as demo_main
         return demo_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "rd":
-        from hybridcodec.rd import run
+        from hybridcodec.eval.rd import run
         return run(args, command="hybridcodec " + shlex.join(argv))
     if getattr(args, "threads", None):
         import torch

@@ -74,7 +74,7 @@ def _read_plane_sets(folder: Path) -> list[list[np.ndarray]]:
 def to_input_batch(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
     """(B, c, c) luma and (B, c/2, c/2) chroma uint8 crops -> (B, 6, c/2, c/2) float32 network input.
 
-    The same arithmetic as ``nntools.picture.planes_to_input`` (float64 v / 255 - 0.5, then float32),
+    The same arithmetic as ``nntools.encoder.input.planes_to_input`` (float64 v / 255 - 0.5, then float32),
     done for the whole batch on ``device`` so that a GPU is not left waiting on per-crop NumPy work."""
     luma = torch.from_numpy(y).to(device, torch.float64)[:, None]
     chroma = [torch.from_numpy(c).to(device, torch.float64)[:, None] for c in (cb, cr)]
@@ -124,7 +124,7 @@ class CropDataset:
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(prog="python -m nntools.data",
+    p = argparse.ArgumentParser(prog="python -m nntools.training.data",
                                 description="Pack a picture folder for carrying to a training machine: random "
                                             "4:2:0 crops in one .npz, or (--planes) every picture's planes "
                                             "as lossless WebP.")

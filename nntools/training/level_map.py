@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from host.quant import qp_to_lambda
+from host.encoder.quant import qp_to_lambda
 
 QPS = 52
 BIT_DEPTHS = (8, 10)

@@ -1,0 +1,1 @@
+"""Evaluation: anchors, metrics, BD-rate and RD experiments."""

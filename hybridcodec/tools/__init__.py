@@ -1,0 +1,1 @@
+"""User tools: the command line, the demo, plots and the bitstream inspector."""
