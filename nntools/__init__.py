@@ -1,1 +1,2 @@
-"""The neural tool: learned transform codec, entropy models, training, online optimisation, patch coding."""
+"""The neural tools as the decoder runs them (block codec, patches, loop filter); encoder-only code is in
+``nntools.encoder``, training in ``nntools.training``."""
