@@ -51,7 +51,7 @@ def code_variant(image: np.ndarray, src, host, weights, cfg: LoopFilterSearchCon
     header, lf, planes, stats = host.header, None, host.planes, {"enabled": False}
     t0 = time.perf_counter()
     if cfg is not None:
-        lam = qp_to_lambda(header.qp, header.bit_depth)
+        lam = qp_to_lambda(header.pic_qp, header.BitDepth)
         header, lf, planes, stats = decide(weights, header, src.planes, host.planes, host.cus, lam, cfg)
     search_s = time.perf_counter() - t0
     payload, bits = serialise(header, PictureGeometry.from_header(header), host.ctus, None, None, lf)

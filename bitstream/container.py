@@ -25,8 +25,9 @@ picture_header (bit-packed, MSB first)::
     output_channels_minus1 u(2)     output_bit_depth_16_flag u(1)   color_matrix u(8)
     byte_alignment (zero bits)      model_id 16 bytes (only if nn_compress_enable_flag)
     nn_lf_model_id 16 bytes (only if nn_lf_enabled_flag)
-    extension_length ue(v)          byte_alignment                  extension_length bytes
+    extension_length ue(v)          byte_alignment                  extension_data (extension_length bytes)
 
+``picture_header`` is the one syntax function that writes, reads and traces it (bitstream.header_coder).
 Every field is range-checked as soon as it is read, before anything sized by it is allocated, and
 the whole container must be consumed exactly: any inconsistency raises ``BitstreamError``.  The
 extension bytes let later versions add header fields that version-1 decoders skip.
@@ -38,6 +39,7 @@ from enum import IntEnum
 
 from bitstream.bitio import BitReader, BitWriter
 from bitstream.errors import BitstreamError
+from bitstream.header_coder import HeaderCoder, HeaderReader, HeaderWriter
 
 MAGIC = b"HBC"
 VERSION = 2
@@ -69,78 +71,141 @@ _KNOWN_SUBSTREAM_TYPES = frozenset(int(t) for t in SubstreamType)
 
 @dataclass(frozen=True)
 class PictureHeader:
-    """Picture-level parameters; constructing one out of range raises ``BitstreamError``."""
-    width: int
-    height: int
-    bit_depth: int = 8
-    chroma_format: int = CHROMA_420
-    ctu_size: int = 64
-    min_cu_size: int = 4
-    max_tu_size: int = 32
-    qp: int = 32
-    deblocking_enabled: bool = True
-    dst4_enabled: bool = True
-    nn_compress_enable: bool = False
+    """picture_header() of docs/SYNTAX.md §3: one field per coded element, named as there, derived
+    variables as properties with the specification's names.  Constructing one out of range raises
+    ``BitstreamError``; ``PictureHeader.build`` takes sizes instead of their log2 codes."""
+    pic_width_minus1: int
+    pic_height_minus1: int
+    bit_depth_minus8: int = 0
+    chroma_format_idc: int = CHROMA_420
+    log2_ctu_size_minus6: int = 0
+    log2_min_cu_size_minus2: int = 0
+    log2_max_tu_size_minus5: int = 0
+    pic_qp: int = 32
+    deblocking_enabled_flag: bool = True
+    dst4_enabled_flag: bool = True
+    nn_compress_enable_flag: bool = False
     nn_level_offset: int = 0
-    nn_min_cu_size: int = 32          # smallest CU that carries nn_compress_flag (¶167)
+    log2_nn_min_cu_size_minus5: int = 0      # smallest CU that carries nn_compress_flag (¶167)
     nn_flag_coding: int = NN_FLAG_CONTEXTS
-    nn_delta_level_enabled: bool = False
-    nn_deblocking_enabled: bool = True
-    nn_residual_enabled: bool = False  # NN CUs may code the residual of a planar prediction (¶176-180)
-    nn_dc_enabled: bool = False       # NN CUs may code the samples minus a separately coded DC (¶181)
-    nn_cbcr_separate: bool = False    # NN CUs carry nn_compress_flag_cbcr: chroma by NN or host (¶159-160)
-    nn_patch_size: int = 0            # NN picture coded as patches of this size (0: in one piece)
-    nn_patch_overlap: int = 0         # overlap of neighbouring patches, luma samples
-    output_channels: int = 3
-    output_bit_depth: int = 8
-    color_matrix: int = COLOR_MATRIX_BT601_FULL
-    model_id: bytes = b""
-    nn_lf_enabled_flag: bool = False  # neural loop filter after deblocking (docs/SYNTAX.md §9)
+    nn_delta_level_enabled_flag: bool = False
+    nn_deblocking_enabled_flag: bool = True
+    nn_residual_enabled_flag: bool = False   # NN CUs may code the residual of a planar prediction (¶176-180)
+    nn_dc_enabled_flag: bool = False         # NN CUs may code the samples minus a separately coded DC (¶181)
+    nn_cbcr_separate_flag: bool = False      # NN CUs carry nn_compress_flag_cbcr (¶159-160)
+    nn_patch_size_idc: int = 0               # NN picture coded as patches of NnPatchSize (0: in one piece)
+    nn_patch_overlap: int = 0                # overlap of neighbouring patches, luma samples
+    nn_lf_enabled_flag: bool = False         # neural loop filter after deblocking (§9)
     nn_lf_luma_mode: int = NN_LF_OFF
     nn_lf_chroma_mode: int = NN_LF_OFF
     nn_lf_scale: tuple[int, int, int] = (NN_LF_SCALE_ONE,) * 3   # per component, 64 = 1.0
+    output_channels_minus1: int = 2
+    output_bit_depth_16_flag: bool = False
+    color_matrix: int = COLOR_MATRIX_BT601_FULL
+    model_id: bytes = b""
     nn_lf_model_id: bytes = b""
-    extension: bytes = b""
+    extension_data: bytes = b""
+
+    @classmethod
+    def build(cls, width: int, height: int, bit_depth: int = 8, ctu_size: int = 64, min_cu_size: int = 4,
+              max_tu_size: int = 32, nn_min_cu_size: int = 32, nn_patch_size: int = 0, output_channels: int = 3,
+              output_bit_depth: int = 8, **elements) -> "PictureHeader":
+        """A header from picture sizes and the other elements (what an encoder knows); sizes that no
+        element can code raise ``BitstreamError``."""
+        def log2_code(what: str, size: int, allowed: tuple[int, ...]) -> int:
+            _check(size in allowed, what, size, f"one of {allowed}")
+            return allowed.index(size)
+        return cls(pic_width_minus1=width - 1, pic_height_minus1=height - 1, bit_depth_minus8=bit_depth - 8,
+                   log2_ctu_size_minus6=log2_code("CtbSizeY", ctu_size, (64, 128)),
+                   log2_min_cu_size_minus2=log2_code("MinCbSizeY", min_cu_size, (4, 8)),
+                   log2_max_tu_size_minus5=log2_code("MaxTbSizeY", max_tu_size, (32, 64)),
+                   log2_nn_min_cu_size_minus5=log2_code("NnMinCbSize", nn_min_cu_size, (32, 64, 128)),
+                   nn_patch_size_idc=log2_code("NnPatchSize", nn_patch_size, NN_PATCH_SIZES[:-1]),
+                   output_channels_minus1=output_channels - 1, output_bit_depth_16_flag=output_bit_depth == 16,
+                   **elements)
+
+    # -- derived variables (docs/SYNTAX.md §3) ---------------------------------------------------------
+    @property
+    def PicWidthInLumaSamples(self) -> int:  # noqa: N802  (the specification's name)
+        return self.pic_width_minus1 + 1
+
+    @property
+    def PicHeightInLumaSamples(self) -> int:  # noqa: N802
+        return self.pic_height_minus1 + 1
+
+    @property
+    def BitDepth(self) -> int:  # noqa: N802
+        return self.bit_depth_minus8 + 8
+
+    @property
+    def ChromaArrayType(self) -> int:  # noqa: N802
+        return self.chroma_format_idc
+
+    @property
+    def CtbSizeY(self) -> int:  # noqa: N802
+        return 64 << self.log2_ctu_size_minus6
+
+    @property
+    def MinCbSizeY(self) -> int:  # noqa: N802
+        return 4 << self.log2_min_cu_size_minus2
+
+    @property
+    def MaxTbSizeY(self) -> int:  # noqa: N802
+        return 32 << self.log2_max_tu_size_minus5
+
+    @property
+    def NnMinCbSize(self) -> int:  # noqa: N802
+        return 32 << self.log2_nn_min_cu_size_minus5
+
+    @property
+    def NnPatchSize(self) -> int:  # noqa: N802
+        return NN_PATCH_SIZES[self.nn_patch_size_idc] if self.nn_patch_size_idc < len(NN_PATCH_SIZES) else -1
+
+    @property
+    def OutputChannels(self) -> int:  # noqa: N802
+        return self.output_channels_minus1 + 1
+
+    @property
+    def OutputBitDepth(self) -> int:  # noqa: N802
+        return 16 if self.output_bit_depth_16_flag else 8
 
     def __post_init__(self) -> None:
-        _check(1 <= self.width <= MAX_DIMENSION, "width", self.width, f"1..{MAX_DIMENSION}")
-        _check(1 <= self.height <= MAX_DIMENSION, "height", self.height, f"1..{MAX_DIMENSION}")
-        _check(self.width * self.height <= MAX_SAMPLES, "width*height", self.width * self.height,
-               "at most 2^28")
-        _check(self.bit_depth in (8, 10), "bit_depth", self.bit_depth, "8 or 10")
-        _check(self.chroma_format in (CHROMA_400, CHROMA_420, CHROMA_444), "chroma_format",
-               self.chroma_format, "0 (4:0:0), 1 (4:2:0) or 3 (4:4:4)")
-        _check(self.ctu_size in (64, 128), "ctu_size", self.ctu_size, "64 or 128")
-        _check(self.min_cu_size in (4, 8) and self.min_cu_size <= self.ctu_size, "min_cu_size",
-               self.min_cu_size, "4 or 8")
-        _check(self.max_tu_size in (32, 64), "max_tu_size", self.max_tu_size, "32 or 64")
-        _check(0 <= self.qp <= 51, "qp", self.qp, "0..51")
+        width, height = self.PicWidthInLumaSamples, self.PicHeightInLumaSamples
+        _check(0 <= self.pic_width_minus1 < MAX_DIMENSION, "pic_width_minus1", self.pic_width_minus1,
+               f"0..{MAX_DIMENSION - 1}")
+        _check(0 <= self.pic_height_minus1 < MAX_DIMENSION, "pic_height_minus1", self.pic_height_minus1,
+               f"0..{MAX_DIMENSION - 1}")
+        _check(width * height <= MAX_SAMPLES, "width*height", width * height, "at most 2^28")
+        _check(self.bit_depth_minus8 in (0, 2), "bit_depth_minus8", self.bit_depth_minus8, "0 or 2 (8 or 10 bits)")
+        _check(self.chroma_format_idc in (CHROMA_400, CHROMA_420, CHROMA_444), "chroma_format_idc",
+               self.chroma_format_idc, "0 (4:0:0), 1 (4:2:0) or 3 (4:4:4)")
+        for name in ("log2_ctu_size_minus6", "log2_min_cu_size_minus2", "log2_max_tu_size_minus5"):
+            _check(getattr(self, name) in (0, 1), name, getattr(self, name), "0 or 1")
+        _check(0 <= self.pic_qp <= 51, "pic_qp", self.pic_qp, "0..51")
         _check(-8 <= self.nn_level_offset <= 8, "nn_level_offset", self.nn_level_offset, "-8..8")
-        _check(self.nn_min_cu_size in (32, 64, 128) and self.nn_min_cu_size <= self.ctu_size,
-               "nn_min_cu_size", self.nn_min_cu_size, "32, 64 or 128, at most ctu_size")
+        _check(self.log2_nn_min_cu_size_minus5 in (0, 1, 2) and self.NnMinCbSize <= self.CtbSizeY,
+               "log2_nn_min_cu_size_minus5", self.log2_nn_min_cu_size_minus5, "0..2, NnMinCbSize at most CtbSizeY")
         _check(self.nn_flag_coding in (NN_FLAG_CONTEXTS, NN_FLAG_ONE_CONTEXT, NN_FLAG_BYPASS),
                "nn_flag_coding", self.nn_flag_coding, "0 (contexts), 1 (one context) or 2 (bypass)")
-        _check(self.nn_patch_size in NN_PATCH_SIZES, "nn_patch_size", self.nn_patch_size,
-               f"one of {NN_PATCH_SIZES}")
-        _check(self.nn_patch_overlap % 2 == 0 and 0 <= self.nn_patch_overlap <= self.nn_patch_size // 2,
-               "nn_patch_overlap", self.nn_patch_overlap, "even, at most half the patch size")
-        if not self.nn_compress_enable:
-            defaults = (32, NN_FLAG_CONTEXTS, False, True, False, False, False, 0, 0)
-            values = (self.nn_min_cu_size, self.nn_flag_coding, self.nn_delta_level_enabled,
-                      self.nn_deblocking_enabled, self.nn_residual_enabled, self.nn_dc_enabled, self.nn_cbcr_separate,
-                      self.nn_patch_size, self.nn_patch_overlap)
-            _check(values == defaults, "NN tool fields", values, f"{defaults} when nn_compress_enable is 0")
-        _check(self.output_channels in (1, 3), "output_channels", self.output_channels, "1 or 3")
-        _check(self.output_bit_depth in (8, 16), "output_bit_depth", self.output_bit_depth, "8 or 16")
+        _check(0 <= self.nn_patch_size_idc < len(NN_PATCH_SIZES), "nn_patch_size_idc", self.nn_patch_size_idc,
+               f"0..{len(NN_PATCH_SIZES) - 1}")
+        _check(self.nn_patch_overlap % 2 == 0 and 0 <= self.nn_patch_overlap <= self.NnPatchSize // 2,
+               "nn_patch_overlap", self.nn_patch_overlap, "even, at most half of NnPatchSize")
+        if not self.nn_compress_enable_flag:
+            defaults = (0, NN_FLAG_CONTEXTS, False, True, False, False, False, 0, 0)
+            values = (self.log2_nn_min_cu_size_minus5, self.nn_flag_coding, self.nn_delta_level_enabled_flag,
+                      self.nn_deblocking_enabled_flag, self.nn_residual_enabled_flag, self.nn_dc_enabled_flag,
+                      self.nn_cbcr_separate_flag, self.nn_patch_size_idc, self.nn_patch_overlap)
+            _check(values == defaults, "NN tool elements", values, f"{defaults} (inferred) when nn_compress_enable_flag is 0")
+        _check(self.output_channels_minus1 in (0, 2), "output_channels_minus1", self.output_channels_minus1, "0 or 2")
         _check(self.color_matrix in KNOWN_COLOR_MATRICES, "color_matrix", self.color_matrix,
                f"one of {KNOWN_COLOR_MATRICES}")
-        model_id_size = MODEL_ID_BYTES if self.nn_compress_enable else 0
+        model_id_size = MODEL_ID_BYTES if self.nn_compress_enable_flag else 0
         _check(len(self.model_id) == model_id_size, "model_id length", len(self.model_id),
-               f"{model_id_size} when nn_compress_enable is {self.nn_compress_enable}")
+               f"{model_id_size} when nn_compress_enable_flag is {int(self.nn_compress_enable_flag)}")
         self._check_loop_filter()
-        _check(len(self.extension) <= MAX_EXTENSION_BYTES, "extension length", len(self.extension),
+        _check(len(self.extension_data) <= MAX_EXTENSION_BYTES, "extension_length", len(self.extension_data),
                f"at most {MAX_EXTENSION_BYTES}")
-
 
     def _check_loop_filter(self) -> None:
         modes = (NN_LF_OFF, NN_LF_ALL_CTUS, NN_LF_PER_CTU)
@@ -150,23 +215,24 @@ class PictureHeader:
                "nn_lf_scale", self.nn_lf_scale, f"three values 0..{NN_LF_SCALE_MAX}")
         if not self.nn_lf_enabled_flag:
             values = (self.nn_lf_luma_mode, self.nn_lf_chroma_mode, self.nn_lf_model_id)
-            _check(values == (NN_LF_OFF, NN_LF_OFF, b""), "loop filter fields", values,
+            _check(values == (NN_LF_OFF, NN_LF_OFF, b""), "loop filter elements", values,
                    "off and no model id when nn_lf_enabled_flag is 0")
         else:
             _check(len(self.nn_lf_model_id) == MODEL_ID_BYTES, "nn_lf_model_id length", len(self.nn_lf_model_id),
                    f"{MODEL_ID_BYTES} when nn_lf_enabled_flag is 1")
-        _check(self.chroma_format == CHROMA_420 or self.nn_lf_chroma_mode == NN_LF_OFF, "nn_lf_chroma_mode",
-               self.nn_lf_chroma_mode, "0 unless chroma_format_idc is 1 (4:2:0)")
+        _check(self.ChromaArrayType == CHROMA_420 or self.nn_lf_chroma_mode == NN_LF_OFF, "nn_lf_chroma_mode",
+               self.nn_lf_chroma_mode, "0 unless ChromaArrayType is 1 (4:2:0)")
         used = (self.nn_lf_luma_mode != NN_LF_OFF, self.nn_lf_chroma_mode != NN_LF_OFF, self.nn_lf_chroma_mode != NN_LF_OFF)
         _check(all(u or s == NN_LF_SCALE_ONE for u, s in zip(used, self.nn_lf_scale)), "nn_lf_scale",
                self.nn_lf_scale, f"{NN_LF_SCALE_ONE} (inferred) for a component that is not filtered")
 
     def without_nn(self) -> "PictureHeader":
-        """The same picture with nn_compress_enable = 0 (every NN field back to its default)."""
-        return replace(self, nn_compress_enable=False, model_id=b"", nn_level_offset=0, nn_min_cu_size=32,
-                       nn_flag_coding=NN_FLAG_CONTEXTS, nn_delta_level_enabled=False, nn_deblocking_enabled=True,
-                       nn_residual_enabled=False, nn_dc_enabled=False, nn_cbcr_separate=False, nn_patch_size=0,
-                       nn_patch_overlap=0)
+        """The same picture with nn_compress_enable_flag = 0 (every NN element back to its inferred value)."""
+        return replace(self, nn_compress_enable_flag=False, model_id=b"", nn_level_offset=0,
+                       log2_nn_min_cu_size_minus5=0, nn_flag_coding=NN_FLAG_CONTEXTS,
+                       nn_delta_level_enabled_flag=False, nn_deblocking_enabled_flag=True,
+                       nn_residual_enabled_flag=False, nn_dc_enabled_flag=False, nn_cbcr_separate_flag=False,
+                       nn_patch_size_idc=0, nn_patch_overlap=0)
 
 
 def _check(ok: bool, field: str, value: object, allowed: str) -> None:
@@ -174,108 +240,74 @@ def _check(ok: bool, field: str, value: object, allowed: str) -> None:
         raise BitstreamError(f"picture header: {field} = {value} out of range (allowed: {allowed})")
 
 
-def write_picture_header(w: BitWriter, h: PictureHeader) -> None:
-    w.u(h.width - 1, 15)
-    w.u(h.height - 1, 15)
-    w.u(h.bit_depth - 8, 2)
-    w.u(h.chroma_format, 2)
-    w.u(h.ctu_size.bit_length() - 7, 1)
-    w.u(h.min_cu_size.bit_length() - 3, 1)
-    w.u(h.max_tu_size.bit_length() - 6, 1)
-    w.u(h.qp, 6)
-    w.flag(h.deblocking_enabled)
-    w.flag(h.dst4_enabled)
-    w.flag(h.nn_compress_enable)
-    w.se(h.nn_level_offset)
-    if h.nn_compress_enable:
-        w.u(h.nn_min_cu_size.bit_length() - 6, 2)
-        w.u(h.nn_flag_coding, 2)
-        w.flag(h.nn_delta_level_enabled)
-        w.flag(h.nn_deblocking_enabled)
-        w.flag(h.nn_residual_enabled)
-        w.flag(h.nn_dc_enabled)
-        w.flag(h.nn_cbcr_separate)
-        w.u(NN_PATCH_SIZES.index(h.nn_patch_size), 3)
-        if h.nn_patch_size:
-            w.ue(h.nn_patch_overlap)
-    w.flag(h.nn_lf_enabled_flag)
-    if h.nn_lf_enabled_flag:
-        w.u(h.nn_lf_luma_mode, 2)
-        if h.nn_lf_luma_mode:
-            w.u(h.nn_lf_scale[0], 7)
-        if h.chroma_format == CHROMA_420:
-            w.u(h.nn_lf_chroma_mode, 2)
-            if h.nn_lf_chroma_mode:
-                w.u(h.nn_lf_scale[1], 7)
-                w.u(h.nn_lf_scale[2], 7)
-    w.u(h.output_channels - 1, 2)
-    w.flag(h.output_bit_depth == 16)
-    w.u(h.color_matrix, 8)
-    w.byte_align()
-    w.write_bytes(h.model_id)
-    w.write_bytes(h.nn_lf_model_id)
-    w.ue(len(h.extension))
-    w.byte_align()
-    w.write_bytes(h.extension)
+def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHeader:
+    """picture_header() (docs/SYNTAX.md §3) for a ``HeaderWriter`` (``h``: what to write) or a
+    ``HeaderReader`` (``h`` None).  Elements whose range decides what is read next are checked at once,
+    before anything sized by them is read."""
+    e: dict[str, object] = {}
 
+    def value(name: str, default=0):
+        return default if h is None else getattr(h, name)
 
-def read_picture_header(r: BitReader) -> PictureHeader:
-    fields = dict(
-        width=r.u(15) + 1,
-        height=r.u(15) + 1,
-        bit_depth=r.u(2) + 8,
-        chroma_format=r.u(2),
-        ctu_size=64 << r.u(1),
-        min_cu_size=4 << r.u(1),
-        max_tu_size=32 << r.u(1),
-        qp=r.u(6),
-        deblocking_enabled=r.flag(),
-        dst4_enabled=r.flag(),
-        nn_compress_enable=r.flag(),
-        nn_level_offset=r.se(),
-    )
-    if fields["nn_compress_enable"]:
-        fields.update(nn_min_cu_size=32 << r.u(2), nn_flag_coding=r.u(2), nn_delta_level_enabled=r.flag(),
-                      nn_deblocking_enabled=r.flag(), nn_residual_enabled=r.flag(), nn_dc_enabled=r.flag(),
-                      nn_cbcr_separate=r.flag())
-        idc = r.u(3)
+    def u(name: str, n: int) -> int:
+        e[name] = hc.u(name, int(value(name)), n)
+        return e[name]
+
+    def flag(name: str) -> bool:
+        e[name] = bool(hc.u(name, int(value(name)), 1))
+        return e[name]
+
+    for name, n in (("pic_width_minus1", 15), ("pic_height_minus1", 15), ("bit_depth_minus8", 2),
+                    ("chroma_format_idc", 2), ("log2_ctu_size_minus6", 1), ("log2_min_cu_size_minus2", 1),
+                    ("log2_max_tu_size_minus5", 1), ("pic_qp", 6)):
+        u(name, n)
+    flag("deblocking_enabled_flag")
+    flag("dst4_enabled_flag")
+    flag("nn_compress_enable_flag")
+    e["nn_level_offset"] = hc.se("nn_level_offset", value("nn_level_offset"))
+    if e["nn_compress_enable_flag"]:
+        u("log2_nn_min_cu_size_minus5", 2)
+        u("nn_flag_coding", 2)
+        for name in ("nn_delta_level_enabled_flag", "nn_deblocking_enabled_flag", "nn_residual_enabled_flag",
+                     "nn_dc_enabled_flag", "nn_cbcr_separate_flag"):
+            flag(name)
+        idc = u("nn_patch_size_idc", 3)
         _check(idc < len(NN_PATCH_SIZES), "nn_patch_size_idc", idc, f"0..{len(NN_PATCH_SIZES) - 1}")
-        fields["nn_patch_size"] = NN_PATCH_SIZES[idc]
         if idc:
-            overlap = r.ue()
-            _check(overlap <= NN_PATCH_SIZES[idc] // 2, "nn_patch_overlap", overlap, "at most half the patch")
-            fields["nn_patch_overlap"] = overlap
-    fields["nn_lf_enabled_flag"] = r.flag()
-    if fields["nn_lf_enabled_flag"]:
-        scale = [NN_LF_SCALE_ONE] * 3
-        fields["nn_lf_luma_mode"] = r.u(2)
-        if fields["nn_lf_luma_mode"]:
-            scale[0] = r.u(7)
-        if fields["chroma_format"] == CHROMA_420:
-            fields["nn_lf_chroma_mode"] = r.u(2)
-            if fields["nn_lf_chroma_mode"]:
-                scale[1], scale[2] = r.u(7), r.u(7)
-        fields["nn_lf_scale"] = tuple(scale)
-    fields.update(output_channels=r.u(2) + 1, output_bit_depth=16 if r.flag() else 8, color_matrix=r.u(8))
-    r.byte_align()
-    fields["model_id"] = r.read_bytes(MODEL_ID_BYTES) if fields["nn_compress_enable"] else b""
-    fields["nn_lf_model_id"] = r.read_bytes(MODEL_ID_BYTES) if fields["nn_lf_enabled_flag"] else b""
-    extension_length = r.ue()                     # checked before its bytes are read
-    _check(extension_length <= MAX_EXTENSION_BYTES, "extension length", extension_length,
-           f"at most {MAX_EXTENSION_BYTES}")
-    r.byte_align()
-    fields["extension"] = r.read_bytes(extension_length)
-    return PictureHeader(**fields)
+            e["nn_patch_overlap"] = hc.ue("nn_patch_overlap", value("nn_patch_overlap"))
+            _check(e["nn_patch_overlap"] <= NN_PATCH_SIZES[idc] // 2, "nn_patch_overlap", e["nn_patch_overlap"],
+                   "at most half of NnPatchSize")
+    if flag("nn_lf_enabled_flag"):
+        scale = list(value("nn_lf_scale", (NN_LF_SCALE_ONE,) * 3))
+        if u("nn_lf_luma_mode", 2):
+            scale[0] = hc.u("nn_lf_scale[0]", scale[0], 7)
+        if e["chroma_format_idc"] == CHROMA_420 and u("nn_lf_chroma_mode", 2):
+            scale[1] = hc.u("nn_lf_scale[1]", scale[1], 7)
+            scale[2] = hc.u("nn_lf_scale[2]", scale[2], 7)
+        e["nn_lf_scale"] = tuple(scale)
+    u("output_channels_minus1", 2)
+    flag("output_bit_depth_16_flag")
+    u("color_matrix", 8)
+    hc.byte_alignment()
+    if e["nn_compress_enable_flag"]:
+        e["model_id"] = hc.bytes("model_id", value("model_id", b""), MODEL_ID_BYTES)
+    if e["nn_lf_enabled_flag"]:
+        e["nn_lf_model_id"] = hc.bytes("nn_lf_model_id", value("nn_lf_model_id", b""), MODEL_ID_BYTES)
+    length = hc.ue("extension_length", len(value("extension_data", b"")))
+    _check(length <= MAX_EXTENSION_BYTES, "extension_length", length, f"at most {MAX_EXTENSION_BYTES}")
+    hc.byte_alignment()
+    e["extension_data"] = hc.bytes("extension_data", value("extension_data", b""), length)
+    return PictureHeader(**e)
 
 
-def write_container(header: PictureHeader, substreams: list[tuple[int, bytes]]) -> bytes:
-    """Serialise a picture: header and (type, payload) substreams in order."""
+def write_container(header: PictureHeader, substreams: list[tuple[int, bytes]], trace_sink=None) -> bytes:
+    """Serialise a picture: header and (type, payload) substreams in order (the header traced)."""
     if len(substreams) > MAX_SUBSTREAMS:
         raise BitstreamError(f"{len(substreams)} substreams, at most {MAX_SUBSTREAMS} allowed")
     w = BitWriter()
     w.write_bytes(MAGIC)
     w.u(VERSION, 8)
-    write_picture_header(w, header)
+    picture_header(HeaderWriter(w, trace_sink), header)
     w.u(len(substreams), 8)
     for kind, payload in substreams:
         if kind not in _KNOWN_SUBSTREAM_TYPES:
@@ -288,15 +320,15 @@ def write_container(header: PictureHeader, substreams: list[tuple[int, bytes]]) 
     return w.bytes()
 
 
-def read_container(data: bytes) -> tuple[PictureHeader, list[tuple[SubstreamType, bytes]]]:
-    """Parse and validate a container; the data must be consumed exactly."""
+def read_container(data: bytes, trace_sink=None) -> tuple[PictureHeader, list[tuple[SubstreamType, bytes]]]:
+    """Parse and validate a container (the header traced); the data must be consumed exactly."""
     r = BitReader(data, "container")
     if r.bytes_left < len(MAGIC) or r.read_bytes(len(MAGIC)) != MAGIC:
         raise BitstreamError("not a hybridcodec bitstream (bad magic)")
     version = r.u(8)
     if version != VERSION:
         raise BitstreamError(f"unsupported container version {version} (this decoder reads {VERSION})")
-    header = read_picture_header(r)
+    header = picture_header(HeaderReader(r, trace_sink))
     substreams = []
     for _ in range(r.u(8)):
         kind = r.u(8)

@@ -67,18 +67,18 @@ def loop_filter(planes: list[np.ndarray], cus: list[CodingUnit], geo: PictureGeo
 def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
                 nn: NNRegionDecoder | None = None, post_filter: PostFilter | None = None) -> DecodedPicture:
     """The coding tree of the host substream; CUs with nn_compress_flag = 1 are reconstructed by ``nn``
-    (required when nn_compress_enable = 1), and the deblocked picture goes through ``post_filter``
+    (required when nn_compress_enable_flag = 1), and the deblocked picture goes through ``post_filter``
     (required when nn_lf_enabled_flag = 1)."""
     geo = PictureGeometry.from_header(header)
-    if header.nn_compress_enable and nn is None:
+    if header.nn_compress_enable_flag and nn is None:
         raise BitstreamError("picture uses the neural tool but no NN substream decoder was given")
     if header.nn_lf_enabled_flag and post_filter is None:
         raise BitstreamError("picture uses the neural loop filter but no loop filter was given")
-    sc = SyntaxReader(CONTEXT_TABLE, header.qp, payload)
+    sc = SyntaxReader(CONTEXT_TABLE, header.pic_qp, payload)
     sc.trace_sink = trace_sink
     lf = LoopFilterCtbFlags.from_header(header, geo)
     syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn.params if nn is not None else None, lf)
-    buf = PictureBuffer(geo, header.bit_depth)
+    buf = PictureBuffer(geo, header.BitDepth)
     origins = geo.ctu_origins()
     ctus = []
     for i, (x, y) in enumerate(origins):
@@ -88,17 +88,17 @@ def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
                 samples = nn.decode_cu(cu)
                 if cu.nn_residual:
                     samples = buf.add_nn_residual(cu, samples)
-                buf.reconstruct_nn_cu(cu, samples, header.qp, header.dst4_enabled)
+                buf.reconstruct_nn_cu(cu, samples, header.pic_qp, header.dst4_enabled_flag)
             else:
-                buf.reconstruct_cu(cu, header.qp, header.dst4_enabled)
+                buf.reconstruct_cu(cu, header.pic_qp, header.dst4_enabled_flag)
         end_of_ctu(sc, i == len(origins) - 1)
         ctus.append(root)
     if nn is not None:
         nn.finish()
     planes = buf.planes
     cus = [cu for root in ctus for cu in root.leaves()]
-    if header.deblocking_enabled:
-        planes = loop_filter(planes, cus, geo, header.qp, header.bit_depth, header.nn_deblocking_enabled)
+    if header.deblocking_enabled_flag:
+        planes = loop_filter(planes, cus, geo, header.pic_qp, header.BitDepth, header.nn_deblocking_enabled_flag)
     if lf is not None:
         planes = post_filter(planes, cus, lf)
     return DecodedPicture(planes, ctus, dict(sc.bits_by_category), lf)

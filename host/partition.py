@@ -41,8 +41,8 @@ class PictureGeometry:
     @classmethod
     def from_header(cls, h: PictureHeader) -> "PictureGeometry":
         pad = lambda v: -(-v // CODED_SIZE_MULTIPLE) * CODED_SIZE_MULTIPLE  # noqa: E731
-        return cls(h.width, h.height, pad(h.width), pad(h.height), h.chroma_format,
-                   h.ctu_size.bit_length() - 1, h.max_tu_size.bit_length() - 1, h.min_cu_size == 4)
+        return cls(h.PicWidthInLumaSamples, h.PicHeightInLumaSamples, pad(h.PicWidthInLumaSamples), pad(h.PicHeightInLumaSamples), h.chroma_format_idc,
+                   h.CtbSizeY.bit_length() - 1, h.MaxTbSizeY.bit_length() - 1, h.MinCbSizeY == 4)
 
     @property
     def num_components(self) -> int:

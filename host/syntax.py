@@ -32,7 +32,7 @@ MAX_DC_OFFSET = 1 << 10
 
 @dataclass(frozen=True)
 class NNTreeParams:
-    """Block-level neural-tool syntax of a picture with nn_compress_enable = 1."""
+    """Block-level neural-tool syntax of a picture with nn_compress_enable_flag = 1."""
     min_log2: int              # nn_compress_flag is present on CUs of at least 2^min_log2 luma
     flag_coding: int           # nn_flag_coding of the picture header
     delta_level_enabled: bool
@@ -44,11 +44,11 @@ class NNTreeParams:
 
     @classmethod
     def from_header(cls, header: PictureHeader, base_level: int, num_levels: int) -> "NNTreeParams | None":
-        if not header.nn_compress_enable:
+        if not header.nn_compress_enable_flag:
             return None
-        return cls(header.nn_min_cu_size.bit_length() - 1, header.nn_flag_coding,
-                   header.nn_delta_level_enabled, header.nn_residual_enabled, header.nn_dc_enabled,
-                   header.nn_cbcr_separate and header.chroma_format != 0, base_level, num_levels)
+        return cls(header.NnMinCbSize.bit_length() - 1, header.nn_flag_coding,
+                   header.nn_delta_level_enabled_flag, header.nn_residual_enabled_flag, header.nn_dc_enabled_flag,
+                   header.nn_cbcr_separate_flag and header.chroma_format_idc != 0, base_level, num_levels)
 
 
 @dataclass
@@ -75,7 +75,7 @@ class LoopFilterCtbFlags:
 
 class TreeSyntax:
     """Binds the geometry, the parse state and the context bases for one picture; ``nn`` is None when
-    nn_compress_enable = 0 (every nn_compress_flag inferred 0), ``lf`` None when nn_lf_enabled_flag = 0."""
+    nn_compress_enable_flag = 0 (every nn_compress_flag inferred 0), ``lf`` None when nn_lf_enabled_flag = 0."""
 
     def __init__(self, geo: PictureGeometry, state: ParseState, ctx: HostContexts,
                  nn: NNTreeParams | None = None, lf: LoopFilterCtbFlags | None = None):

@@ -42,7 +42,7 @@ class EncoderConfig:
     nn_cbcr_separate: bool = False  # NN CUs may leave their chroma to the host (nn_compress_flag_cbcr, ¶159-160)
     nn_level_offset: int = 0        # added to Level_Map[QP] (picture header), -8..8
     nn_picture_check: bool = False  # also try coding the whole picture with the NN; keep the lower J
-    host_picture_check: bool = True # also code the picture host-only (nn_compress_enable = 0); keep the lower J
+    host_picture_check: bool = True # also code the picture host-only (nn_compress_enable_flag = 0); keep the lower J
     # Whole-picture NN coding as overlapping patches (mode "nn" and the whole-picture check; seed 003):
     nn_patch_size: int = 0          # 0: the picture in one piece; 64 .. 2048 (a power of two): patches
     nn_patch_overlap: int = 0       # overlap of neighbouring patches in luma samples, even, <= size / 2

@@ -22,42 +22,41 @@ class DecodeResult:
 def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise BitstreamError(f"expected bytes, got {type(data).__name__}")
-    header, substreams = read_container(bytes(data))
+    header, substreams = read_container(bytes(data), trace_sink)
     streams = dict(substreams)
     if len(streams) != len(substreams):
         raise BitstreamError("duplicate substream type")
     if set(streams) == {SubstreamType.NN_LATENTS}:
-        return DecodeResult(header, output_picture(_decode_nn_picture(header, streams[SubstreamType.NN_LATENTS]),
-                                                   header), None)
+        planes = _decode_nn_picture(header, streams[SubstreamType.NN_LATENTS], trace_sink)
+        return DecodeResult(header, output_picture(planes, header), None)
     if SubstreamType.HOST_CABAC not in streams:
         raise BitstreamError(f"unsupported combination of substreams {sorted(int(t) for t in streams)}")
     nn = None
-    if header.nn_compress_enable:
+    if header.nn_compress_enable_flag:
         from hybridcodec.nn_blocks import NNBlockDecoder
         from nntools.picture import bundle_for
-        nn = NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS))
+        nn = NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS), trace_sink)
     elif SubstreamType.NN_LATENTS in streams:
-        raise BitstreamError("NN substream in a picture with nn_compress_enable = 0")
+        raise BitstreamError("NN substream in a picture with nn_compress_enable_flag = 0")
     host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=trace_sink, nn=nn,
                        post_filter=loop_filter_for(header))
     return DecodeResult(header, output_picture(host.planes, header), host)
 
 
-def _decode_nn_picture(header: PictureHeader, payload: bytes) -> list[np.ndarray]:
-    """Whole picture coded by the neural tool (nn_compress_enable = 1 and no host substream)."""
+def _decode_nn_picture(header: PictureHeader, payload: bytes, trace_sink=None) -> list[np.ndarray]:
+    """Whole picture coded by the neural tool (nn_compress_enable_flag = 1 and no host substream)."""
     from nntools.patches import PatchGrid, decode_patches
-    from nntools.picture import bundle_for, decode_picture
-    if not header.nn_compress_enable:
-        raise BitstreamError("NN substream in a picture with nn_compress_enable = 0")
+    from nntools.picture import bundle_for, decode_picture, read_nn_picture
+    if not header.nn_compress_enable_flag:
+        raise BitstreamError("NN substream in a picture with nn_compress_enable_flag = 0")
     geo = PictureGeometry.from_header(header)
     bundle = bundle_for(header.model_id)
-    if not header.nn_patch_size:
-        return decode_picture(bundle, payload, header.chroma_format, header.bit_depth, geo.coded_height,
-                              geo.coded_width)
-    if not payload or payload[0] >= bundle.levels:
-        raise BitstreamError("NN picture payload: missing or invalid nn_level")
-    grid = PatchGrid(geo.coded_width, geo.coded_height, header.nn_patch_size, header.nn_patch_overlap)
-    return decode_patches(bundle, payload[1:], grid, payload[0], header.chroma_format, header.bit_depth)
+    if not header.nn_patch_size_idc:
+        return decode_picture(bundle, payload, header.chroma_format_idc, header.BitDepth, geo.coded_height,
+                              geo.coded_width, trace_sink)
+    level, stream = read_nn_picture(bundle, payload, trace_sink)
+    grid = PatchGrid(geo.coded_width, geo.coded_height, header.NnPatchSize, header.nn_patch_overlap)
+    return decode_patches(bundle, stream, grid, level, header.chroma_format_idc, header.BitDepth, trace_sink)
 
 
 def loop_filter_for(header: PictureHeader):

@@ -20,7 +20,7 @@ from nntools.picture import output_to_planes
 
 def base_level(bundle: NNBundle, header: PictureHeader) -> int:
     """Level_Map[bit depth][QP] + nn_level_offset, clipped to the model's levels."""
-    mapped = int(bundle.level_map[header.bit_depth][header.qp])
+    mapped = int(bundle.level_map[header.BitDepth][header.pic_qp])
     return min(max(mapped + header.nn_level_offset, 0), bundle.levels - 1)
 
 
@@ -31,18 +31,18 @@ def tree_params(bundle: NNBundle, header: PictureHeader) -> NNTreeParams:
 class NNBlockDecoder:
     """Decodes NN-coded CUs, in coding order, from the picture's NN substream."""
 
-    def __init__(self, header: PictureHeader, bundle: NNBundle, payload: bytes | None):
+    def __init__(self, header: PictureHeader, bundle: NNBundle, payload: bytes | None, trace_sink=None):
         self.header = header
         self.bundle = bundle
         self.params = tree_params(bundle, header)
-        self.stream = open_stream(bundle, payload) if payload is not None else None
+        self.stream = open_stream(bundle, payload, trace_sink) if payload is not None else None
 
     def decode_cu(self, cu: CodingUnit) -> list[np.ndarray]:
         if self.stream is None:
             raise BitstreamError(f"CU at ({cu.x},{cu.y}) is NN-coded but the picture has no NN substream")
         half = cu.size // 2
         x_hat = decode_region(self.bundle, self.stream, half, half, cu.nn_level)
-        return output_to_planes(x_hat, self.header.chroma_format, self.header.bit_depth, cu.size, cu.size)
+        return output_to_planes(x_hat, self.header.chroma_format_idc, self.header.BitDepth, cu.size, cu.size)
 
     def finish(self) -> None:
         if self.stream is not None:

@@ -18,11 +18,11 @@ CHROMA_FORMAT_NAMES = {idc: name for name, idc in CHROMA_FORMAT_IDC.items()}
 def output_picture(planes: list[np.ndarray], header: PictureHeader) -> np.ndarray | YuvFrame:
     """Decoded planes (coded size) -> what the user gave: an array of the same shape and dtype, or a
     YuvFrame for YCbCr input."""
-    planes = crop_planes(planes, header.width, header.height, header.chroma_format)
+    planes = crop_planes(planes, header.PicWidthInLumaSamples, header.PicHeightInLumaSamples, header.chroma_format_idc)
     if header.color_matrix == COLOR_MATRIX_YCBCR:
-        dtype = np.uint8 if header.bit_depth == 8 else np.uint16
-        return YuvFrame([p.astype(dtype) for p in planes], header.bit_depth,
-                        CHROMA_FORMAT_NAMES[header.chroma_format])
-    rgb = planes_to_rgb(planes, header.bit_depth, header.chroma_format,
-                        output_bit_depth=header.output_bit_depth)
-    return np.ascontiguousarray(rgb[..., 0]) if header.output_channels == 1 else rgb
+        dtype = np.uint8 if header.BitDepth == 8 else np.uint16
+        return YuvFrame([p.astype(dtype) for p in planes], header.BitDepth,
+                        CHROMA_FORMAT_NAMES[header.chroma_format_idc])
+    rgb = planes_to_rgb(planes, header.BitDepth, header.chroma_format_idc,
+                        output_bit_depth=header.OutputBitDepth)
+    return np.ascontiguousarray(rgb[..., 0]) if header.OutputChannels == 1 else rgb

@@ -1,6 +1,6 @@
 """Coding of a picture or block with the neural tool: latents to bytes and back (normative decode).
 
-An NN stream is ``log2_lanes`` (u8) then one rANS stream holding, for each NN-coded region in decoding
+An NN stream (nn_latent_stream()) is ``log2_lanes`` (u8) then one rANS stream holding, for each NN-coded region in decoding
 order, the passes z (all positions, table = channel), then y stage by stage (checkerboard: anchors,
 then the rest; or the four stages), each position's table chosen by its exact scale index.  Region
 sizes come from the caller (the picture header, or the coding tree for NN-coded CUs).
@@ -13,13 +13,16 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from bitstream.bitio import BitReader
 from bitstream.errors import BitstreamError
+from bitstream.header_coder import HeaderCoder, HeaderReader
 from bitstream.rans import RansDecoder, RansTables
 from nntools.architecture import ModelConfig, networks, stage_masks
 from nntools.exact import ACT_FRAC, ExactSequential, activation, build_exact
 from nntools.zoo import DELTA_FRAC, LOG_SCALE_MIN, LOG_SCALE_STEP, NUM_SCALES, config_of
 
 ALIGN = 16            # luma alignment of NN-coded regions: one latent position per 16x16 luma
+MAX_LOG2_LANES = 16
 
 
 @dataclass
@@ -120,13 +123,20 @@ def select(t: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
     return torch.masked_select(t, mask.expand_as(t).bool()).numpy()
 
 
-def open_stream(bundle: NNBundle, payload: bytes) -> RansDecoder:
-    """nn_stream(): log2_lanes u(8), then the rANS words of every pass of every region in order."""
+def nn_latent_stream(hc: HeaderCoder, log2_lanes: int = 0) -> int:
+    """nn_latent_stream() (docs/SYNTAX.md §7, §8's nn_cu_stream()): log2_lanes u(8), at most
+    MAX_LOG2_LANES; the rANS words of every pass of every region follow."""
+    log2_lanes = hc.u("log2_lanes", log2_lanes, 8)
+    if log2_lanes > MAX_LOG2_LANES:
+        raise BitstreamError(f"NN substream: log2_lanes {log2_lanes} > {MAX_LOG2_LANES}")
+    return log2_lanes
+
+
+def open_stream(bundle: NNBundle, payload: bytes, trace_sink=None) -> RansDecoder:
+    """Parse nn_latent_stream()'s log2_lanes and open its rANS stream."""
     if not payload:
         raise BitstreamError("empty NN payload")
-    log2_lanes = payload[0]
-    if log2_lanes > 16:
-        raise BitstreamError(f"NN payload: log2_lanes {log2_lanes} > 16")
+    log2_lanes = nn_latent_stream(HeaderReader(BitReader(payload[:1], "NN substream"), trace_sink))
     return RansDecoder(payload[1:], bundle.tables, lanes=1 << log2_lanes)
 
 
@@ -157,9 +167,10 @@ def decode_latent_region(bundle: NNBundle, dec: RansDecoder, height: int, width:
     return y_hat
 
 
-def decode_latents(bundle: NNBundle, payload: bytes, height: int, width: int, level: int) -> torch.Tensor:
+def decode_latents(bundle: NNBundle, payload: bytes, height: int, width: int, level: int,
+                   trace_sink=None) -> torch.Tensor:
     """One region alone in a stream (whole-picture NN coding)."""
-    dec = open_stream(bundle, payload)
+    dec = open_stream(bundle, payload, trace_sink)
     x_hat = decode_region(bundle, dec, height, width, level)
     dec.finish()
     return x_hat

@@ -152,10 +152,10 @@ class PatchMerger:
 
 
 def decode_patches(bundle: NNBundle, payload: bytes, grid: PatchGrid, level: int, chroma_format: int,
-                   bit_depth: int, batch: int = 8) -> list[np.ndarray]:
-    """nn_picture() coded as patches -> coded-size planes.  ``batch`` patches are synthesised at once
-    (any batch gives the same samples: the synthesis is exact per item)."""
-    stream: RansDecoder = open_stream(bundle, payload)
+                   bit_depth: int, trace_sink=None, batch: int = 8) -> list[np.ndarray]:
+    """nn_picture()'s nn_latent_stream() coded as patches -> coded-size planes.  ``batch`` patches are
+    synthesised at once (any batch gives the same samples: the synthesis is exact per item)."""
+    stream: RansDecoder = open_stream(bundle, payload, trace_sink)
     merger = PatchMerger(grid, chroma_format, bit_depth)
     ph, pw = grid.patch_shape()
     pending: list[tuple[int, int, torch.Tensor]] = []

@@ -12,7 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bitstream.bitio import BitReader
 from bitstream.errors import BitstreamError
+from bitstream.header_coder import HeaderCoder, HeaderReader
 from host.color import upsample_chroma
 from nntools.codec import ALIGN, NNBundle, decode_latents
 
@@ -43,11 +45,26 @@ def bundle_for(model_id: bytes) -> NNBundle:
     return installed_with_id(model_id, available_models(), load_bundle, "neural-tool weights")
 
 
-def decode_picture(bundle: NNBundle, payload: bytes, chroma_format: int, bit_depth: int, height: int,
-                   width: int) -> list[np.ndarray]:
-    """nn_picture(): nn_level u(8), then the latent payload of the whole (aligned) picture."""
+def nn_picture(hc: HeaderCoder, nn_level: int = 0, levels: int = 256) -> int:
+    """nn_picture() (docs/SYNTAX.md §7): nn_level u(8), a level of the model (0..levels - 1); the
+    picture's nn_latent_stream() follows (one region, or the patches of §7.1)."""
+    nn_level = hc.u("nn_level", nn_level, 8)
+    if nn_level >= levels:
+        raise BitstreamError(f"NN picture: nn_level {nn_level} outside 0..{levels - 1}")
+    return nn_level
+
+
+def read_nn_picture(bundle: NNBundle, payload: bytes, trace_sink=None) -> tuple[int, bytes]:
+    """(nn_level, the nn_latent_stream() bytes) of an NN picture's substream."""
     if len(payload) < 2:
         raise BitstreamError("NN picture payload too short")
-    level = payload[0]
-    x_hat = decode_latents(bundle, payload[1:], aligned(height) // 2, aligned(width) // 2, level)
+    level = nn_picture(HeaderReader(BitReader(payload[:1], "NN substream"), trace_sink), levels=bundle.levels)
+    return level, payload[1:]
+
+
+def decode_picture(bundle: NNBundle, payload: bytes, chroma_format: int, bit_depth: int, height: int,
+                   width: int, trace_sink=None) -> list[np.ndarray]:
+    """The whole (aligned) picture as one region."""
+    level, stream = read_nn_picture(bundle, payload, trace_sink)
+    x_hat = decode_latents(bundle, stream, aligned(height) // 2, aligned(width) // 2, level, trace_sink)
     return output_to_planes(x_hat, chroma_format, bit_depth, height, width)

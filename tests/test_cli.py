@@ -50,7 +50,7 @@ def test_hybrid_options_match_the_api(tmp_path, capsys, force_nn):
     assert report["area_by_mode"]["nn"] == pytest.approx(0.5, abs=1e-5)
     assert report["nn_trials"] == api.stats.nn_trials == 2                     # one NN trial per CTU
     header = read_container(api.bitstream)[0]
-    assert (header.nn_compress_enable, header.nn_min_cu_size, header.nn_flag_coding, header.nn_deblocking_enabled,
+    assert (header.nn_compress_enable_flag, header.NnMinCbSize, header.nn_flag_coding, header.nn_deblocking_enabled_flag,
             header.nn_level_offset) == (True, 64, 2, False, -4)
     assert main(["decode", str(hbc), "-o", str(out)]) == 0
     decoded = read_image(out)

@@ -8,16 +8,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bitstream.bitio import MAX_UE_PREFIX, BitReader, BitWriter
-from bitstream.container import (MAGIC, VERSION, PictureHeader, SubstreamType, read_container,
-                                 write_container, write_picture_header)
+from bitstream.container import (MAGIC, VERSION, PictureHeader, SubstreamType, picture_header, read_container,
+                                 write_container)
+from bitstream.header_coder import HeaderWriter
 from bitstream.errors import BitstreamError
 from corruption import truncated_or_flipped
 
-NN_HEADER = PictureHeader(width=1920, height=1080, bit_depth=10, chroma_format=3, ctu_size=128,
-                          min_cu_size=8, max_tu_size=64, qp=51, deblocking_enabled=False,
-                          dst4_enabled=False, nn_compress_enable=True, nn_level_offset=-8,
-                          output_channels=1, output_bit_depth=16, model_id=bytes(range(16)),
-                          extension=b"future")
+NN_HEADER = PictureHeader.build(width=1920, height=1080, bit_depth=10, chroma_format_idc=3, ctu_size=128,
+                                min_cu_size=8, max_tu_size=64, pic_qp=51, deblocking_enabled_flag=False,
+                                dst4_enabled_flag=False, nn_compress_enable_flag=True, nn_level_offset=-8,
+                                output_channels=1, output_bit_depth=16, model_id=bytes(range(16)),
+                                extension_data=b"future")
 SUBSTREAMS = [(SubstreamType.HOST_CABAC, b"\x01\x02\x03"), (SubstreamType.NN_LATENTS, b""),
               (SubstreamType.HOST_CABAC, bytes(range(256)) * 3)]
 
@@ -72,8 +73,8 @@ def test_bitio_exp_golomb_codes_and_bounds() -> None:
 # ---- container -------------------------------------------------------------------------------
 
 def test_container_round_trip() -> None:
-    for header in (PictureHeader(width=1, height=1), NN_HEADER,
-                   PictureHeader(width=32768, height=8192, chroma_format=0)):
+    for header in (PictureHeader(pic_width_minus1=0, pic_height_minus1=0), NN_HEADER,
+                   PictureHeader.build(width=32768, height=8192, chroma_format_idc=0)):
         data = write_container(header, SUBSTREAMS)
         assert data[:4] == MAGIC + bytes([VERSION])
         parsed, substreams = read_container(data)
@@ -83,23 +84,37 @@ def test_container_round_trip() -> None:
 
 
 @pytest.mark.parametrize("field, value", [
-    ("width", 0), ("width", 32769), ("height", 0), ("height", 40000), ("width", 32768),  # 32768^2 > 2^28
-    ("bit_depth", 9), ("bit_depth", 12), ("chroma_format", 2), ("chroma_format", 4), ("ctu_size", 32),
-    ("min_cu_size", 16), ("max_tu_size", 16), ("qp", -1), ("qp", 52), ("nn_level_offset", 9),
-    ("nn_level_offset", -9), ("output_channels", 2), ("output_bit_depth", 10), ("color_matrix", 7),
-    ("model_id", b"short"), ("extension", bytes(1025)),
+    ("pic_width_minus1", -1), ("pic_width_minus1", 32768), ("pic_height_minus1", -1),
+    ("pic_height_minus1", 40000), ("pic_width_minus1", 32767),  # 32768^2 > 2^28
+    ("bit_depth_minus8", 1), ("bit_depth_minus8", 4), ("chroma_format_idc", 2), ("chroma_format_idc", 4),
+    ("log2_ctu_size_minus6", 2), ("log2_min_cu_size_minus2", 2), ("log2_max_tu_size_minus5", -1), ("pic_qp", -1),
+    ("pic_qp", 52), ("nn_level_offset", 9), ("nn_level_offset", -9), ("output_channels_minus1", 1),
+    ("color_matrix", 7), ("model_id", b"short"), ("extension_data", bytes(1025)), ("nn_patch_size_idc", 7),
 ])
 def test_header_fields_are_range_checked_on_write(field: str, value: object) -> None:
-    base = dataclasses.asdict(NN_HEADER) | ({"height": 32768} if field == "width" and value == 32768 else {})
+    base = dataclasses.asdict(NN_HEADER) | ({"pic_height_minus1": 32767} if value == 32767 else {})
     with pytest.raises(BitstreamError, match="picture header"):
         PictureHeader(**(base | {field: value}))
 
 
+def test_sizes_without_a_code_are_refused() -> None:
+    for size in (dict(ctu_size=32), dict(min_cu_size=16), dict(max_tu_size=16), dict(nn_patch_size=100)):
+        with pytest.raises(BitstreamError, match="picture header"):
+            PictureHeader.build(width=8, height=8, **size)
+
+
+def test_derived_variables_follow_the_elements() -> None:
+    h = NN_HEADER
+    assert (h.PicWidthInLumaSamples, h.PicHeightInLumaSamples, h.BitDepth, h.ChromaArrayType) == (1920, 1080, 10, 3)
+    assert (h.CtbSizeY, h.MinCbSizeY, h.MaxTbSizeY, h.NnMinCbSize, h.NnPatchSize) == (128, 8, 64, 32, 0)
+    assert (h.OutputChannels, h.OutputBitDepth) == (1, 16)
+
+
 def test_model_id_only_with_the_neural_tool() -> None:
     with pytest.raises(BitstreamError, match="model_id"):
-        PictureHeader(width=8, height=8, model_id=bytes(16))
+        PictureHeader.build(width=8, height=8, model_id=bytes(16))
     with pytest.raises(BitstreamError, match="model_id"):
-        PictureHeader(width=8, height=8, nn_compress_enable=True)
+        PictureHeader.build(width=8, height=8, nn_compress_enable_flag=True)
 
 
 def raw_header(**codes: int) -> bytes:
@@ -138,17 +153,17 @@ def test_raw_header_helper_matches_the_writer() -> None:
     w = BitWriter()
     w.write_bytes(MAGIC)
     w.u(VERSION, 8)
-    write_picture_header(w, PictureHeader(width=1920, height=1080))
+    picture_header(HeaderWriter(w), PictureHeader.build(width=1920, height=1080))
     w.u(0, 8)
     assert raw_header() == w.bytes()
 
 
 @pytest.mark.parametrize("codes, field", [
-    ({"bd": 1}, "bit_depth"), ({"bd": 3}, "bit_depth"), ({"cf": 2}, "chroma_format"), ({"qp": 52}, "qp"),
-    ({"qp": 63}, "qp"), ({"off": 9}, "nn_level_offset"), ({"off": -100}, "nn_level_offset"),
-    ({"ch": 1}, "output_channels"), ({"ch": 3}, "output_channels"), ({"cm": 200}, "color_matrix"),
-    ({"w": 32767, "h": 32767}, "width"), ({"ext": 1025}, "extension length"),
-    ({"ext": 10 ** 9}, "extension length"), ({"lf": 1, "lf_luma": 3}, "nn_lf_luma_mode"),
+    ({"bd": 1}, "bit_depth_minus8"), ({"bd": 3}, "bit_depth_minus8"), ({"cf": 2}, "chroma_format_idc"),
+    ({"qp": 52}, "pic_qp"), ({"qp": 63}, "pic_qp"), ({"off": 9}, "nn_level_offset"), ({"off": -100}, "nn_level_offset"),
+    ({"ch": 1}, "output_channels_minus1"), ({"ch": 3}, "output_channels_minus1"), ({"cm": 200}, "color_matrix"),
+    ({"w": 32767, "h": 32767}, "width"), ({"ext": 1025}, "extension_length"),
+    ({"ext": 10 ** 9}, "extension_length"), ({"lf": 1, "lf_luma": 3}, "nn_lf_luma_mode"),
     ({"lf": 1, "lf_chroma": 3}, "nn_lf_chroma_mode"),
 ])
 def test_header_fields_are_range_checked_on_read(codes: dict[str, int], field: str) -> None:
@@ -165,7 +180,7 @@ def test_container_inconsistencies_are_rejected() -> None:
     for n in range(len(data)):
         with pytest.raises(BitstreamError):
             read_container(data[:n])
-    one = write_container(PictureHeader(width=8, height=8), [(0, b"abc")])
+    one = write_container(PictureHeader.build(width=8, height=8), [(0, b"abc")])
     type_pos = len(one) - 3 - 4 - 1
     with pytest.raises(BitstreamError, match="unknown substream type"):
         read_container(one[:type_pos] + b"\x07" + one[type_pos + 1:])
@@ -200,13 +215,13 @@ def test_read_container_on_malformed_data_raises_only_bitstream_error(data: byte
 def test_loop_filter_fields_round_trip_and_are_checked() -> None:
     lf = dict(nn_lf_enabled_flag=True, nn_lf_luma_mode=2, nn_lf_chroma_mode=1, nn_lf_scale=(70, 50, 64),
               nn_lf_model_id=bytes(range(16)))
-    header = PictureHeader(width=72, height=40, **lf)
+    header = PictureHeader.build(width=72, height=40, **lf)
     assert read_container(write_container(header, SUBSTREAMS[:1]))[0] == header
     for bad, field in ((dict(lf, nn_lf_model_id=b""), "nn_lf_model_id"),
                        (dict(lf, nn_lf_scale=(128, 64, 64)), "nn_lf_scale"),
                        (dict(lf, nn_lf_chroma_mode=0, nn_lf_scale=(64, 50, 64)), "nn_lf_scale"),
-                       (dict(nn_lf_luma_mode=1), "loop filter fields")):
+                       (dict(nn_lf_luma_mode=1), "loop filter elements")):
         with pytest.raises(BitstreamError, match=field):
-            PictureHeader(width=72, height=40, **bad)
+            PictureHeader.build(width=72, height=40, **bad)
     with pytest.raises(BitstreamError, match="nn_lf_chroma_mode"):
-        PictureHeader(width=72, height=40, chroma_format=3, **lf)
+        PictureHeader.build(width=72, height=40, chroma_format_idc=3, **lf)

@@ -22,8 +22,8 @@ def make_search(image: np.ndarray, cfg: SearchConfig, **options) -> CtuSearch:
     header = encoder.header_for(src)
     geo = PictureGeometry.from_header(header)
     state = ParseState(geo)
-    return CtuSearch(geo, header.qp, header.bit_depth, src.planes, PictureBuffer(geo, header.bit_depth), state,
-                     TreeSyntax(geo, state, HOST_CONTEXTS), RateEstimator(CONTEXT_TABLE, header.qp), cfg)
+    return CtuSearch(geo, header.pic_qp, header.BitDepth, src.planes, PictureBuffer(geo, header.BitDepth), state,
+                     TreeSyntax(geo, state, HOST_CONTEXTS), RateEstimator(CONTEXT_TABLE, header.pic_qp), cfg)
 
 
 @pytest.mark.parametrize("rdoq", [False, True])
@@ -78,7 +78,7 @@ def test_luma_then_chroma_rate_equals_syntax_order_rate():
     coders = []
     for _ in range(2):
         state = ParseState(geo)
-        coders.append((TreeSyntax(geo, state, HOST_CONTEXTS), RateEstimator(CONTEXT_TABLE, decoded.header.qp)))
+        coders.append((TreeSyntax(geo, state, HOST_CONTEXTS), RateEstimator(CONTEXT_TABLE, decoded.header.pic_qp)))
     (in_order, est_a), (luma_first, est_b) = coders
     for cu in decoded.host.cus:
         depth = geo.ctu_log2 - cu.log2_size

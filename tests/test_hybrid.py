@@ -57,7 +57,7 @@ def test_forced_nn_decodes_to_reconstruction(force_nn, shape, qp, options):
     assert_exact(result)
     assert result.stats.area_by_mode["nn"] > 0
     header, streams = read_container(result.bitstream)
-    assert header.nn_compress_enable and [t for t, _ in streams] == [SubstreamType.HOST_CABAC,
+    assert header.nn_compress_enable_flag and [t for t, _ in streams] == [SubstreamType.HOST_CABAC,
                                                                       SubstreamType.NN_LATENTS]
 
 
@@ -132,7 +132,8 @@ def test_nn_cu_syntax_is_inferred(force_nn):
     out = io.StringIO()
     result = Encoder(qp=32, nn_decision="ctu", ctu_size=64).encode(synthetic_rgb(64, 64), trace_sink=ChannelTrace(out))
     names = [line.split()[0] for line in out.getvalue().splitlines()]
-    assert names == ["nn_compress_flag", "end_of_slice_segment_flag"]
+    tree = names[names.index("extension_data") + 1:]            # after picture_header()
+    assert tree == ["log2_lanes", "nn_compress_flag", "end_of_slice_segment_flag"]
     assert_exact(result)
 
 
@@ -147,10 +148,10 @@ def test_encoder_and_decoder_traces_agree(force_nn):
 
 
 def test_no_nn_cu_means_no_nn_syntax():
-    """Where no CU chose the NN, the picture is written with nn_compress_enable = 0 (no flags)."""
+    """Where no CU chose the NN, the picture is written with nn_compress_enable_flag = 0 (no flags)."""
     result = Encoder(qp=32, nn_sizes=(128,)).encode(synthetic_rgb(64, 64))   # no 128x128 CU fits
     header, streams = read_container(result.bitstream)
-    assert not header.nn_compress_enable and len(streams) == 1
+    assert not header.nn_compress_enable_flag and len(streams) == 1
     assert result.stats.area_by_mode == {"host": 1.0, "nn": 0.0}
     assert_exact(result)
 
@@ -210,21 +211,21 @@ def test_missing_or_foreign_nn_substream_is_refused(forced_stream):
 def test_nn_substream_without_nn_enable_is_refused():
     data = Encoder(qp=32, mode="host").encode(synthetic_rgb(32, 32)).bitstream
     header, streams = read_container(data)
-    with pytest.raises(BitstreamError, match="nn_compress_enable = 0"):
+    with pytest.raises(BitstreamError, match="nn_compress_enable_flag = 0"):
         decode_full(write_container(header, streams + [(SubstreamType.NN_LATENTS, b"\0")]))
 
 
 def test_header_nn_fields_round_trip_and_range():
     from bitstream.container import PictureHeader
-    base = dict(width=64, height=64, nn_compress_enable=True, model_id=bytes(range(16)))
-    header = PictureHeader(**base, nn_min_cu_size=64, nn_flag_coding=2, nn_delta_level_enabled=True,
-                           nn_deblocking_enabled=False, nn_level_offset=-3)
+    base = dict(width=64, height=64, nn_compress_enable_flag=True, model_id=bytes(range(16)))
+    header = PictureHeader.build(**base, nn_min_cu_size=64, nn_flag_coding=2, nn_delta_level_enabled_flag=True,
+                                 nn_deblocking_enabled_flag=False, nn_level_offset=-3)
     assert read_container(write_container(header, []))[0] == header
     for bad in ({"nn_min_cu_size": 16}, {"nn_min_cu_size": 128, "ctu_size": 64}, {"nn_flag_coding": 3}):
         with pytest.raises(BitstreamError):
-            PictureHeader(**{**base, **bad})
+            PictureHeader.build(**{**base, **bad})
     with pytest.raises(BitstreamError):
-        PictureHeader(width=64, height=64, nn_delta_level_enabled=True)   # NN fields without the tool
+        PictureHeader.build(width=64, height=64, nn_delta_level_enabled_flag=True)   # NN fields without the tool
 
 
 def test_nn_edges_deblocked_only_when_enabled():

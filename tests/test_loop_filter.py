@@ -83,7 +83,7 @@ def forced_post_search(modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64)
 
     def post_search(header, planes, cus):
         from dataclasses import replace
-        chroma = header.chroma_format == 1
+        chroma = header.chroma_format_idc == 1
         m = (modes[0], modes[1] if chroma else 0)
         header = replace(header, nn_lf_enabled_flag=True, nn_lf_luma_mode=m[0], nn_lf_chroma_mode=m[1],
                          nn_lf_scale=(scales[0] if m[0] else 64,) + ((scales[1], scales[2]) if m[1] else (64, 64)),
@@ -150,7 +150,7 @@ def test_filter_lowers_the_cost_where_it_is_used():
     on = Encoder(EncoderConfig(mode="host", qp=42)).encode(image)
     off = Encoder(EncoderConfig(mode="host", qp=42, nn_loop_filter=False)).encode(image)
     src = prepare_source(image, EncoderConfig())
-    lam = __import__("host.quant", fromlist=["qp_to_lambda"]).qp_to_lambda(42, 8)
+    lam = __import__("host.encoder.quant", fromlist=["qp_to_lambda"]).qp_to_lambda(42, 8)
 
     def cost(r):
         sse = sum(float(np.sum((o.astype(np.int64) - p) ** 2)) for o, p in zip(src.planes, r.planes))
@@ -164,11 +164,11 @@ def test_traces_match_and_name_the_flags():
     enc_trace, dec_trace = io.StringIO(), io.StringIO()
     host = forced_roundtrip(image)
     from host.encoder.picture import trace_encoding
-    trace_encoding(host, enc_trace)
     from bitstream.container import SubstreamType, write_container
-    data = write_container(host.header, [(SubstreamType.HOST_CABAC, host.payload)])
+    data = write_container(host.header, [(SubstreamType.HOST_CABAC, host.payload)], trace_sink=enc_trace)
+    trace_encoding(host, enc_trace)
     decode_full(data, trace_sink=dec_trace)
-    assert enc_trace.getvalue() == dec_trace.getvalue()
+    assert enc_trace.getvalue() == dec_trace.getvalue() and "nn_lf_enabled_flag = 1" in enc_trace.getvalue()
     assert "nn_lf_ctb_flag" in enc_trace.getvalue()
 
 

@@ -25,7 +25,7 @@ from pictures import synthetic_gray, synthetic_rgb
 def test_patch_coding_decodes_to_reconstruction(shape, options):
     result = Encoder(mode="nn", level=4, **options).encode(synthetic_rgb(*shape, seed=shape[0]))
     header, _ = read_container(result.bitstream)
-    assert header.nn_patch_size == options["nn_patch_size"]
+    assert header.NnPatchSize == options["nn_patch_size"]
     assert np.array_equal(decode_full(result.bitstream).picture, result.reconstruction)
 
 
@@ -118,15 +118,15 @@ def test_grid_covers_the_picture_evenly_and_ends_flush():
 
 
 def test_header_range_checks():
-    base = dict(width=64, height=64, nn_compress_enable=True, model_id=bytes(16))
-    header = PictureHeader(**base, nn_patch_size=256, nn_patch_overlap=16)
+    base = dict(width=64, height=64, nn_compress_enable_flag=True, model_id=bytes(16))
+    header = PictureHeader.build(**base, nn_patch_size=256, nn_patch_overlap=16)
     assert read_container(write_container(header, []))[0] == header
     for bad in ({"nn_patch_size": 100}, {"nn_patch_size": 64, "nn_patch_overlap": 3},
                 {"nn_patch_size": 64, "nn_patch_overlap": 34}):
         with pytest.raises(BitstreamError):
-            PictureHeader(**{**base, **bad})
+            PictureHeader.build(**{**base, **bad})
     with pytest.raises(BitstreamError):
-        PictureHeader(width=64, height=64, nn_patch_size=64)
+        PictureHeader.build(width=64, height=64, nn_patch_size=64)
 
 
 def test_truncated_patch_stream_is_refused():
@@ -138,4 +138,4 @@ def test_truncated_patch_stream_is_refused():
     with pytest.raises(BitstreamError):
         decode_full(write_container(header, [(kind, bytes([99]) + payload[1:])]))      # no such level
     with pytest.raises(BitstreamError):                                                 # one patch more
-        decode_full(write_container(dataclasses.replace(header, width=200), streams))
+        decode_full(write_container(dataclasses.replace(header, pic_width_minus1=199), streams))

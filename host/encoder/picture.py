@@ -37,7 +37,7 @@ class HostEncoding:
 def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode], trace_sink=None,
               nn_params: NNTreeParams | None = None,
               lf: LoopFilterCtbFlags | None = None) -> tuple[bytes, dict[str, float]]:
-    sc = SyntaxWriter(CONTEXT_TABLE, header.qp)
+    sc = SyntaxWriter(CONTEXT_TABLE, header.pic_qp)
     sc.trace_sink = trace_sink
     syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn_params, lf)
     for i, root in enumerate(ctus):
@@ -54,11 +54,11 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     ``post_search(header, deblocked planes, cus) -> (header, CTU flags, planes, stats)``: the neural
     loop filter's decisions (``nntools.encoder.loop_filter``), None to leave it off."""
     geo = PictureGeometry.from_header(header)
-    buf = PictureBuffer(geo, header.bit_depth)
+    buf = PictureBuffer(geo, header.BitDepth)
     state = ParseState(geo)
-    est = RateEstimator(CONTEXT_TABLE, header.qp)
+    est = RateEstimator(CONTEXT_TABLE, header.pic_qp)
     nn_params = nn.params if nn is not None else None
-    search = CtuSearch(geo, header.qp, header.bit_depth, original, buf, state,
+    search = CtuSearch(geo, header.pic_qp, header.BitDepth, original, buf, state,
                        TreeSyntax(geo, state, HOST_CONTEXTS, nn_params), est, cfg,
                        rd_sink=rd_sink, nn=nn)
     ctus = []
@@ -74,8 +74,8 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     if nn is not None and not any(cu.mode == CuMode.NN for cu in cus):
         header, nn_params = header.without_nn(), None     # same decisions and samples, no flags to pay
     planes = buf.planes
-    if header.deblocking_enabled:
-        planes = loop_filter(planes, cus, geo, header.qp, header.bit_depth, header.nn_deblocking_enabled)
+    if header.deblocking_enabled_flag:
+        planes = loop_filter(planes, cus, geo, header.pic_qp, header.BitDepth, header.nn_deblocking_enabled_flag)
     lf, lf_stats = None, {}
     if post_search is not None:
         header, lf, planes, lf_stats = post_search(header, planes, cus)

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bitstream.container import PictureHeader, SubstreamType, write_container
+from bitstream.container import (NN_PATCH_SIZES, PictureHeader, SubstreamType, picture_header, read_container,
+                                 write_container)
+from bitstream.header_coder import HeaderWriter
 from host.encoder.picture import HostEncoding, encode_host, trace_encoding
 from host.encoder.search import SearchConfig
 from host.partition import CuMode, PictureGeometry
@@ -45,16 +47,17 @@ class Encoder:
         c = self.config
         nn = c.mode != "host"
         hybrid = c.mode == "hybrid"
-        return PictureHeader(
-            width=src.width, height=src.height, bit_depth=src.bit_depth, chroma_format=src.chroma_format,
-            ctu_size=c.ctu_size, min_cu_size=c.min_cu_size, max_tu_size=c.max_tu_size, qp=c.qp,
-            deblocking_enabled=c.deblocking, dst4_enabled=c.dst4, nn_compress_enable=nn,
+        return PictureHeader.build(
+            width=src.width, height=src.height, bit_depth=src.bit_depth, chroma_format_idc=src.chroma_format,
+            ctu_size=c.ctu_size, min_cu_size=c.min_cu_size, max_tu_size=c.max_tu_size, pic_qp=c.qp,
+            deblocking_enabled_flag=c.deblocking, dst4_enabled_flag=c.dst4, nn_compress_enable_flag=nn,
             nn_level_offset=c.nn_level_offset if hybrid else 0,
             nn_min_cu_size=(32 if c.nn_decision == "cu" else c.ctu_size) if hybrid else 32,
             nn_flag_coding=NN_FLAG_CODINGS.index(c.nn_flag_coding) if hybrid else 0,
-            nn_delta_level_enabled=c.nn_delta_level and hybrid, nn_deblocking_enabled=c.nn_deblocking or not hybrid,
-            nn_residual_enabled=c.nn_residual and hybrid, nn_dc_enabled=c.nn_dc and hybrid,
-            nn_cbcr_separate=c.nn_cbcr_separate and hybrid and src.chroma_format != 0,
+            nn_delta_level_enabled_flag=c.nn_delta_level and hybrid,
+            nn_deblocking_enabled_flag=c.nn_deblocking or not hybrid,
+            nn_residual_enabled_flag=c.nn_residual and hybrid, nn_dc_enabled_flag=c.nn_dc and hybrid,
+            nn_cbcr_separate_flag=c.nn_cbcr_separate and hybrid and src.chroma_format != 0,
             output_channels=src.output_channels, output_bit_depth=src.output_bit_depth,
             color_matrix=src.color_matrix, model_id=self.nn_bundle().model_id if nn else b"",
             nn_patch_size=c.nn_patch_size if c.mode == "nn" else 0,
@@ -76,7 +79,10 @@ class Encoder:
         src = prepare_source(image, c)
         header = self.header_for(src)
         if c.mode == "nn":
-            return self._encode_nn(src, header, t0, c.level)
+            result = self._encode_nn(src, header, t0, c.level)
+            if trace_sink is not None:
+                self._trace(result, None, None, trace_sink)
+            return result
         hybrid = c.mode == "hybrid"
         host_check = hybrid and c.host_picture_check
         bar = None
@@ -88,23 +94,45 @@ class Encoder:
         nn = self._nn_candidates(src, header) if hybrid else None
         rd_sink = getattr(trace_sink, "rd_sink", None)
         post_search = self.loop_filter_search(src)
-        host = encode_host(header, src.planes, self.search_config(), trace_sink=None if host_check else trace_sink,
-                           progress=bar, nn=nn, rd_sink=rd_sink, post_search=post_search)
+        host = encode_host(header, src.planes, self.search_config(), progress=bar, nn=nn, rd_sink=rd_sink,
+                           post_search=post_search)
         result = self._package(src, host, nn, t0)
         if host_check:
             host, result = self._host_picture_check(src, header, host, result, nn, t0, bar, rd_sink, post_search)
-            if trace_sink is not None:
-                trace_encoding(host, trace_sink, nn.params if host.header.nn_compress_enable else None)
         if bar is not None:
             bar.close()
         if hybrid and c.nn_picture_check:
             from hybridcodec.nn_blocks import base_level
-            whole = self._encode_nn(src, replace(header.without_nn(), nn_compress_enable=True, model_id=header.model_id,
-                                                 nn_patch_size=c.nn_patch_size, nn_patch_overlap=c.nn_patch_overlap),
+            whole = self._encode_nn(src, replace(header.without_nn(), nn_compress_enable_flag=True,
+                                                 model_id=header.model_id,
+                                                 nn_patch_size_idc=NN_PATCH_SIZES.index(c.nn_patch_size),
+                                                 nn_patch_overlap=c.nn_patch_overlap),
                                     t0, base_level(self.nn_bundle(), header))
             if self._cost(whole, src, header) < self._cost(result, src, header):
-                result = whole
+                result, host = whole, None
+        if trace_sink is not None:
+            self._trace(result, host, nn, trace_sink)
         return replace(result, stats=replace(result.stats, seconds=time.perf_counter() - t0))
+
+    @staticmethod
+    def _trace(result: EncodeResult, host: HostEncoding | None, nn, trace_sink) -> None:
+        """The syntax trace of the picture kept, by the writer back-ends in the decoder's parse order:
+        picture_header(), the NN substream's prefix elements, then the coding tree of a host or hybrid
+        picture.  Serialisation is deterministic, so this is the trace of ``result.bitstream``."""
+        header, substreams = read_container(result.bitstream)
+        nn_payload = dict(substreams).get(SubstreamType.NN_LATENTS)
+        if nn_payload is not None:
+            from nntools.codec import nn_latent_stream
+            from nntools.picture import nn_picture
+        hw = HeaderWriter(trace_sink=trace_sink)
+        picture_header(hw, header)
+        if host is None:
+            nn_picture(hw, nn_payload[0])
+            nn_latent_stream(hw, nn_payload[1])
+            return
+        if nn_payload is not None:
+            nn_latent_stream(hw, nn_payload[0])
+        trace_encoding(host, trace_sink, nn.params if host.header.nn_compress_enable_flag else None)
 
     def loop_filter_search(self, src: SourcePicture):
         """The loop filter's decisions as ``encode_host`` takes them, or None when it is off."""
@@ -146,7 +174,7 @@ class Encoder:
 
     def _package(self, src: SourcePicture, host: HostEncoding, nn, t0: float) -> EncodeResult:
         """Container of a host or hybrid picture (``host.header``: a hybrid picture whose search chose
-        no NN CU is written with nn_compress_enable = 0)."""
+        no NN CU is written with nn_compress_enable_flag = 0)."""
         header = host.header
         bits = dict(host.bits_by_category)
         substreams = [(SubstreamType.HOST_CABAC, host.payload)]
@@ -166,14 +194,14 @@ class Encoder:
     def _cost(self, result: EncodeResult, src: SourcePicture, header: PictureHeader) -> float:
         """J = SSE(Y + Cb + Cr over the coded picture) + λ·bits, for the whole-picture decision."""
         sse = sum(float(np.sum((o.astype(np.int64) - r) ** 2)) for o, r in zip(src.planes, result.planes))
-        return sse + qp_to_lambda(header.qp, header.bit_depth) * 8 * len(result.bitstream)
+        return sse + qp_to_lambda(header.pic_qp, header.BitDepth) * 8 * len(result.bitstream)
 
     def _encode_nn(self, src: SourcePicture, header: PictureHeader, t0: float, level: int) -> EncodeResult:
         from nntools.encoder import encode_patches, encode_picture
         c = self.config
-        if header.nn_patch_size:
+        if header.NnPatchSize:
             payload, planes = encode_patches(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,
-                                             header.nn_patch_size, header.nn_patch_overlap, c.nn_patch_batch,
+                                             header.NnPatchSize, header.nn_patch_overlap, c.nn_patch_batch,
                                              c.refine_config(), c.nn_rdoq_scale)
         else:
             payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,

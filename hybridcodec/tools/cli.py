@@ -83,7 +83,7 @@ def _add_encode(sub) -> None:
                    help="also code the whole picture with the NN and keep the cheaper (default %(default)s)")
     n.add_argument("--host-picture-check", action=argparse.BooleanOptionalAction,
                    default=EncoderConfig.host_picture_check,
-                   help="also code the picture host-only (nn_compress_enable 0) and keep the cheaper, so a "
+                   help="also code the picture host-only (nn_compress_enable_flag 0) and keep the cheaper, so a "
                         "hybrid picture never costs more than host-only; off: about 40%% less encode time "
                         "(default %(default)s)")
     lf = p.add_argument_group("neural loop filter (modes host and hybrid; a CNN after deblocking, per CTU)")
@@ -321,8 +321,8 @@ def cmd_decode(args) -> dict:
     seconds = time.perf_counter() - t0
     write_picture(args.output, result.picture)
     h = result.header
-    return {"input": args.input, "output": args.output, "width": h.width, "height": h.height,
-            "bytes": len(data), "bpp": round(8 * len(data) / (h.width * h.height), 5),
+    return {"input": args.input, "output": args.output, "width": h.PicWidthInLumaSamples, "height": h.PicHeightInLumaSamples,
+            "bytes": len(data), "bpp": round(8 * len(data) / (h.PicWidthInLumaSamples * h.PicHeightInLumaSamples), 5),
             "decode_seconds": round(seconds, 3)}
 
 

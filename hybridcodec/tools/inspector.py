@@ -1,7 +1,8 @@
 """Bitstream inspector: the decoder run with a sink that keeps every syntax element as data.
 
 ``inspect_bitstream(data)`` decodes the picture with :class:`ElementCollector` as the trace sink, so
-what it reports is exactly what the decoder parsed (no second parser): the picture header, the
+what it reports is exactly what the decoder parsed (no second parser): the picture header (as
+``bitstream.container.picture_header`` parses and traces it), the
 substreams, per CTU the coding tree (CU sizes and positions, intra modes, QP, coded-block flags; in
 hybrid pictures nn_compress_flag and the NN level) and the bits spent per syntax category, per CU, and
 per pixel; for a picture the neural tool codes as patches, the patch grid (the decoder's own
@@ -26,6 +27,7 @@ import numpy as np
 from bitstream.container import (NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, NN_PATCH_SIZES, PictureHeader, SubstreamType,
                                  read_container)
 from bitstream.errors import BitstreamError
+from bitstream.header_coder import HEADER_CATEGORY
 from host.decoder import decode_host
 from host.partition import UNIT, CodingNode, CodingUnit, CuMode, PictureGeometry, component_blocks
 from hybridcodec.decoder import DecodeResult, decode_full, loop_filter_for
@@ -53,9 +55,13 @@ class ElementCollector:
 
     def __init__(self) -> None:
         self.elements: list[Element] = []
+        self.header: dict[str, object] = {}      # picture_header() elements in coding order
         self._ctu = 0
 
     def element(self, name: str, value, where: dict, bits: float, category: str) -> None:
+        if category == HEADER_CATEGORY:
+            self.header[name] = value
+            return
         self.elements.append(Element(self._ctu, name, value, dict(where), bits, category))
         if name == CTU_END:
             self._ctu += 1
@@ -179,11 +185,11 @@ class NnPatch:
 
 def patch_grid(header: PictureHeader):
     """The ``nntools.patches.PatchGrid`` of a picture coded as patches, None for any other picture."""
-    if not (header.nn_compress_enable and header.nn_patch_size):
+    if not (header.nn_compress_enable_flag and header.NnPatchSize):
         return None
     from nntools.patches import PatchGrid
     geo = PictureGeometry.from_header(header)
-    return PatchGrid(geo.coded_width, geo.coded_height, header.nn_patch_size, header.nn_patch_overlap)
+    return PatchGrid(geo.coded_width, geo.coded_height, header.NnPatchSize, header.nn_patch_overlap)
 
 
 @dataclass
@@ -214,54 +220,13 @@ class Inspection:
         return [cu for ctu in self.ctus for cu in ctu.cus]
 
 
-def header_elements(h: PictureHeader) -> dict[str, object]:
-    """The picture header as its coded elements, in coding order (bitstream/container.py)."""
-    elements = {
-        "pic_width_minus1": h.width - 1, "pic_height_minus1": h.height - 1,
-        "bit_depth_minus8": h.bit_depth - 8, "chroma_format_idc": h.chroma_format,
-        "log2_ctu_size_minus6": h.ctu_size.bit_length() - 7,
-        "log2_min_cu_size_minus2": h.min_cu_size.bit_length() - 3,
-        "log2_max_tu_size_minus5": h.max_tu_size.bit_length() - 6, "pic_qp": h.qp,
-        "deblocking_enabled_flag": int(h.deblocking_enabled), "dst4_enabled_flag": int(h.dst4_enabled),
-        "nn_compress_enable_flag": int(h.nn_compress_enable), "nn_level_offset": h.nn_level_offset,
-    }
-    if h.nn_compress_enable:
-        elements.update({"log2_nn_min_cu_size_minus5": h.nn_min_cu_size.bit_length() - 6,
-                         "nn_flag_coding": h.nn_flag_coding,
-                         "nn_delta_level_enabled_flag": int(h.nn_delta_level_enabled),
-                         "nn_deblocking_enabled_flag": int(h.nn_deblocking_enabled),
-                         "nn_residual_enabled_flag": int(h.nn_residual_enabled),
-                         "nn_dc_enabled_flag": int(h.nn_dc_enabled),
-                         "nn_cbcr_separate_flag": int(h.nn_cbcr_separate),
-                         "nn_patch_size_idc": NN_PATCH_SIZES.index(h.nn_patch_size)})
-        if h.nn_patch_size:
-            elements["nn_patch_overlap"] = h.nn_patch_overlap
-    elements["nn_lf_enabled_flag"] = int(h.nn_lf_enabled_flag)
-    if h.nn_lf_enabled_flag:
-        elements["nn_lf_luma_mode"] = h.nn_lf_luma_mode
-        if h.nn_lf_luma_mode:
-            elements["nn_lf_scale[0]"] = h.nn_lf_scale[0]
-        if h.chroma_format == 1:
-            elements["nn_lf_chroma_mode"] = h.nn_lf_chroma_mode
-            if h.nn_lf_chroma_mode:
-                elements["nn_lf_scale[1]"], elements["nn_lf_scale[2]"] = h.nn_lf_scale[1], h.nn_lf_scale[2]
-    elements.update({"output_channels_minus1": h.output_channels - 1,
-                     "output_bit_depth_16_flag": int(h.output_bit_depth == 16), "color_matrix": h.color_matrix})
-    if h.nn_compress_enable:
-        elements["model_id"] = h.model_id.hex()
-    if h.nn_lf_enabled_flag:
-        elements["nn_lf_model_id"] = h.nn_lf_model_id.hex()
-    elements["extension_length"] = len(h.extension)
-    return elements
-
-
 def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
     """Decode ``data`` and describe it; raises ``BitstreamError`` where the decoder would."""
     collector = ElementCollector()
     result, meter = _decode(data, collector)
     header = result.header
     _, substreams = read_container(bytes(data))
-    info = Inspection(file, len(data), header.width, header.height, "host", header_elements(header),
+    info = Inspection(file, len(data), header.PicWidthInLumaSamples, header.PicHeightInLumaSamples, "host", collector.header,
                       [{"type": kind.name, "bytes": len(payload)} for kind, payload in substreams], {},
                       area_by_mode={"host": 1.0, "nn": 0.0}, picture=result.picture)
     geo = PictureGeometry.from_header(header)
@@ -294,7 +259,7 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
         latents = sum(meter.bits.values())
         info.bits_by_category["nn_latents"] = latents
         info.bits_by_category["nn_flush"] = 8.0 * len(dict(substreams).get(SubstreamType.NN_LATENTS, b"")) - latents
-        nn_area = sum(_visible_area(cu, header) for cu in nn_cus) / (header.width * header.height)
+        nn_area = sum(_visible_area(cu, header) for cu in nn_cus) / (header.PicWidthInLumaSamples * header.PicHeightInLumaSamples)
         info.area_by_mode = {"host": 1.0 - nn_area, "nn": nn_area}
     return info
 
@@ -306,8 +271,9 @@ def _decode(data: bytes, sink: ElementCollector) -> tuple[DecodeResult, NNLatent
         raise BitstreamError(f"expected bytes, got {type(data).__name__}")
     header, substreams = read_container(bytes(data))
     streams = dict(substreams)
-    if not (header.nn_compress_enable and SubstreamType.HOST_CABAC in streams and len(streams) == len(substreams)):
+    if not (header.nn_compress_enable_flag and SubstreamType.HOST_CABAC in streams and len(streams) == len(substreams)):
         return decode_full(data, trace_sink=sink), None
+    read_container(bytes(data), sink)               # the header's elements
     from hybridcodec.nn_blocks import NNBlockDecoder
     from nntools.picture import bundle_for
     meter = NNLatentMeter(NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS)))
@@ -397,12 +363,12 @@ def _cu_info(cu: CodingUnit, depth: int, header: PictureHeader, geo: PictureGeom
         if not nn or (blk.c_idx and not cu.nn_cbcr):       # NN CUs: only host-coded chroma has blocks
             cbf[COMPONENT_NAMES[blk.c_idx]].append(int(flag))
     chroma = geo.num_components > 1
-    return CuInfo(cu.x, cu.y, cu.size, depth, header.qp, "NxN" if cu.part_nxn else "2Nx2N", list(cu.luma_modes),
+    return CuInfo(cu.x, cu.y, cu.size, depth, header.pic_qp, "NxN" if cu.part_nxn else "2Nx2N", list(cu.luma_modes),
                   cu.chroma_mode_idx if chroma else None, cu.chroma_mode if chroma else None, cbf,
-                  coding="nn" if nn else "host", nn_compress_flag=int(nn) if header.nn_compress_enable else None,
+                  coding="nn" if nn else "host", nn_compress_flag=int(nn) if header.nn_compress_enable_flag else None,
                   nn_level=cu.nn_level if nn else None, nn_residual=cu.nn_residual if nn else None,
                   nn_dc=list(cu.nn_dc) if nn and cu.nn_dc else None,
-                  nn_compress_flag_cbcr=cu.nn_cbcr if nn and header.nn_cbcr_separate else None)
+                  nn_compress_flag_cbcr=cu.nn_cbcr if nn and header.nn_cbcr_separate_flag else None)
 
 
 def _add(counts: dict[str, float], category: str, bits: float) -> None:
@@ -424,7 +390,7 @@ def _sum_categories(elements) -> dict[str, float]:
 
 
 def _visible_area(cu: CuInfo, header: PictureHeader) -> int:
-    return max(0, min(cu.x + cu.size, header.width) - cu.x) * max(0, min(cu.y + cu.size, header.height) - cu.y)
+    return max(0, min(cu.x + cu.size, header.PicWidthInLumaSamples) - cu.x) * max(0, min(cu.y + cu.size, header.PicHeightInLumaSamples) - cu.y)
 
 
 # ---- rendering -------------------------------------------------------------------------------------------

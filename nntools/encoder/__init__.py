@@ -12,7 +12,9 @@ import numpy as np
 import torch
 
 from bitstream.rans import RansEncoder, estimate_bits, lane_count_for
-from nntools.codec import LatentCoder, NNBundle, hyper_features, select, z_indexes
+from bitstream.header_coder import HeaderWriter
+from nntools.codec import LatentCoder, NNBundle, hyper_features, nn_latent_stream, select, z_indexes
+from nntools.picture import nn_picture, output_to_planes
 from nntools.encoder.rdoq import RDOQ_SCALE, Rdoq, rdoq_symbols, synthesis_gains
 from nntools.encoder.refine import RefineConfig, refine_latents
 from nntools.training.export import float_model
@@ -20,6 +22,13 @@ from nntools.training.level_map import training_slopes
 from nntools.training.model import NNCodecModel
 
 Pass = tuple[np.ndarray, np.ndarray]      # (symbols, table indexes) of one rANS pass
+
+
+def _written(syntax, value: int) -> bytes:
+    """The bytes of a one-element prefix syntax function (nn_picture(), nn_latent_stream())."""
+    hw = HeaderWriter()
+    syntax(hw, value)
+    return hw.output()
 _ANALYSIS: dict[tuple[str, bytes], NNCodecModel] = {}
 
 
@@ -122,7 +131,7 @@ class StreamWriter:
 
     def finish(self) -> bytes:
         lanes = lane_count_for(self.bits)
-        return bytes([lanes.bit_length() - 1]) + self.encoder.finish(lanes)
+        return _written(nn_latent_stream, lanes.bit_length() - 1) + self.encoder.finish(lanes)
 
 
 def write_stream(bundle: NNBundle, regions: list[CodedRegion]) -> bytes:
@@ -146,12 +155,11 @@ def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
     """Whole-picture NN coding at the λ the level was trained for: (nn_picture payload, the decoder's
     reconstruction of the planes)."""
     from nntools.encoder.input import planes_to_input
-    from nntools.picture import output_to_planes
     h, w = planes[0].shape
     lam = float(training_slopes(bundle.config.lambdas, bit_depth)[level])
     payload, x_hat = encode_latents(bundle, planes_to_input(planes, chroma_format, bit_depth), level, refine,
                                     lam, (1 << bit_depth) - 1, rdoq_scale)
-    return bytes([level]) + payload, output_to_planes(x_hat, chroma_format, bit_depth, h, w)
+    return _written(nn_picture, level) + payload, output_to_planes(x_hat, chroma_format, bit_depth, h, w)
 
 
 def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int, level: int,
@@ -164,7 +172,6 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
     only its binarised symbols (8 bytes each) until the stream is written."""
     from nntools.patches import PatchGrid, PatchMerger
     from nntools.encoder.input import planes_to_input
-    from nntools.picture import output_to_planes
     h, w = planes[0].shape
     grid = PatchGrid(w, h, patch, overlap)
     ph, pw = grid.patch_shape()
@@ -181,7 +188,7 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
             merger.add(px, py, output_to_planes(region.x_hat, chroma_format, bit_depth, ph, pw))
             writer.add(region)
         del coded
-    return bytes([level]) + writer.finish(), merger.planes()
+    return _written(nn_picture, level) + writer.finish(), merger.planes()
 
 
 def patch_planes(planes: list[np.ndarray], x: int, y: int, height: int, width: int,

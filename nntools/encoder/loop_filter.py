@@ -41,8 +41,8 @@ def full_correction(weights: LoopFilterWeights, planes: list[np.ndarray], header
     corr = np.zeros((6, half_h, half_w), dtype=np.int32)
     for rect in tiles(half_h, half_w):
         y0, y1, x0, x1 = rect
-        corr[:, y0:y1, x0:x1] = tile_correction(weights, planes, header.chroma_format, header.bit_depth,
-                                                header.qp, rect, edges)
+        corr[:, y0:y1, x0:x1] = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth,
+                                                header.pic_qp, rect, edges)
     return [luma_correction(corr[:4]), corr[4], corr[5]]
 
 
@@ -71,13 +71,13 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
     """(header with the loop-filter fields, CTU flags or None, output planes, decision statistics)."""
     edges = picture_edges(weights, cus, header)
     corr = full_correction(weights, deblocked, header, edges)
-    comps = [[0]] + ([[1, 2]] if header.chroma_format == CHROMA_420 and cfg.chroma else [])
-    ctu = header.ctu_size
+    comps = [[0]] + ([[1, 2]] if header.chroma_format_idc == CHROMA_420 and cfg.chroma else [])
+    ctu = header.CtbSizeY
     error = [o.astype(np.int64) - d for o, d in zip(original, deblocked)]
     rows, cols = -(-deblocked[0].shape[0] // ctu), -(-deblocked[0].shape[1] // ctu)
     scales = [NN_LF_SCALE_ONE] * 3
     modes, flags, delta = [NN_LF_OFF, NN_LF_OFF], np.zeros((2, rows, cols), dtype=np.uint8), {}
-    est = RateEstimator(CONTEXT_TABLE, header.qp)
+    est = RateEstimator(CONTEXT_TABLE, header.pic_qp)
     base = HOST_CONTEXTS.nn_lf_ctb_flag
     stats = {}
     for lc, members in enumerate(comps):
@@ -88,8 +88,8 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
             for k in members:
                 if cfg.scale:
                     mask = np.kron(keep, np.ones((block, block), dtype=bool))[:error[k].shape[0], :error[k].shape[1]]
-                    scales[k] = least_squares_scale(error[k], corr[k], mask, header.bit_depth)
-                filtered = apply_correction(deblocked[k], corr[k], scales[k], header.bit_depth)
+                    scales[k] = least_squares_scale(error[k], corr[k], mask, header.BitDepth)
+                filtered = apply_correction(deblocked[k], corr[k], scales[k], header.BitDepth)
                 after = (original[k].astype(np.int64) - filtered) ** 2
                 gain += ctu_sums(error[k] ** 2 - after, block)     # SSE saved by filtering each CTU
             keep = gain > 0

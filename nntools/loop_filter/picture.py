@@ -22,7 +22,7 @@ def picture_edges(weights: LoopFilterWeights, cus, header: PictureHeader) -> np.
     from host.edges import boundary_strengths
     from host.partition import PictureGeometry
     geo = PictureGeometry.from_header(header)
-    bs_ver, bs_hor = boundary_strengths(cus, geo, header.nn_deblocking_enabled)
+    bs_ver, bs_hor = boundary_strengths(cus, geo, header.nn_deblocking_enabled_flag)
     return edge_plane(bs_ver > 0, bs_hor > 0, geo.coded_height // 2, geo.coded_width // 2)
 
 
@@ -30,18 +30,18 @@ def filter_picture(weights: LoopFilterWeights, planes: list[np.ndarray], header:
                    lf: LoopFilterCtbFlags, edges: np.ndarray | None = None, tile: int = TILE) -> list[np.ndarray]:
     """The loop-filtered planes (new arrays; ``planes`` is not changed)."""
     out = [p.copy() for p in planes]
-    ctu = header.ctu_size
+    ctu = header.CtbSizeY
     if tile * 2 % ctu:
         raise ValueError(f"tile of {tile} half-resolution samples is not a whole number of {ctu} CTUs")
     half_h, half_w = planes[0].shape[0] // 2, planes[0].shape[1] // 2
-    chroma = header.chroma_format == CHROMA_420
+    chroma = header.chroma_format_idc == CHROMA_420
     for rect in tiles(half_h, half_w, tile):
         y0, y1, x0, x1 = rect
         rows = slice(2 * y0 // ctu, -(-2 * y1 // ctu))
         cols = slice(2 * x0 // ctu, -(-2 * x1 // ctu))
         if not lf.flags[:, rows, cols].any():
             continue
-        corr = tile_correction(weights, planes, header.chroma_format, header.bit_depth, header.qp, rect, edges)
+        corr = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth, header.pic_qp, rect, edges)
         luma = luma_correction(corr[:4])
         for r in range(rows.start, rows.stop):
             for c in range(cols.start, cols.stop):
@@ -50,7 +50,7 @@ def filter_picture(weights: LoopFilterWeights, planes: list[np.ndarray], header:
                     block = np.s_[r * ctu:(r + 1) * ctu, c * ctu:(c + 1) * ctu]
                     h, w = out[0][block].shape
                     out[0][block] = apply_correction(planes[0][block], luma[ly:ly + h, lx:lx + w],
-                                                     header.nn_lf_scale[0], header.bit_depth)
+                                                     header.nn_lf_scale[0], header.BitDepth)
                 if chroma and lf.flags[1, r, c]:
                     half = ctu // 2
                     block = np.s_[r * half:(r + 1) * half, c * half:(c + 1) * half]
@@ -58,7 +58,7 @@ def filter_picture(weights: LoopFilterWeights, planes: list[np.ndarray], header:
                     for k in (1, 2):
                         out[k][block] = apply_correction(planes[k][block], corr[3 + k, ly // 2:ly // 2 + h,
                                                                                 lx // 2:lx // 2 + w],
-                                                         header.nn_lf_scale[k], header.bit_depth)
+                                                         header.nn_lf_scale[k], header.BitDepth)
     return out
 
 
