@@ -37,9 +37,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import IntEnum
 
-from bitstream.bitio import BitReader, BitWriter
+from bitstream.bitio import BitReader
 from bitstream.errors import BitstreamError
-from bitstream.header_coder import HeaderCoder, HeaderReader, HeaderWriter
+from bitstream.header_coder import CONTAINER_CATEGORY, HEADER_CATEGORY, HeaderCoder, HeaderReader, HeaderWriter
 
 MAGIC = b"HBC"
 VERSION = 2
@@ -244,6 +244,7 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
     """picture_header() (docs/SYNTAX.md §3) for a ``HeaderWriter`` (``h``: what to write) or a
     ``HeaderReader`` (``h`` None).  Elements whose range decides what is read next are checked at once,
     before anything sized by them is read."""
+    hc.category = HEADER_CATEGORY
     e: dict[str, object] = {}
 
     def value(name: str, default=0):
@@ -300,44 +301,50 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
     return PictureHeader(**e)
 
 
-def write_container(header: PictureHeader, substreams: list[tuple[int, bytes]], trace_sink=None) -> bytes:
-    """Serialise a picture: header and (type, payload) substreams in order (the header traced)."""
+def hybridcodec_picture(hc: HeaderCoder, header: PictureHeader | None = None,
+                        substreams: list[tuple[int, bytes]] | None = None
+                        ) -> tuple[PictureHeader, list[tuple[SubstreamType, bytes]]]:
+    """hybridcodec_picture() (docs/SYNTAX.md §2) for a ``HeaderWriter`` (``header``, ``substreams``:
+    what to write) or a ``HeaderReader``; payloads are not traced (their own syntax is)."""
+    substreams = substreams or []
+    hc.category = CONTAINER_CATEGORY
+    if hc.reading and hc.r.bytes_left < len(MAGIC):
+        raise BitstreamError("not a hybridcodec bitstream (bad magic)")
+    if hc.bytes("magic", MAGIC, len(MAGIC)) != MAGIC:
+        raise BitstreamError("not a hybridcodec bitstream (bad magic)")
+    version = hc.u("version", VERSION, 8)
+    if version != VERSION:
+        raise BitstreamError(f"unsupported container version {version} (this decoder reads {VERSION})")
+    header = picture_header(hc, header)
+    hc.category = CONTAINER_CATEGORY
     if len(substreams) > MAX_SUBSTREAMS:
         raise BitstreamError(f"{len(substreams)} substreams, at most {MAX_SUBSTREAMS} allowed")
-    w = BitWriter()
-    w.write_bytes(MAGIC)
-    w.u(VERSION, 8)
-    picture_header(HeaderWriter(w, trace_sink), header)
-    w.u(len(substreams), 8)
-    for kind, payload in substreams:
+    parsed = []
+    for i in range(hc.u("num_substreams", len(substreams), 8)):
+        kind, payload = substreams[i] if not hc.reading else (0, b"")
+        kind = hc.u("substream_type", int(kind), 8, i=i)
         if kind not in _KNOWN_SUBSTREAM_TYPES:
             raise BitstreamError(f"unknown substream type {kind}")
         if len(payload) > MAX_SUBSTREAM_BYTES:
             raise BitstreamError(f"substream of {len(payload)} bytes exceeds the 32-bit length field")
-        w.u(int(kind), 8)
-        w.u(len(payload), 32)
-        w.write_bytes(payload)
-    return w.bytes()
+        length = hc.u("substream_length", len(payload), 32, i=i)
+        if hc.reading and length > hc.r.bytes_left:
+            raise BitstreamError(f"substream length {length} runs past the end ({hc.r.bytes_left} bytes left)")
+        parsed.append((SubstreamType(kind), hc.payload(payload, length)))
+    return header, parsed
+
+
+def write_container(header: PictureHeader, substreams: list[tuple[int, bytes]], trace_sink=None) -> bytes:
+    """Serialise a picture: header and (type, payload) substreams in order (framing and header traced)."""
+    hw = HeaderWriter(trace_sink=trace_sink)
+    hybridcodec_picture(hw, header, substreams)
+    return hw.output()
 
 
 def read_container(data: bytes, trace_sink=None) -> tuple[PictureHeader, list[tuple[SubstreamType, bytes]]]:
-    """Parse and validate a container (the header traced); the data must be consumed exactly."""
-    r = BitReader(data, "container")
-    if r.bytes_left < len(MAGIC) or r.read_bytes(len(MAGIC)) != MAGIC:
-        raise BitstreamError("not a hybridcodec bitstream (bad magic)")
-    version = r.u(8)
-    if version != VERSION:
-        raise BitstreamError(f"unsupported container version {version} (this decoder reads {VERSION})")
-    header = picture_header(HeaderReader(r, trace_sink))
-    substreams = []
-    for _ in range(r.u(8)):
-        kind = r.u(8)
-        if kind not in _KNOWN_SUBSTREAM_TYPES:
-            raise BitstreamError(f"unknown substream type {kind}")
-        length = r.u(32)
-        if length > r.bytes_left:
-            raise BitstreamError(f"substream length {length} runs past the end ({r.bytes_left} bytes left)")
-        substreams.append((SubstreamType(kind), r.read_bytes(length)))
-    if r.bytes_left:
-        raise BitstreamError(f"{r.bytes_left} trailing bytes after the last substream")
+    """Parse and validate a container (framing and header traced); the data must be consumed exactly."""
+    hr = HeaderReader(BitReader(data, "container"), trace_sink)
+    header, substreams = hybridcodec_picture(hr)
+    if hr.r.bytes_left:
+        raise BitstreamError(f"{hr.r.bytes_left} trailing bytes after the last substream")
     return header, substreams

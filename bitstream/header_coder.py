@@ -15,7 +15,9 @@ from typing import Callable
 from bitstream.bitio import BitReader, BitWriter
 from bitstream.syntax_coder import TraceSink, format_element
 
-HEADER_CATEGORY = "header"
+HEADER_CATEGORY = "header"           # picture_header() elements
+CONTAINER_CATEGORY = "container"     # hybridcodec_picture()'s framing: magic, version, substreams
+NN_STREAM_CATEGORY = "nn_stream"     # nn_picture() / nn_latent_stream() prefix elements
 
 
 def _ue_bits(value: int) -> int:
@@ -26,18 +28,19 @@ def _se_code(value: int) -> int:
     return 2 * value - 1 if value > 0 else -2 * value
 
 
-def element_tracer(sink: TraceSink | None) -> Callable[[str, object, float], object] | None:
+def element_tracer(sink: TraceSink | None) -> Callable[[str, object, dict, float, str], object] | None:
     """How a header element reaches ``sink`` (as ``SyntaxCoder.trace_sink`` accepts it): an element
-    sink's ``element`` method, or a syntax-channel line; None when nothing is traced."""
+    sink's ``element`` method (with the element's category), or a syntax-channel line; None when
+    nothing is traced."""
     if sink is None:
         return None
     element = getattr(sink, "element", None)
     if element is not None:
-        return lambda name, value, bits: element(name, value, {}, bits, HEADER_CATEGORY)
+        return element
     if "syntax" not in getattr(sink, "channels", ("syntax",)):
         return None
     emit = (lambda line: sink.write(line + "\n")) if hasattr(sink, "write") else sink
-    return lambda name, value, bits: emit(format_element(name, value, {}, bits))
+    return lambda name, value, where, bits, category: emit(format_element(name, value, where, bits))
 
 
 class _HeaderCoder:
@@ -45,10 +48,11 @@ class _HeaderCoder:
 
     def __init__(self, trace_sink: TraceSink | None = None) -> None:
         self._trace = element_tracer(trace_sink)
+        self.category = HEADER_CATEGORY     # set by the syntax functions, as SyntaxCoder.category
 
-    def _traced(self, name: str, value, bits: float):
+    def _traced(self, name: str, value, bits: float, where: dict):
         if self._trace is not None:
-            self._trace(name, value.hex() if isinstance(value, bytes) else value, bits)
+            self._trace(name, value.hex() if isinstance(value, bytes) else value, where, bits, self.category)
         return value
 
 
@@ -59,23 +63,28 @@ class HeaderWriter(_HeaderCoder):
         super().__init__(trace_sink)
         self.w = writer if writer is not None else BitWriter()
 
-    def u(self, name: str, value: int, n: int) -> int:
+    def u(self, name: str, value: int, n: int, **where) -> int:
         self.w.u(int(value), n)
-        return self._traced(name, int(value), n)
+        return self._traced(name, int(value), n, where)
 
-    def ue(self, name: str, value: int) -> int:
+    def ue(self, name: str, value: int, **where) -> int:
         self.w.ue(value)
-        return self._traced(name, value, _ue_bits(value))
+        return self._traced(name, value, _ue_bits(value), where)
 
-    def se(self, name: str, value: int) -> int:
+    def se(self, name: str, value: int, **where) -> int:
         self.w.se(value)
-        return self._traced(name, value, _ue_bits(_se_code(value)))
+        return self._traced(name, value, _ue_bits(_se_code(value)), where)
 
-    def bytes(self, name: str, value: bytes, n: int) -> bytes:
+    def bytes(self, name: str, value: bytes, n: int, **where) -> bytes:
         if len(value) != n:
             raise ValueError(f"{name}: {len(value)} bytes given, {n} coded")
         self.w.write_bytes(value)
-        return self._traced(name, value, 8 * n)
+        return self._traced(name, value, 8 * n, where)
+
+    def payload(self, value: bytes, n: int) -> bytes:
+        """Bytes of a substream, written untraced (their own syntax is traced where it is parsed)."""
+        self.w.write_bytes(value)
+        return value
 
     def byte_alignment(self) -> None:
         self.w.byte_align()
@@ -92,19 +101,22 @@ class HeaderReader(_HeaderCoder):
         super().__init__(trace_sink)
         self.r = reader
 
-    def u(self, name: str, value: int, n: int) -> int:
-        return self._traced(name, self.r.u(n), n)
+    def u(self, name: str, value: int, n: int, **where) -> int:
+        return self._traced(name, self.r.u(n), n, where)
 
-    def ue(self, name: str, value: int) -> int:
+    def ue(self, name: str, value: int, **where) -> int:
         v = self.r.ue()
-        return self._traced(name, v, _ue_bits(v))
+        return self._traced(name, v, _ue_bits(v), where)
 
-    def se(self, name: str, value: int) -> int:
+    def se(self, name: str, value: int, **where) -> int:
         v = self.r.se()
-        return self._traced(name, v, _ue_bits(_se_code(v)))
+        return self._traced(name, v, _ue_bits(_se_code(v)), where)
 
-    def bytes(self, name: str, value: bytes, n: int) -> bytes:
-        return self._traced(name, self.r.read_bytes(n), 8 * n)
+    def bytes(self, name: str, value: bytes, n: int, **where) -> bytes:
+        return self._traced(name, self.r.read_bytes(n), 8 * n, where)
+
+    def payload(self, value: bytes, n: int) -> bytes:
+        return self.r.read_bytes(n)
 
     def byte_alignment(self) -> None:
         self.r.byte_align()

@@ -153,8 +153,7 @@ class TreeSyntax:
             left, above = self.state.neighbour_nn_flags(x0, y0)
             size_class = min(log2_size - 5, 2)
             flag = sc.decision(self.ctx.nn_compress_flag + 3 * size_class + left + above, flag)
-        sc.trace("nn_compress_flag_luma" if self.nn.cbcr_separate else "nn_compress_flag", flag,
-                 x=x0, y=y0, log2=log2_size)
+        sc.trace("nn_compress_flag", flag, x=x0, y=y0, log2=log2_size)
         return flag
 
     def nn_coding_unit(self, sc: SyntaxCoder, x0: int, y0: int, log2_size: int, depth: int,

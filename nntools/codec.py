@@ -15,7 +15,7 @@ import torch
 
 from bitstream.bitio import BitReader
 from bitstream.errors import BitstreamError
-from bitstream.header_coder import HeaderCoder, HeaderReader
+from bitstream.header_coder import NN_STREAM_CATEGORY, HeaderCoder, HeaderReader
 from bitstream.rans import RansDecoder, RansTables
 from nntools.architecture import ModelConfig, networks, stage_masks
 from nntools.exact import ACT_FRAC, ExactSequential, activation, build_exact
@@ -126,6 +126,7 @@ def select(t: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
 def nn_latent_stream(hc: HeaderCoder, log2_lanes: int = 0) -> int:
     """nn_latent_stream() (docs/SYNTAX.md §7, §8's nn_cu_stream()): log2_lanes u(8), at most
     MAX_LOG2_LANES; the rANS words of every pass of every region follow."""
+    hc.category = NN_STREAM_CATEGORY
     log2_lanes = hc.u("log2_lanes", log2_lanes, 8)
     if log2_lanes > MAX_LOG2_LANES:
         raise BitstreamError(f"NN substream: log2_lanes {log2_lanes} > {MAX_LOG2_LANES}")

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from bitstream.bitio import BitReader
 from bitstream.errors import BitstreamError
-from bitstream.header_coder import HeaderCoder, HeaderReader
+from bitstream.header_coder import NN_STREAM_CATEGORY, HeaderCoder, HeaderReader
 from host.color import upsample_chroma
 from nntools.codec import ALIGN, NNBundle, decode_latents
 
@@ -48,6 +48,7 @@ def bundle_for(model_id: bytes) -> NNBundle:
 def nn_picture(hc: HeaderCoder, nn_level: int = 0, levels: int = 256) -> int:
     """nn_picture() (docs/SYNTAX.md §7): nn_level u(8), a level of the model (0..levels - 1); the
     picture's nn_latent_stream() follows (one region, or the patches of §7.1)."""
+    hc.category = NN_STREAM_CATEGORY
     nn_level = hc.u("nn_level", nn_level, 8)
     if nn_level >= levels:
         raise BitstreamError(f"NN picture: nn_level {nn_level} outside 0..{levels - 1}")

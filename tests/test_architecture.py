@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bitstream", "host", "nntools", "hybridcodec")
 NORMATIVE = (
     "bitstream", "bitstream.bitio", "bitstream.cabac", "bitstream.container", "bitstream.contexts",
-    "bitstream.errors", "bitstream.rans", "bitstream.syntax_coder",
+    "bitstream.errors", "bitstream.header_coder", "bitstream.rans", "bitstream.syntax_coder",
     "host", "host.color", "host.contexts", "host.deblock", "host.decoder", "host.edges", "host.intra",
     "host.partition", "host.quant", "host.reconstruct", "host.residual_coding", "host.scan", "host.syntax",
     "host.transform",

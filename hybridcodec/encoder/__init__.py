@@ -6,8 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bitstream.container import (NN_PATCH_SIZES, PictureHeader, SubstreamType, picture_header, read_container,
-                                 write_container)
+from bitstream.container import NN_PATCH_SIZES, PictureHeader, SubstreamType, read_container, write_container
 from bitstream.header_coder import HeaderWriter
 from host.encoder.picture import HostEncoding, encode_host, trace_encoding
 from host.encoder.search import SearchConfig
@@ -117,15 +116,15 @@ class Encoder:
     @staticmethod
     def _trace(result: EncodeResult, host: HostEncoding | None, nn, trace_sink) -> None:
         """The syntax trace of the picture kept, by the writer back-ends in the decoder's parse order:
-        picture_header(), the NN substream's prefix elements, then the coding tree of a host or hybrid
-        picture.  Serialisation is deterministic, so this is the trace of ``result.bitstream``."""
+        the container with picture_header(), the NN substream's prefix elements, then the coding tree
+        of a host or hybrid picture.  Serialisation is deterministic: this is ``result.bitstream``'s."""
         header, substreams = read_container(result.bitstream)
         nn_payload = dict(substreams).get(SubstreamType.NN_LATENTS)
         if nn_payload is not None:
             from nntools.codec import nn_latent_stream
             from nntools.picture import nn_picture
+        write_container(header, substreams, trace_sink)
         hw = HeaderWriter(trace_sink=trace_sink)
-        picture_header(hw, header)
         if host is None:
             nn_picture(hw, nn_payload[0])
             nn_latent_stream(hw, nn_payload[1])

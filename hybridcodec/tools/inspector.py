@@ -27,7 +27,7 @@ import numpy as np
 from bitstream.container import (NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, NN_PATCH_SIZES, PictureHeader, SubstreamType,
                                  read_container)
 from bitstream.errors import BitstreamError
-from bitstream.header_coder import HEADER_CATEGORY
+from bitstream.header_coder import CONTAINER_CATEGORY, HEADER_CATEGORY, NN_STREAM_CATEGORY
 from host.decoder import decode_host
 from host.partition import UNIT, CodingNode, CodingUnit, CuMode, PictureGeometry, component_blocks
 from hybridcodec.decoder import DecodeResult, decode_full, loop_filter_for
@@ -61,6 +61,7 @@ class ElementCollector:
     def element(self, name: str, value, where: dict, bits: float, category: str) -> None:
         if category == HEADER_CATEGORY:
             self.header[name] = value
+        if category in (HEADER_CATEGORY, CONTAINER_CATEGORY, NN_STREAM_CATEGORY):
             return
         self.elements.append(Element(self._ctu, name, value, dict(where), bits, category))
         if name == CTU_END:
