@@ -196,7 +196,8 @@ class PictureHeader:
             values = (self.log2_nn_min_cu_size_minus5, self.nn_flag_coding, self.nn_delta_level_enabled_flag,
                       self.nn_deblocking_enabled_flag, self.nn_residual_enabled_flag, self.nn_dc_enabled_flag,
                       self.nn_cbcr_separate_flag, self.nn_patch_size_idc, self.nn_patch_overlap)
-            _check(values == defaults, "NN tool elements", values, f"{defaults} (inferred) when nn_compress_enable_flag is 0")
+            _check(values == defaults, "NN tool elements", values,
+                   f"{defaults} (inferred) when nn_compress_enable_flag is 0")
         _check(self.output_channels_minus1 in (0, 2), "output_channels_minus1", self.output_channels_minus1, "0 or 2")
         _check(self.color_matrix in KNOWN_COLOR_MATRICES, "color_matrix", self.color_matrix,
                f"one of {KNOWN_COLOR_MATRICES}")
@@ -222,7 +223,7 @@ class PictureHeader:
                    f"{MODEL_ID_BYTES} when nn_lf_enabled_flag is 1")
         _check(self.ChromaArrayType == CHROMA_420 or self.nn_lf_chroma_mode == NN_LF_OFF, "nn_lf_chroma_mode",
                self.nn_lf_chroma_mode, "0 unless ChromaArrayType is 1 (4:2:0)")
-        used = (self.nn_lf_luma_mode != NN_LF_OFF, self.nn_lf_chroma_mode != NN_LF_OFF, self.nn_lf_chroma_mode != NN_LF_OFF)
+        used = (self.nn_lf_luma_mode != NN_LF_OFF,) + (self.nn_lf_chroma_mode != NN_LF_OFF,) * 2
         _check(all(u or s == NN_LF_SCALE_ONE for u, s in zip(used, self.nn_lf_scale)), "nn_lf_scale",
                self.nn_lf_scale, f"{NN_LF_SCALE_ONE} (inferred) for a component that is not filtered")
 

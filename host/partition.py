@@ -41,7 +41,8 @@ class PictureGeometry:
     @classmethod
     def from_header(cls, h: PictureHeader) -> "PictureGeometry":
         pad = lambda v: -(-v // CODED_SIZE_MULTIPLE) * CODED_SIZE_MULTIPLE  # noqa: E731
-        return cls(h.PicWidthInLumaSamples, h.PicHeightInLumaSamples, pad(h.PicWidthInLumaSamples), pad(h.PicHeightInLumaSamples), h.chroma_format_idc,
+        width, height = h.PicWidthInLumaSamples, h.PicHeightInLumaSamples
+        return cls(width, height, pad(width), pad(height), h.chroma_format_idc,
                    h.CtbSizeY.bit_length() - 1, h.MaxTbSizeY.bit_length() - 1, h.MinCbSizeY == 4)
 
     @property
@@ -204,3 +205,9 @@ class ParseState:
         above_in_ctu = y > 0 and (y - 1) >> ctu_log2 == y >> ctu_log2
         above = int(self.luma_mode[y // u - 1, x // u]) if above_in_ctu else -1
         return (left if left >= 0 else None), (above if above >= 0 else None)
+
+
+def visible_area(x: int, y: int, size: int, width: int, height: int) -> int:
+    """Luma samples of the size x size block at (x, y) inside a width x height picture (blocks of the
+    coded picture may reach past the visible one)."""
+    return max(0, min(x + size, width) - x) * max(0, min(y + size, height) - y)

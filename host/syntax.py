@@ -15,15 +15,14 @@ from bitstream.container import NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, NN_LF_PER_C
 from bitstream.errors import BitstreamError
 from bitstream.syntax_coder import SyntaxCoder
 from host.contexts import HostContexts
-from host.intra import chroma_candidate_modes, most_probable_modes
+from host.intra import NUM_INTRA_MODES, chroma_candidate_modes, most_probable_modes
 from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
                             ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks,
                             nn_coded_components)
 from host.residual_coding import residual_coding
 from host.scan import scan_idx_for
 
-NUM_INTRA_MODES = 35
-DM_CHROMA_IDX = 4
+DM_CHROMA_IDX = 4                 # intra_chroma_pred_mode of the derived mode (host.intra.chroma_candidate_modes)
 CBF_NAMES = ("cbf_luma", "cbf_cb", "cbf_cr")
 DC_IDX = 1
 MAX_DELTA_LEVEL = 2

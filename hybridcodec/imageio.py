@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from bitstream.errors import InputError
-from hybridcodec.frame import YuvFrame, check_bit_depth, check_size, plane_shapes, sample_dtype, validate_image  # noqa: F401 (re-exported)
+from hybridcodec.frame import (YuvFrame, check_bit_depth, check_size, plane_shapes,  # noqa: F401 (re-exported)
+                               sample_dtype, validate_image)
 
 _OPENCV_SUFFIXES = {".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pnm", ".pbm", ".tif", ".tiff", ".bmp", ".webp"}
 _Y4M_MAGIC = b"YUV4MPEG2"

@@ -1,9 +1,10 @@
 """Coding of a picture or block with the neural tool: latents to bytes and back (normative decode).
 
-An NN stream (nn_latent_stream()) is ``log2_lanes`` (u8) then one rANS stream holding, for each NN-coded region in decoding
-order, the passes z (all positions, table = channel), then y stage by stage (checkerboard: anchors,
-then the rest; or the four stages), each position's table chosen by its exact scale index.  Region
-sizes come from the caller (the picture header, or the coding tree for NN-coded CUs).
+An NN stream (nn_latent_stream()) is ``log2_lanes`` (u8) then one rANS stream holding, for each
+NN-coded region in decoding order, the passes z (all positions, table = channel), then y stage by
+stage (checkerboard: anchors, then the rest; or the four stages), each position's table chosen by its
+exact scale index.  Region sizes come from the caller (the picture header, or the coding tree for
+NN-coded CUs).
 """
 from __future__ import annotations
 

@@ -462,7 +462,7 @@ class CtuSearch:
         chroma = [i for i, b in enumerate(blocks) if b.c_idx > 0]
         modes = chroma_candidate_modes(cu.luma_modes[0])
         candidates = []
-        for idx in (4, 0, 1, 2, 3):             # DM first; a mode listed twice is tried once
+        for idx in (DM_CHROMA_IDX, *range(DM_CHROMA_IDX)):   # DM first; a mode listed twice is tried once
             if all(modes[idx] != modes[c] for c in candidates):
                 candidates.append(idx)
         shortlist = self.cfg.chroma_rd_modes < len(candidates)

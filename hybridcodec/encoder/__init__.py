@@ -10,7 +10,7 @@ from bitstream.container import NN_PATCH_SIZES, PictureHeader, SubstreamType, re
 from bitstream.header_coder import HeaderWriter
 from host.encoder.picture import HostEncoding, encode_host, trace_encoding
 from host.encoder.search import SearchConfig
-from host.partition import CuMode, PictureGeometry
+from host.partition import CuMode, PictureGeometry, visible_area
 from host.encoder.quant import qp_to_lambda
 from hybridcodec.config import NN_FLAG_CODINGS, EncoderConfig
 from hybridcodec.encoder.source import SourcePicture, prepare_source
@@ -184,7 +184,8 @@ class Encoder:
             substreams.append((SubstreamType.NN_LATENTS, nn_payload))
             bits["nn_latents"] = 8.0 * len(nn_payload)
         data = write_container(header, substreams)
-        nn_area = sum(_visible_area(cu, src) for cu in nn_cus) / (src.width * src.height)
+        nn_area = sum(visible_area(cu.x, cu.y, cu.size, src.width, src.height)
+                      for cu in nn_cus) / (src.width * src.height)
         stats = EncodeStats(bits, len(data), 8 * len(data) / (src.width * src.height), time.perf_counter() - t0,
                             len(host.cus), {"host": 1.0 - nn_area, "nn": nn_area},
                             nn.trials if nn is not None else 0, host.lf_stats)
@@ -210,6 +211,3 @@ class Encoder:
                             time.perf_counter() - t0, 0, {"host": 0.0, "nn": 1.0})
         return EncodeResult(data, output_picture(planes, header), stats, planes)
 
-
-def _visible_area(cu, src: SourcePicture) -> int:
-    return max(0, min(cu.x + cu.size, src.width) - cu.x) * max(0, min(cu.y + cu.size, src.height) - cu.y)

@@ -320,9 +320,9 @@ def cmd_decode(args) -> dict:
             trace.close()
     seconds = time.perf_counter() - t0
     write_picture(args.output, result.picture)
-    h = result.header
-    return {"input": args.input, "output": args.output, "width": h.PicWidthInLumaSamples, "height": h.PicHeightInLumaSamples,
-            "bytes": len(data), "bpp": round(8 * len(data) / (h.PicWidthInLumaSamples * h.PicHeightInLumaSamples), 5),
+    width, height = result.header.PicWidthInLumaSamples, result.header.PicHeightInLumaSamples
+    return {"input": args.input, "output": args.output, "width": width, "height": height,
+            "bytes": len(data), "bpp": round(8 * len(data) / (width * height), 5),
             "decode_seconds": round(seconds, 3)}
 
 

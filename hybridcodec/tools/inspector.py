@@ -29,7 +29,7 @@ from bitstream.container import (NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, NN_PATCH_S
 from bitstream.errors import BitstreamError
 from bitstream.header_coder import CONTAINER_CATEGORY, HEADER_CATEGORY, NN_STREAM_CATEGORY
 from host.decoder import decode_host
-from host.partition import UNIT, CodingNode, CodingUnit, CuMode, PictureGeometry, component_blocks
+from host.partition import UNIT, CodingNode, CodingUnit, CuMode, PictureGeometry, component_blocks, visible_area
 from hybridcodec.decoder import DecodeResult, decode_full, loop_filter_for
 from hybridcodec.picture import output_picture
 
@@ -227,7 +227,8 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
     result, meter = _decode(data, collector)
     header = result.header
     _, substreams = read_container(bytes(data))
-    info = Inspection(file, len(data), header.PicWidthInLumaSamples, header.PicHeightInLumaSamples, "host", collector.header,
+    info = Inspection(file, len(data), header.PicWidthInLumaSamples, header.PicHeightInLumaSamples, "host",
+                      collector.header,
                       [{"type": kind.name, "bytes": len(payload)} for kind, payload in substreams], {},
                       area_by_mode={"host": 1.0, "nn": 0.0}, picture=result.picture)
     geo = PictureGeometry.from_header(header)
@@ -260,7 +261,8 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
         latents = sum(meter.bits.values())
         info.bits_by_category["nn_latents"] = latents
         info.bits_by_category["nn_flush"] = 8.0 * len(dict(substreams).get(SubstreamType.NN_LATENTS, b"")) - latents
-        nn_area = sum(_visible_area(cu, header) for cu in nn_cus) / (header.PicWidthInLumaSamples * header.PicHeightInLumaSamples)
+        width, height = header.PicWidthInLumaSamples, header.PicHeightInLumaSamples
+        nn_area = sum(visible_area(cu.x, cu.y, cu.size, width, height) for cu in nn_cus) / (width * height)
         info.area_by_mode = {"host": 1.0 - nn_area, "nn": nn_area}
     return info
 
@@ -389,9 +391,6 @@ def _sum_categories(elements) -> dict[str, float]:
         _add(out, e.category, e.bits)
     return out
 
-
-def _visible_area(cu: CuInfo, header: PictureHeader) -> int:
-    return max(0, min(cu.x + cu.size, header.PicWidthInLumaSamples) - cu.x) * max(0, min(cu.y + cu.size, header.PicHeightInLumaSamples) - cu.y)
 
 
 # ---- rendering -------------------------------------------------------------------------------------------

@@ -1,2 +1,4 @@
-"""The neural in-loop filter as the decoder runs it (docs/SYNTAX.md §9); its encoder decisions are in
-``nntools.encoder.loop_filter``, its training in ``nntools.training``."""
+"""The neural in-loop filter as the decoder runs it (docs/SYNTAX.md §9).
+
+Its encoder decisions are in ``nntools.encoder.loop_filter``, its training in ``nntools.training``.
+"""
