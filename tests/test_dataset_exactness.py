@@ -15,6 +15,8 @@ ROOT = Path(os.environ.get("HYBRIDCODEC_DATA", Path(__file__).resolve().parents[
 PICTURES = [p for folder in ("dev", "dev-screen") if (ROOT / folder).is_dir() for p in list_images(ROOT / folder)]
 QPS = (22, 27, 32, 37)
 
+pytestmark = pytest.mark.slow
+
 
 def crop_of(index: int) -> np.ndarray:
     rgb = read_image(PICTURES[index])

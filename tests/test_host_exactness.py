@@ -62,5 +62,6 @@ def test_quality_and_rate_follow_qp():
     assert errors[0] < errors[1] < errors[2]
 
 
+@pytest.mark.slow
 def test_full_hd():
     roundtrip(synthetic_rgb(1080, 1920, seed=2), qp=37, rd_modes=1)

@@ -101,6 +101,7 @@ def test_anchor_names_of_the_issue(pictures, tmp_path):
     assert row["codec"] == "x265" and row["bpp"] > 0 and row["psnr_y"] > 25
 
 
+@pytest.mark.slow
 def test_local_pool_and_dask_local_cluster_give_the_same_numbers(pictures, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     points = [Point(str(p), codec, v) for p in sorted(pictures.iterdir())
