@@ -19,8 +19,11 @@ from hybridcodec.encoder.source import prepare_source
 from nntools.training.data import list_images
 
 
+CACHE_VERSION = 2     # 2: PictureHeader with the SYNTAX.md element names (issue 27); older pickles are not read
+
+
 def cache_path(cache: Path, picture: Path, qp: int) -> Path:
-    return cache / f"{picture.stem}_q{qp}.pkl"
+    return cache / f"{picture.stem}_q{qp}_v{CACHE_VERSION}.pkl"
 
 
 def load_or_search(picture: Path, qp: int, cache: Path, cfg: EncoderConfig | None = None):
