@@ -55,7 +55,7 @@ def test_random_bytes(payload, with_valid_header):
 # by the NN in overlapping patches, and a hybrid picture with NN-coded CUs.  The hybrid one is steered with
 # force_nn's steer_nn (tests/steering.py), scoped here to its one encode: force_nn itself is a function-scoped
 # fixture and cannot feed a module-scoped one.
-NN_STREAM_MUTATIONS = 15      # per stream: an NN decode takes up to about a second
+NN_STREAM_MUTATIONS = 50      # per stream: ~20-70 ms a decode on an idle machine, a few seconds in all
 
 
 def encode_hybrid_with_nn_cus() -> bytes:
