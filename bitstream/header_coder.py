@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Callable
 
 from bitstream.bitio import BitReader, BitWriter
-from bitstream.syntax_coder import TraceSink, format_element
+from bitstream.syntax_coder import TraceSink, format_element, line_writer
 
 HEADER_CATEGORY = "header"           # picture_header() elements
 CONTAINER_CATEGORY = "container"     # hybridcodec_picture()'s framing: magic, version, substreams
@@ -39,7 +39,7 @@ def element_tracer(sink: TraceSink | None) -> Callable[[str, object, dict, float
         return element
     if "syntax" not in getattr(sink, "channels", ("syntax",)):
         return None
-    emit = (lambda line: sink.write(line + "\n")) if hasattr(sink, "write") else sink
+    emit = line_writer(sink)
     return lambda name, value, where, bits, category: emit(format_element(name, value, where, bits))
 
 

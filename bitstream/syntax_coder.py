@@ -42,6 +42,11 @@ TraceSink = Callable[[str], object] | TextIO
 _BIN_METHODS = ("decision", "bypass", "bypass_bits", "bypass_unary", "terminate")
 
 
+def line_writer(out: TraceSink) -> Callable[[str], object]:
+    """A function writing one trace line to ``out``: a text file, or a callable taking the line."""
+    return (lambda line: out.write(line + "\n")) if hasattr(out, "write") else out
+
+
 def format_element(name: str, value, where: dict, bits: float) -> str:
     """The syntax channel's line for one element: ``name key=val ... = value (bits bits)``."""
     fields = "".join(f" {key}={val}" for key, val in where.items())
@@ -68,7 +73,7 @@ class ChannelTrace:
         unknown = self.channels - set(TRACE_CHANNELS)
         if unknown:
             raise ValueError(f"unknown trace channel(s) {sorted(unknown)}; known: {TRACE_CHANNELS}")
-        self._emit = (lambda line: out.write(line + "\n")) if hasattr(out, "write") else out
+        self._emit = line_writer(out)
 
     def __call__(self, line: str) -> None:
         self._emit(line)
@@ -154,7 +159,7 @@ class SyntaxCoder:
         if element is not None:
             self._trace_emit = lambda name, value, where, bits: element(name, value, where, bits, self._category)
             return
-        emit_line = (lambda line: sink.write(line + "\n")) if hasattr(sink, "write") else sink
+        emit_line = line_writer(sink)
         channels = getattr(sink, "channels", ("syntax",))
         if "cabac" in channels:
             emit_line = self._trace_bins(emit_line)
