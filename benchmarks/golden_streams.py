@@ -6,7 +6,7 @@ A refactor that must not change the format is checked by hashes computed *before
     python benchmarks/golden_streams.py ../shared/data/dev --check docs/golden_streams_dev.json
 
 Modes: host (loop filter on, as by default), hybrid (the default encoder), nn (whole picture) and
-nn-patches (256-sample patches, overlap 16).  ``--jobs`` splits the pictures over processes.
+nn-patches (256-sample patches).  ``--jobs`` splits the pictures over processes.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 MODES = {"host": dict(mode="host"), "hybrid": dict(mode="hybrid"), "nn": dict(mode="nn"),
-         "nn-patches": dict(mode="nn", nn_patch_size=256, nn_patch_overlap=16)}
+         "nn-patches": dict(mode="nn", nn_patch_size=256)}
 
 
 def hashes_of(path: str, qps: tuple[int, ...], modes: tuple[str, ...]) -> dict[str, str]:

@@ -1,15 +1,16 @@
-"""Border artefacts of patch coding without overlap, and their removal by the overlap (issue 5, seed 003).
+"""Border artefacts of patch coding, with and without the analysis overlap (issues 5 and 25, seed 003).
 
     python benchmarks/patch_artefacts.py --picture ../shared/data/dev/usc_4_2_07_peppers.png --level 1 \
         --png docs/patch_artefacts.png --out runs/patch_artefacts
 
-One picture is coded in NN-only mode at a low level in one piece, as P x P patches without overlap, and
-with an overlap of N samples.  The figure shows the same crop around the corner of the first four
-patches without overlap (where two patch borders cross), magnified with square pixels, for each coding;
-the second row shows each coding's luma error there.  Printed and written to OUT/patch_artefacts.md /
-.json: rate, PSNR-Y of the picture and of the crop, and the seam step: the mean absolute luma
-difference across the borders of the patches without overlap (columns and rows at multiples of P), in
-excess of the original's across the same lines; about 0 where there is no seam.
+One picture is coded in NN-only mode at a low level in one piece and as P x P patches whose analysis
+sees an overlap of 0 and of N samples around each patch (the decoder synthesises all patches' latents
+as one field either way).  The figure shows the same crop around the corner of the first four patches
+(where two patch borders cross), magnified with square pixels, for each coding; the second row shows
+each coding's luma error there.  Printed and written to OUT/patch_artefacts.md / .json: rate, PSNR-Y of
+the picture, and the seam step: the mean absolute luma difference across the patch borders (columns
+and rows at multiples of P), in excess of the original's across the same lines; about 0 where there
+is no seam.
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def figure(image: np.ndarray, codings: dict[str, dict], box: tuple[int, int, int
     vmax = max(float(np.percentile(e, 99.5)) for e in errors.values())
     border = patch - 0.5 - np.array([x0, y0])                       # patch borders in crop coordinates
     axes[0, 0].imshow(image[crop], interpolation="nearest")
-    axes[0, 0].set_title("original\n(dashed: patch borders, N = 0)", fontsize=8)
+    axes[0, 0].set_title("original\n(dashed: patch borders)", fontsize=8)
     axes[0, 0].axvline(border[0], color="white", linestyle="--", linewidth=0.7)
     axes[0, 0].axhline(border[1], color="white", linestyle="--", linewidth=0.7)
     axes[1, 0].imshow(image, interpolation="antialiased")
@@ -83,7 +84,7 @@ def main() -> None:
     p.add_argument("--picture", type=Path, default=Path("../shared/data/dev/usc_4_2_07_peppers.png"))
     p.add_argument("--level", type=int, default=1)
     p.add_argument("--patch", type=int, default=256)
-    p.add_argument("--overlap", type=int, default=16)
+    p.add_argument("--overlap", type=int, default=32)
     p.add_argument("--crop", type=int, default=96, help="side of the crop centred on the patch corner")
     p.add_argument("--png", type=Path, default=Path("docs/patch_artefacts.png"))
     p.add_argument("--out", type=Path, default=Path("runs/patch_artefacts"))
@@ -92,7 +93,7 @@ def main() -> None:
     h, w = image.shape[:2]
     if min(h, w) <= args.patch:
         raise SystemExit(f"{args.picture} ({w}x{h}) has no patch corner: both sides must exceed {args.patch}")
-    settings = {"one piece": (0, 0), "patches, no overlap": (args.patch, 0),
+    settings = {"one piece": (0, 0), "patches, overlap N = 0": (args.patch, 0),
                 f"patches, overlap N = {args.overlap}": (args.patch, args.overlap)}
     codings = {name: code(image, args.level, patch, overlap) for name, (patch, overlap) in settings.items()}
     for c in codings.values():

@@ -1,18 +1,19 @@
-"""Patch coding with and without overlap against coding the picture in one piece (issue 5, seed 003).
+"""Patch coding against coding the picture in one piece (issues 5 and 25, seed 003).
 
     python benchmarks/patch_experiment.py --data ../shared/data/dev --out runs/patch_experiment --jobs 2
 
 Rate-distortion: every dev picture (whole, not cropped) is coded in NN-only mode at levels 1 3 5 7 in
-one piece, as P x P patches (P = 256) without overlap, and with an overlap N of 2, 4, 8, 16 and 32
-samples (resumable: OUT/points.jsonl).  BD-rate (Akima, mean over the pictures where it is defined)
-against one piece on PSNR-Y, PSNR-RGB and MS-SSIM-RGB (in dB), with the mean number of patches per
-picture and the coded area (patches x patch area over the picture area: overlaps are coded twice,
-and their bits are in the BD-rate).
+one piece and as patches of at most P x P (P = 256) whose analysis sees an overlap of N = 0, 8, 16 and
+32 samples of their surroundings (the encoder's overlap: the patches tile the picture, their latents
+form one field that the decoder synthesises as a whole; resumable: OUT/points.jsonl).  BD-rate
+(Akima, mean over the pictures where it is defined) against one piece on PSNR-Y, PSNR-RGB and
+MS-SSIM-RGB (in dB), with the mean number of patches per picture and the coded area (patches' area
+over the picture area: the 16-aligned picture, nothing coded twice).
 
 Timing: one dev picture resized (cv2, INTER_AREA down, INTER_CUBIC up) to 832x480, 1280x720 and
-1920x1080 (--timing-sizes), coded at --timing-level in one piece, as patches processed 8 at a time (the batch) without
-and with an overlap of 16, and one at a time with the overlap; encode and decode seconds (the best of
---repeat runs, one coding at a time after the RD points, so nothing else of ours runs beside it).
+1920x1080 (--timing-sizes), coded at --timing-level in one piece, as patches analysed 8 at a time (the
+batch) without and with an overlap of 32, and one at a time with the overlap; encode and decode seconds
+(the best of --repeat runs, one coding at a time after the RD points, so nothing else of ours runs beside it).
 
 Printed and written to OUT/patch_experiment.md / .json.
 """
@@ -30,13 +31,14 @@ from hybridcodec.eval.experiments import Point, bd_rates, label_of, mean_finite,
 from nntools.training.data import list_images
 from nntools.patches import PatchGrid
 
-OVERLAPS = (2, 4, 8, 16, 32)
+OVERLAPS = (0, 8, 16, 32)
+ONE_PIECE = {"memory_budget_mb": 1 << 16}          # never patches: every dev picture in one piece
 METRICS = {"psnr_y": "PSNR-Y", "psnr_rgb": "PSNR-RGB", "ms_ssim_db": "MS-SSIM"}
 TIMING_SIZES = ("832x480", "1280x720", "1920x1080")
 
 
 def variants(patch: int) -> dict[str, dict]:
-    out = {"one piece": {}, "patches, no overlap": {"nn_patch_size": patch, "nn_patch_overlap": 0}}
+    out = {"one piece": ONE_PIECE}
     out.update({f"patches, N = {n}": {"nn_patch_size": patch, "nn_patch_overlap": n} for n in OVERLAPS})
     return out
 
@@ -46,10 +48,9 @@ def coded_patches(width: int, height: int, options: dict) -> tuple[int, float]:
     if not options.get("nn_patch_size"):
         return 1, 1.0
     coded = [-(-n // CODED_SIZE_MULTIPLE) * CODED_SIZE_MULTIPLE for n in (width, height)]
-    grid = PatchGrid(coded[0], coded[1], options["nn_patch_size"], options["nn_patch_overlap"])
-    ph, pw = grid.patch_shape()
-    count = len(grid.origins())
-    return count, count * ph * pw / (width * height)
+    grid = PatchGrid(coded[0], coded[1], options["nn_patch_size"])
+    area = sum(h * w for h, w in (grid.shape_at(x, y) for x, y in grid.origins()))
+    return len(grid.origins()), area / (width * height)
 
 
 def rd_table(rows: list[dict], named: dict[str, dict]) -> list[dict]:
@@ -82,7 +83,7 @@ def timing_table(picture: Path, sizes: list[str], level: int, patch: int, overla
     from hybridcodec.decoder import decode
     from hybridcodec.encoder import Encoder
     from hybridcodec.imageio import read_image
-    methods = {"one piece": (0, 0, None), "patches in parallel, no overlap": (patch, 0, batch),
+    methods = {"one piece": (0, overlap, None), "patches in parallel, no overlap": (patch, 0, batch),
                "patches in parallel, with overlap": (patch, overlap, batch),
                "patches one at a time, with overlap": (patch, overlap, 1)}
     source = read_image(picture)
@@ -91,7 +92,8 @@ def timing_table(picture: Path, sizes: list[str], level: int, patch: int, overla
     for width, height in (map(int, size.split("x")) for size in sizes):
         image = resized(source, width, height)
         for name, (size, n, b) in methods.items():
-            encoder = Encoder(mode="nn", level=level, nn_patch_size=size, nn_patch_overlap=n, nn_patch_batch=b or 1)
+            encoder = Encoder(mode="nn", level=level, nn_patch_size=size, nn_patch_overlap=n, nn_patch_batch=b or 1,
+                              **({} if size else ONE_PIECE))
             encode_s, decode_s, exact = math.inf, math.inf, True
             for _ in range(repeat):
                 result = encoder.encode(image)
@@ -146,7 +148,7 @@ def main() -> None:
     p.add_argument("--timing-picture", type=Path, help="picture of the timing table (default: first of --data)")
     p.add_argument("--timing-sizes", nargs="+", default=list(TIMING_SIZES), help="WxH")
     p.add_argument("--timing-level", type=int, default=3)
-    p.add_argument("--timing-overlap", type=int, default=16)
+    p.add_argument("--timing-overlap", type=int, default=32)
     p.add_argument("--timing-batch", type=int, default=8)
     p.add_argument("--repeat", type=int, default=1, help="timing runs per entry (the best is kept)")
     p.add_argument("--no-timing", action="store_true")

@@ -1,7 +1,7 @@
-"""Online refinement of the NN coding (docs/RESULTS.md, issue 6): steps, learning rate, target, rounding.
+"""Online refinement of the NN coding (docs/RESULTS.md, issues 6 and 25): steps, learning rate, rounding.
 
-    python benchmarks/refine_experiment.py --data ../shared/data/dev --crop 128 --limit 8 --long-limit 4 --out runs/refine --jobs 1
-    python benchmarks/refine_experiment.py --max-steps 50 --out runs/refine2 --jobs 1   # without the 200-step variant
+    python benchmarks/refine_experiment.py --data ../shared/data/dev --crop 128 --limit 8 --modes nn --out runs/refine --jobs 1
+    python benchmarks/refine_experiment.py --max-steps 50 --out runs/refine2 --jobs 1   # without the 200-step variants
 
 NN-only mode at levels 1 3 5 7 and hybrid mode at QP 22 27 32 37 code the same centre crops, without
 refinement and with each variant (resumable: OUT/points.jsonl).  Printed and written to
@@ -18,21 +18,11 @@ from nntools.training.data import list_images
 
 NN_VARIANTS = {
     "unrefined": {},
-    "latents, 10 steps, lr 0.01": {"nn_refine_steps": 10},
-    "latents, 50 steps, lr 0.01": {"nn_refine_steps": 50},
-    "latents, 200 steps, lr 0.01": {"nn_refine_steps": 200},
-    "latents, 50 steps, lr chosen from 0.003/0.01/0.03": {"nn_refine_steps": 50, "nn_refine_lr": (0.003, 0.01, 0.03)},
-    "module, 50 steps, lr 0.01": {"nn_refine_steps": 50, "nn_refine_target": "module"},
-    "latents, 50 steps, lr 0.01, SGA rounding": {"nn_refine_steps": 50, "nn_refine_rounding": "sga"},
-    "latents, 50 steps, lr 0.05, SGA rounding": {"nn_refine_steps": 50, "nn_refine_lr": (0.05,),
-                                                 "nn_refine_rounding": "sga"},
-    "latents, 200 steps, lr 0.03, SGA rounding": {"nn_refine_steps": 200, "nn_refine_lr": (0.03,),
-                                                  "nn_refine_rounding": "sga"},
-    "latents, 200 steps, lr 0.01, SGA rounding": {"nn_refine_steps": 200, "nn_refine_rounding": "sga"},
-    "latents, 200 steps, lr 0.005, SGA rounding": {"nn_refine_steps": 200, "nn_refine_lr": (0.005,),
-                                                   "nn_refine_rounding": "sga"},
-    "latents, 200 steps, lr 0.002, SGA rounding": {"nn_refine_steps": 200, "nn_refine_lr": (0.002,),
-                                                   "nn_refine_rounding": "sga"},
+    "50 steps, straight-through, lr 0.02": {"nn_refine_steps": 50, "nn_refine_rounding": "ste", "nn_refine_lr": (0.02,)},
+    "50 steps, default (SGA, lr 0.02)": {"nn_refine_steps": 50},
+    "50 steps, default, lr chosen from 0.01/0.03": {"nn_refine_steps": 50, "nn_refine_lr": (0.01, 0.03)},
+    "50 steps, default, z tuned too": {"nn_refine_steps": 50, "nn_refine_hyper": True},
+    "200 steps, default (SGA, lr 0.02)": {"nn_refine_steps": 200},
 }
 HYBRID_VARIANTS = {
     "unrefined": {},
@@ -65,6 +55,7 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--long-limit", type=int, default=0,
                    help="variants of 200 steps or more: only the first N pictures (0: all)")
+    p.add_argument("--modes", nargs="+", choices=("nn", "hybrid"), default=["nn", "hybrid"])
     p.add_argument("--max-steps", type=int, default=None, help="leave out variants of more steps")
     args = p.parse_args()
     nn_variants, hybrid_variants = ({name: o for name, o in v.items()
@@ -73,6 +64,8 @@ def main() -> None:
     pictures = centre_crops(list_images(args.data)[:args.limit or None], args.crop, args.out / "pictures")
     points = []
     for mode, variants, params in (("nn", nn_variants, args.levels), ("hybrid", hybrid_variants, args.qp)):
+        if mode not in args.modes:
+            continue
         for options in variants.values():
             opts = tuple(sorted(options.items()))
             long = options.get("nn_refine_steps", 0) >= 200 and args.long_limit
@@ -80,7 +73,8 @@ def main() -> None:
                        for v in params]
     rows = run_points(points, args.out / "points.jsonl", jobs=args.jobs)
     assert all(r["exact"] for r in rows), "decoder output differs from the encoder reconstruction"
-    results = table(rows, "nn", nn_variants) + table(rows, "hybrid", hybrid_variants)
+    results = [t for mode, variants in (("nn", nn_variants), ("hybrid", hybrid_variants)) if mode in args.modes
+               for t in table(rows, mode, variants)]
     lines = [f"{len(pictures)} pictures ({args.crop}x{args.crop} centre crops of {args.data}); NN-only at levels "
              f"{' '.join(map(str, args.levels))}, hybrid at QP {' '.join(map(str, args.qp))}; BD-rate (Akima, mean "
              "over pictures where both curves exist) against the unrefined coding of the same mode" +

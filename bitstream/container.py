@@ -16,7 +16,6 @@ picture_header (bit-packed, MSB first)::
         nn_delta_level_enabled_flag u(1)    nn_deblocking_enabled_flag u(1)
         nn_residual_enabled_flag u(1)       nn_dc_enabled_flag u(1)        nn_cbcr_separate_flag u(1)
         nn_patch_size_idc u(3)
-        if nn_patch_size_idc: nn_patch_overlap ue(v)
     nn_lf_enabled_flag u(1)
     if nn_lf_enabled_flag:
         nn_lf_luma_mode u(2)                 if nn_lf_luma_mode: nn_lf_scale[0] u(7)
@@ -94,7 +93,6 @@ class PictureHeader:
     nn_dc_enabled_flag: bool = False         # NN CUs may code the samples minus a separately coded DC (¶181)
     nn_cbcr_separate_flag: bool = False      # NN CUs carry nn_compress_flag_cbcr (¶159-160)
     nn_patch_size_idc: int = 0               # NN picture coded as patches of NnPatchSize (0: in one piece)
-    nn_patch_overlap: int = 0                # overlap of neighbouring patches, luma samples
     nn_lf_enabled_flag: bool = False         # neural loop filter after deblocking (§9)
     nn_lf_luma_mode: int = NN_LF_OFF
     nn_lf_chroma_mode: int = NN_LF_OFF
@@ -189,13 +187,11 @@ class PictureHeader:
                "nn_flag_coding", self.nn_flag_coding, "0 (contexts), 1 (one context) or 2 (bypass)")
         _check(0 <= self.nn_patch_size_idc < len(NN_PATCH_SIZES), "nn_patch_size_idc", self.nn_patch_size_idc,
                f"0..{len(NN_PATCH_SIZES) - 1}")
-        _check(self.nn_patch_overlap % 2 == 0 and 0 <= self.nn_patch_overlap <= self.NnPatchSize // 2,
-               "nn_patch_overlap", self.nn_patch_overlap, "even, at most half of NnPatchSize")
         if not self.nn_compress_enable_flag:
-            defaults = (0, NN_FLAG_CONTEXTS, False, True, False, False, False, 0, 0)
+            defaults = (0, NN_FLAG_CONTEXTS, False, True, False, False, False, 0)
             values = (self.log2_nn_min_cu_size_minus5, self.nn_flag_coding, self.nn_delta_level_enabled_flag,
                       self.nn_deblocking_enabled_flag, self.nn_residual_enabled_flag, self.nn_dc_enabled_flag,
-                      self.nn_cbcr_separate_flag, self.nn_patch_size_idc, self.nn_patch_overlap)
+                      self.nn_cbcr_separate_flag, self.nn_patch_size_idc)
             _check(values == defaults, "NN tool elements", values,
                    f"{defaults} (inferred) when nn_compress_enable_flag is 0")
         _check(self.output_channels_minus1 in (0, 2), "output_channels_minus1", self.output_channels_minus1, "0 or 2")
@@ -233,7 +229,7 @@ class PictureHeader:
                        log2_nn_min_cu_size_minus5=0, nn_flag_coding=NN_FLAG_CONTEXTS,
                        nn_delta_level_enabled_flag=False, nn_deblocking_enabled_flag=True,
                        nn_residual_enabled_flag=False, nn_dc_enabled_flag=False, nn_cbcr_separate_flag=False,
-                       nn_patch_size_idc=0, nn_patch_overlap=0)
+                       nn_patch_size_idc=0)
 
 
 def _check(ok: bool, field: str, value: object, allowed: str) -> None:
@@ -275,10 +271,6 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
             flag(name)
         idc = u("nn_patch_size_idc", 3)
         _check(idc < len(NN_PATCH_SIZES), "nn_patch_size_idc", idc, f"0..{len(NN_PATCH_SIZES) - 1}")
-        if idc:
-            e["nn_patch_overlap"] = hc.ue("nn_patch_overlap", value("nn_patch_overlap"))
-            _check(e["nn_patch_overlap"] <= NN_PATCH_SIZES[idc] // 2, "nn_patch_overlap", e["nn_patch_overlap"],
-                   "at most half of NnPatchSize")
     if flag("nn_lf_enabled_flag"):
         scale = list(value("nn_lf_scale", (NN_LF_SCALE_ONE,) * 3))
         if u("nn_lf_luma_mode", 2):

@@ -8,6 +8,8 @@ from bitstream.errors import InputError
 MODES = ("hybrid", "host", "nn")
 NN_FLAG_CODINGS = ("contexts", "one", "bypass")     # nn_flag_coding 0, 1, 2
 NN_LEVELS = 8
+AUTO_PATCH_SIZE = 256       # patches chosen when a picture does not fit the memory budget in one piece
+MAX_PATCH_OVERLAP = 256
 
 
 @dataclass(frozen=True)
@@ -43,16 +45,20 @@ class EncoderConfig:
     nn_level_offset: int = 0        # added to Level_Map[QP] (picture header), -8..8
     nn_picture_check: bool = False  # also try coding the whole picture with the NN; keep the lower J
     host_picture_check: bool = True # also code the picture host-only (nn_compress_enable_flag = 0); keep the lower J
-    # Whole-picture NN coding as overlapping patches (mode "nn" and the whole-picture check; seed 003):
-    nn_patch_size: int = 0          # 0: the picture in one piece; 64 .. 2048 (a power of two): patches
-    nn_patch_overlap: int = 0       # overlap of neighbouring patches in luma samples, even, <= size / 2
-    nn_patch_batch: int = 8         # patches analysed / synthesised at once (memory ~ batch x patch)
+    # Whole-picture NN coding as patches (mode "nn" and the whole-picture check; seed 003):
+    nn_patch_size: int = 0          # 0: automatic (one piece if it fits memory_budget_mb, else patches of
+                                    # AUTO_PATCH_SIZE); 64 .. 2048 (a power of two): patches of that size
+    nn_patch_overlap: int = 32      # luma samples around each patch its analysis sees (encoder-only), even;
+                                    # 32 covers g_a's reach, so the latents continue across patch borders
+    nn_patch_batch: int = 4         # patches analysed at once (memory ~ batch x patch)
+    memory_budget_mb: int = 3072    # peak memory the encoder plans for; larger pictures: InputError
     # Online optimisation of the NN coding (encoder-only, seed 000; decoder unchanged):
     nn_refine_steps: int = 0        # gradient steps on λ·D + R per NN-coded picture or CU candidate
-    nn_refine_lr: tuple[float, ...] = (0.01,)   # several: the lowest-J result per picture/CU is kept
+    nn_refine_lr: tuple[float, ...] = (0.02,)   # latents: in quantisation steps; several: lowest J kept
     nn_refine_target: str = "latents"   # "latents" (y) or "module" (pre-processing conv in front of g_a)
     nn_refine_stop_mse: float = 0.0 # stop early once the MSE (samples in [0, 1]) is below this
-    nn_refine_rounding: str = "ste" # "ste": straight-through rounding; "sga": stochastic Gumbel annealing
+    nn_refine_rounding: str = "sga" # "sga": stochastic Gumbel annealing; "ste": straight-through rounding
+    nn_refine_hyper: bool = False   # also tune the hyper-latent z
     # Encoder simplifications of the NN trial (measured in docs/RESULTS.md):
     nn_min_variance: float = 0.0    # skip the NN trial on CUs whose luma variance is below this
     nn_max_host_cost: float = 0.0   # skip it where the host J per luma sample is below this
@@ -86,14 +92,17 @@ class EncoderConfig:
             (self.nn_min_variance >= 0 and self.nn_max_host_cost >= 0, "NN skip thresholds must be >= 0"),
             (len(self.nn_sizes) > 0 and set(self.nn_sizes) <= {32, 64, 128}, "nn_sizes must be from 32, 64, 128"),
             (self.nn_patch_size in (0, 64, 128, 256, 512, 1024, 2048), "nn_patch_size must be 0 or 64..2048"),
-            (self.nn_patch_overlap % 2 == 0 and 0 <= self.nn_patch_overlap <= max(self.nn_patch_size, 0) // 2,
-             "nn_patch_overlap must be even and at most half of nn_patch_size"),
+            (isinstance(self.nn_patch_overlap, int) and self.nn_patch_overlap % 2 == 0
+             and 0 <= self.nn_patch_overlap <= MAX_PATCH_OVERLAP,
+             f"nn_patch_overlap must be even and 0..{MAX_PATCH_OVERLAP}"),
             (isinstance(self.nn_patch_batch, int) and self.nn_patch_batch >= 1, "nn_patch_batch must be >= 1"),
+            (isinstance(self.memory_budget_mb, int) and self.memory_budget_mb >= 512, "memory_budget_mb must be >= 512"),
             (self.nn_rdoq_scale >= 0, "nn_rdoq_scale must be >= 0"),
             (isinstance(self.nn_refine_steps, int) and self.nn_refine_steps >= 0, "nn_refine_steps must be >= 0"),
             (len(self.nn_refine_lr) > 0 and all(lr > 0 for lr in self.nn_refine_lr), "nn_refine_lr must be > 0"),
             (self.nn_refine_target in ("latents", "module"), "nn_refine_target must be 'latents' or 'module'"),
             (self.nn_refine_rounding in ("ste", "sga"), "nn_refine_rounding must be 'ste' or 'sga'"),
+            (isinstance(self.nn_refine_hyper, bool), "nn_refine_hyper must be a bool"),
             (all(isinstance(v, bool) for v in (self.nn_loop_filter, self.nn_lf_ctu_flags, self.nn_lf_scale,
                                                self.nn_lf_chroma)), "nn_loop_filter / nn_lf_* switches must be bools"),
         ]
@@ -104,7 +113,7 @@ class EncoderConfig:
     def refine_config(self):
         from nntools.encoder.refine import RefineConfig
         return RefineConfig(self.nn_refine_steps, tuple(self.nn_refine_lr), self.nn_refine_target,
-                            self.nn_refine_stop_mse, self.nn_refine_rounding)
+                            self.nn_refine_stop_mse, self.nn_refine_rounding, self.nn_refine_hyper)
 
     @classmethod
     def from_options(cls, **options) -> "EncoderConfig":

@@ -55,7 +55,7 @@ def _decode_nn_picture(header: PictureHeader, payload: bytes, trace_sink=None) -
         return decode_picture(bundle, payload, header.chroma_format_idc, header.BitDepth, geo.coded_height,
                               geo.coded_width, trace_sink)
     level, stream = read_nn_picture(bundle, payload, trace_sink)
-    grid = PatchGrid(geo.coded_width, geo.coded_height, header.NnPatchSize, header.nn_patch_overlap)
+    grid = PatchGrid(geo.coded_width, geo.coded_height, header.NnPatchSize)
     return decode_patches(bundle, stream, grid, level, header.chroma_format_idc, header.BitDepth, trace_sink)
 
 

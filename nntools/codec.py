@@ -171,8 +171,8 @@ def decode_latent_region(bundle: NNBundle, dec: RansDecoder, height: int, width:
 
 def decode_latents(bundle: NNBundle, payload: bytes, height: int, width: int, level: int,
                    trace_sink=None) -> torch.Tensor:
-    """One region alone in a stream (whole-picture NN coding)."""
+    """The latent ŷ of one region alone in a stream (whole-picture NN coding)."""
     dec = open_stream(bundle, payload, trace_sink)
-    x_hat = decode_region(bundle, dec, height, width, level)
+    y_hat = decode_latent_region(bundle, dec, height, width, level)
     dec.finish()
-    return x_hat
+    return y_hat

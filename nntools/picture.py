@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from bitstream.bitio import BitReader
 from bitstream.errors import BitstreamError
 from bitstream.header_coder import NN_STREAM_CATEGORY, HeaderCoder, HeaderReader
 from host.color import upsample_chroma
 from nntools.codec import ALIGN, NNBundle, decode_latents
+from nntools.synthesis import output_samples, synthesise
 
 def aligned(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
@@ -24,16 +24,13 @@ def aligned(n: int) -> int:
 
 def output_to_planes(x_hat: torch.Tensor, chroma_format: int, bit_depth: int, height: int,
                      width: int) -> list[np.ndarray]:
-    """Normative: the exact synthesis output -> integer planes of a height x width region."""
-    peak = (1 << bit_depth) - 1
-    samples = torch.clamp(torch.round((x_hat + 0.5) * peak), 0, peak)
-    luma = F.pixel_shuffle(samples[:, :4], 2)[0, 0, :height, :width]
-    planes = [luma.numpy().astype(np.int32)]
+    """Normative: the exact synthesis output of one region -> integer planes of a height x width region."""
+    luma, cb, cr = output_samples(x_hat, bit_depth)
+    planes = [luma[:height, :width]]
     if chroma_format == 0:
         return planes
     ch, cw = (height + 1) // 2, (width + 1) // 2
-    for c in (4, 5):
-        plane = samples[0, c, :ch, :cw].numpy().astype(np.int32)
+    for plane in (cb[:ch, :cw], cr[:ch, :cw]):
         planes.append(upsample_chroma(plane, height, width) if chroma_format == 3 else plane)
     return planes
 
@@ -65,7 +62,7 @@ def read_nn_picture(bundle: NNBundle, payload: bytes, trace_sink=None) -> tuple[
 
 def decode_picture(bundle: NNBundle, payload: bytes, chroma_format: int, bit_depth: int, height: int,
                    width: int, trace_sink=None) -> list[np.ndarray]:
-    """The whole (aligned) picture as one region."""
+    """The whole (aligned) picture as one region, synthesised tile by tile (``nntools.synthesis``)."""
     level, stream = read_nn_picture(bundle, payload, trace_sink)
-    x_hat = decode_latents(bundle, stream, aligned(height) // 2, aligned(width) // 2, level, trace_sink)
-    return output_to_planes(x_hat, chroma_format, bit_depth, height, width)
+    y_hat = decode_latents(bundle, stream, aligned(height) // 2, aligned(width) // 2, level, trace_sink)
+    return synthesise(bundle, y_hat, height, width, chroma_format, bit_depth)

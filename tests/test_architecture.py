@@ -28,6 +28,7 @@ NORMATIVE = (
     "host.partition", "host.quant", "host.reconstruct", "host.residual_coding", "host.scan", "host.syntax",
     "host.transform",
     "nntools", "nntools.architecture", "nntools.codec", "nntools.exact", "nntools.patches", "nntools.picture",
+    "nntools.synthesis",
     "nntools.weights_id", "nntools.zoo",
     "nntools.loop_filter", "nntools.loop_filter.exact", "nntools.loop_filter.picture", "nntools.loop_filter.zoo",
     "hybridcodec", "hybridcodec.decoder", "hybridcodec.frame", "hybridcodec.nn_blocks", "hybridcodec.picture",

@@ -52,7 +52,7 @@ def test_random_bytes(payload, with_valid_header):
 
 
 # Streams with neural-tool syntax, each encoded once per module: a picture coded whole by the NN, one coded
-# by the NN in overlapping patches, and a hybrid picture with NN-coded CUs.  The hybrid one is steered with
+# by the NN in patches, and a hybrid picture with NN-coded CUs.  The hybrid one is steered with
 # force_nn's steer_nn (tests/steering.py), scoped here to its one encode: force_nn itself is a function-scoped
 # fixture and cannot feed a module-scoped one.
 NN_STREAM_MUTATIONS = 50      # per stream: ~20-70 ms a decode on an idle machine, a few seconds in all
@@ -66,8 +66,7 @@ def encode_hybrid_with_nn_cus() -> bytes:
 
 NN_STREAMS = {
     "nn": lambda: hybridcodec.encode(synthetic_rgb(24, 40), mode="nn", level=2),
-    "nn_patches": lambda: hybridcodec.encode(synthetic_rgb(24, 80), mode="nn", level=2, nn_patch_size=64,
-                                             nn_patch_overlap=8),
+    "nn_patches": lambda: hybridcodec.encode(synthetic_rgb(24, 80), mode="nn", level=2, nn_patch_size=64),
     "hybrid_nn_cus": encode_hybrid_with_nn_cus,
 }
 

@@ -161,40 +161,35 @@ def test_nn_picture_and_maps(tmp_path, host_stream):
 
 
 def test_patch_picture_reports_its_patch_grid(tmp_path, capsys):
-    """128x64 coded by the NN as 64x64 patches overlapping by 16: origins step by 48 except the last
-    patch, which ends flush with the right edge, so three patches at x = 0, 48, 64."""
-    result = Encoder(mode="nn", level=1, nn_patch_size=64, nn_patch_overlap=16).encode(synthetic_rgb(64, 128, 5))
+    """136x72 (coded 136x72, aligned 144x80) coded by the NN as 64x64 patches: 3 x 2 patches in raster
+    order, those of the last column and row cut at the aligned picture's edge."""
+    result = Encoder(mode="nn", level=1, nn_patch_size=64, nn_patch_overlap=16).encode(synthetic_rgb(72, 136, 5))
     info = inspect_bitstream(result.bitstream, "p.hbc")
     assert info.mode == "nn" and np.array_equal(info.picture, result.reconstruction)
     h = info.header
-    assert (h["nn_patch_size_idc"], h["nn_patch_overlap"]) == (1, 16)                 # 64 = 32 << 1
+    assert h["nn_patch_size_idc"] == 1 and "nn_patch_overlap" not in h                # 64 = 32 << 1
     order = list(h)
     assert order.index("nn_residual_enabled_flag") < order.index("nn_patch_size_idc") < \
-        order.index("nn_patch_overlap") < order.index("output_channels_minus1")      # coding order
-    assert [(p.index, p.x, p.y, p.width, p.height) for p in info.nn_patches] == \
-        [(0, 0, 0, 64, 64), (1, 48, 0, 64, 64), (2, 64, 0, 64, 64)]
-    covered = np.zeros((64, 128), dtype=int)
-    for p in info.nn_patches:
-        covered[p.y:p.y + p.height, p.x:p.x + p.width] += 1
-    assert covered.min() == 1 and (covered == 2).sum() == (16 + 48) * 64           # two overlap bands
+        order.index("output_channels_minus1")                                          # coding order
+    expected = [(0, 0, 0, 64, 64), (1, 64, 0, 64, 64), (2, 128, 0, 16, 64),
+                (3, 0, 64, 64, 16), (4, 64, 64, 64, 16), (5, 128, 64, 16, 16)]
+    assert [(p.index, p.x, p.y, p.width, p.height) for p in info.nn_patches] == expected
     text = format_text(info)
-    assert "nn_patch_size_idc = 1" in text and "nn_patch_overlap = 16" in text
-    assert "NN patches: 3 (3 x 1) of 64x64 luma samples (P = 64), overlap 16" in text and "patch 2 (64,0) 64x64" in text
+    assert "nn_patch_size_idc = 1" in text
+    assert "NN patches: 6 (3 x 2) of at most P = 64 luma samples" in text and "patch 2 (128,0) 16x64" in text
     doc = json.loads(json.dumps(to_json(info)))
-    assert doc["nn_patches"] == [{"index": k, "x": x, "y": 0, "width": 64, "height": 64}
-                                 for k, x in enumerate((0, 48, 64))]
-    # The map outlines every patch, clipped to the picture: the last patch ends at the right edge.
-    edges = _patch_edges(info.nn_patches, 128, 64)
-    assert len(edges) == 4 * 3 and max(x for seg in edges for x, _ in seg) == 127.5
-    assert sorted({seg[0][0] for seg in edges if seg[0][0] == seg[1][0]}) == [-0.5, 47.5, 63.5, 111.5, 127.5]
+    assert doc["nn_patches"][5] == {"index": 5, "x": 128, "y": 64, "width": 16, "height": 16}
+    # The map outlines every patch, clipped to the picture.
+    edges = _patch_edges(info.nn_patches, 136, 72)
+    assert len(edges) == 4 * 6 and max(x for seg in edges for x, _ in seg) == 135.5
     path = tmp_path / "p.hbc"
     path.write_bytes(result.bitstream)
     assert main(["inspect", str(path), "--summary", "--map", str(tmp_path / "p.png")]) == 0
-    assert "patch 1 (48,0) 64x64" in capsys.readouterr().out
+    assert "patch 1 (64,0) 64x64" in capsys.readouterr().out
     assert (tmp_path / "p.png").read_bytes()[:8] == PNG_MAGIC
     # A picture coded in one piece has no patch grid.
     whole = inspect_bitstream(hybridcodec.encode(synthetic_rgb(64, 128, 5), mode="nn", level=1))
-    assert whole.nn_patches == [] and whole.header["nn_patch_size_idc"] == 0 and "nn_patch_overlap" not in whole.header
+    assert whole.nn_patches == [] and whole.header["nn_patch_size_idc"] == 0
     assert "nn_patches" not in to_json(whole)
 
 

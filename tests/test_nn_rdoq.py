@@ -18,7 +18,7 @@ from pictures import synthetic_rgb
 
 @pytest.mark.parametrize("options", [
     {"level": 0}, {"level": 7}, {"level": 3, "chroma_format": "444"}, {"level": 5, "nn_rdoq_scale": 1.0},
-    {"level": 2, "nn_patch_size": 64, "nn_patch_overlap": 16},
+    {"level": 2, "nn_patch_size": 64, },
 ])
 def test_rdoq_nn_mode_decodes_to_reconstruction(options):
     result = Encoder(mode="nn", **options).encode(synthetic_rgb(72, 56, seed=4))

@@ -1,25 +1,30 @@
-"""Patch-based NN coding (seed 003): exact decoding across sizes, overlaps, formats and batch sizes; the
-integer merge rule; header signalling and its range checks."""
+"""Patch-based NN coding (seed 003): exact decoding across sizes, contexts, formats and batch sizes; the
+tiled synthesis equals the whole-field synthesis; the grid; header signalling; the automatic choice of
+patches for a picture above the memory budget and the refusal of one that cannot fit."""
 import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from bitstream.container import PictureHeader, read_container, write_container
-from bitstream.errors import BitstreamError
+from bitstream.errors import BitstreamError, InputError
 from hybridcodec.decoder import decode_full
 from hybridcodec.encoder import Encoder
-from nntools.patches import PatchGrid, PatchMerger, decode_patches, tent
+from nntools import synthesis
+from nntools.exact import activation
+from nntools.patches import PatchGrid
+from nntools.picture import output_to_planes
 from nntools.zoo import load_bundle
 from pictures import synthetic_gray, synthetic_rgb
 
 
 @pytest.mark.parametrize("shape,options", [
     ((100, 150), {"nn_patch_size": 64}),
-    ((100, 150), {"nn_patch_size": 64, "nn_patch_overlap": 16}),
+    ((100, 150), {"nn_patch_size": 64, "nn_patch_overlap": 0}),
     ((130, 70), {"nn_patch_size": 64, "nn_patch_overlap": 2, "chroma_format": "444"}),
     ((40, 40), {"nn_patch_size": 64, "nn_patch_overlap": 8}),
-    ((96, 200), {"nn_patch_size": 64, "nn_patch_overlap": 32, "nn_patch_batch": 3}),
+    ((96, 200), {"nn_patch_size": 64, "nn_patch_overlap": 48, "nn_patch_batch": 3}),
     ((70, 130), {"nn_patch_size": 128, "nn_patch_overlap": 6}),
 ])
 def test_patch_coding_decodes_to_reconstruction(shape, options):
@@ -34,97 +39,61 @@ def test_gray_patches():
     assert np.array_equal(decode_full(result.bitstream).picture, result.reconstruction)
 
 
-def test_decoder_batch_size_does_not_change_samples():
-    result = Encoder(mode="nn", level=2, nn_patch_size=64, nn_patch_overlap=8).encode(synthetic_rgb(80, 160))
-    header, streams = read_container(result.bitstream)
-    payload = streams[0][1]
-    grid = PatchGrid(160, 80, 64, 8)
-    outs = [decode_patches(load_bundle(), payload[1:], grid, payload[0], 1, 8, batch=b) for b in (1, 4, 100)]
-    assert all(np.array_equal(a, b) for a, b in zip(outs[0], outs[1])) and all(
-        np.array_equal(a, b) for a, b in zip(outs[0], outs[2]))
+@pytest.mark.parametrize("batch", [1, 2, 100])
+def test_any_patch_batch_decodes_exactly(batch):
+    """The batch only groups the encoder's analysis (its float RDOQ gain estimate sees the group)."""
+    result = Encoder(mode="nn", level=2, nn_patch_size=64, nn_patch_batch=batch).encode(synthetic_rgb(80, 200, 3))
+    assert np.array_equal(decode_full(result.bitstream).picture, result.reconstruction)
 
 
-@pytest.mark.parametrize("overlap", [0, 2, 8, 32])
-def test_merge_of_identical_patches_is_identity(overlap):
-    grid = PatchGrid(200, 136, 64, overlap)
-    rng = np.random.default_rng(overlap)
-    picture = [rng.integers(0, 256, (136, 200)), rng.integers(0, 256, (68, 100)), rng.integers(0, 256, (68, 100))]
-    merger = PatchMerger(grid, 1, 8)
-    ph, pw = grid.patch_shape()
-    for x, y in grid.origins():
-        patch = []
-        for c, plane in enumerate(picture):
-            s = 1 if c else 0
-            region = plane[y >> s:(y + ph) >> s, x >> s:(x + pw) >> s]
-            patch.append(np.pad(region, ((0, (ph >> s) - region.shape[0]), (0, (pw >> s) - region.shape[1]))))
-        merger.add(x, y, patch)
-    assert all(np.array_equal(a, b) for a, b in zip(merger.planes(), picture))
+@pytest.mark.parametrize("tile", [1, 2, 3, 5])
+@pytest.mark.parametrize("chroma_format", [0, 1, 3])
+def test_tiled_synthesis_equals_whole_field(monkeypatch, tile, chroma_format):
+    """Any tile size and any band of rows give g_s's whole-field samples: the margin covers its reach."""
+    bundle = load_bundle()
+    torch.manual_seed(tile)
+    y_hat = activation(torch.randn(1, bundle.config.latent, 7, 9, dtype=torch.float64) * 3)
+    height, width = 7 * 16 - 6, 9 * 16 - 10
+    whole = output_to_planes(bundle.g_s(y_hat), chroma_format, 8, height, width)
+    monkeypatch.setattr(synthesis, "TILE", tile)
+    field = synthesis.FieldSynthesis(bundle, height, width, chroma_format, 8)
+    for r0, r1 in ((0, 1), (1, 4), (4, 5), (5, 7)):                   # bands of any height
+        field.add(y_hat[:, :, r0:r1])
+    assert all(np.array_equal(a, b) for a, b in zip(field.planes(), whole))
+    assert field.field.shape[2] <= 2 * synthesis.synthesis_margin(bundle) + 3     # only a margin kept
 
 
-def reference_merge(grid: PatchGrid, patches: dict) -> np.ndarray:
-    """The merge rule of the module docstring on whole-picture accumulators (luma only)."""
-    acc = np.zeros((grid.height, grid.width), dtype=np.int64)
-    den = np.zeros_like(acc)
-    ph, pw = grid.patch_shape()
-    for (x, y), patch in patches.items():
-        iy, ix = grid.ys.index(y), grid.xs.index(x)
-        w = tent(ph, iy == 0, iy == len(grid.ys) - 1)[:, None] * tent(pw, ix == 0, ix == len(grid.xs) - 1)[None, :]
-        h, wd = min(ph, grid.height - y), min(pw, grid.width - x)
-        acc[y:y + h, x:x + wd] += (w * patch)[:h, :wd]
-        den[y:y + h, x:x + wd] += w[:h, :wd]
-    return (acc + den // 2) // den
+def test_synthesis_reach_of_the_shipped_model():
+    """Three 5x5 transposed convolutions of stride 2 and a 3x3 convolution: 15 half-resolution samples,
+    so tiles need 2 latent positions of margin."""
+    assert synthesis.synthesis_margin(load_bundle()) == 2
 
 
-@pytest.mark.parametrize("size,overlap", [((200, 136), 0), ((200, 136), 8), ((64, 64), 4), ((328, 264), 32)])
-def test_banded_merge_equals_whole_picture_merge(size, overlap):
-    grid = PatchGrid(size[0], size[1], 64, overlap)
-    rng = np.random.default_rng(7)
-    patches = {o: rng.integers(0, 1024, grid.patch_shape()) for o in grid.origins()}
-    merger = PatchMerger(grid, 0, 10)
-    for (x, y), patch in patches.items():
-        merger.add(x, y, [patch])
-    assert np.array_equal(merger.planes()[0], reference_merge(grid, patches))
-
-
-def test_merger_refuses_patches_out_of_raster_order():
-    grid = PatchGrid(128, 128, 64, 0)
-    merger = PatchMerger(grid, 0, 8)
-    merger.add(0, 64, [np.zeros((64, 64), dtype=np.int64)])
+def test_incomplete_field_is_refused():
+    bundle = load_bundle()
+    field = synthesis.FieldSynthesis(bundle, 64, 64, 1, 8)
+    field.add(torch.zeros(1, bundle.config.latent, 2, 4, dtype=torch.float64))
     with pytest.raises(ValueError):
-        merger.add(0, 0, [np.zeros((64, 64), dtype=np.int64)])
+        field.planes()
+    with pytest.raises(ValueError):
+        field.add(torch.zeros(1, bundle.config.latent, 3, 4, dtype=torch.float64))
 
 
-def test_tents_of_an_overlap_cross_fade():
-    left, right = tent(64, True, False), tent(64, False, True)
-    assert np.all(left[-16:] + right[:16] == 32)                  # any overlap: weights add up to 2·overlap
-    assert np.all(np.diff(left[-16:]) == -2) and np.all(np.diff(right[:16]) == 2)
-    assert np.array_equal(tent(8, True, True), np.ones(8))
-
-
-def test_grid_covers_the_picture_evenly_and_ends_flush():
-    for width, patch, overlap in ((1000, 256, 16), (256, 256, 0), (264, 256, 32), (768, 256, 16), (32, 64, 8),
-                                  (768, 256, 0), (4320, 256, 32), (1080, 128, 2)):
-        grid = PatchGrid(width, 64, patch, overlap)
-        span = grid.patch_shape()[1]
-        xs = grid.xs
-        assert span <= patch and span % 16 == 0
-        assert xs[0] == 0 and xs[-1] + span == max(width, span)
-        assert all(b - a == span - overlap for a, b in zip(xs, xs[1:-1]))
-        assert all(0 < b - a <= span - overlap for a, b in zip(xs, xs[1:]))   # overlaps of at least N
-        if len(xs) > 1:                                       # the fewest patches of at most P
-            assert (len(xs) - 1) * (patch - overlap) + overlap < width
-    assert PatchGrid(768, 512, 256, 16).xs == [0, 208 - 16, 2 * (208 - 16), 768 - 208]
-    assert PatchGrid(768, 512, 256, 0).xs == [0, 256, 512]
+def test_grid_tiles_the_aligned_picture_like_ctus():
+    grid = PatchGrid(1000, 300, 256)
+    assert list(grid.xs) == [0, 256, 512, 768] and list(grid.ys) == [0, 256]
+    assert grid.shape_at(768, 256) == (304 - 256, 1008 - 768)                  # cut at the 16-aligned edge
+    assert grid.shape_at(0, 0) == (256, 256)
+    assert list(PatchGrid(768, 512, 256).xs) == [0, 256, 512]                  # no extra patch, any overlap
+    assert sum(h * w for h, w in (grid.shape_at(x, y) for x, y in grid.origins())) == 1008 * 304
 
 
 def test_header_range_checks():
     base = dict(width=64, height=64, nn_compress_enable_flag=True, model_id=bytes(16))
-    header = PictureHeader.build(**base, nn_patch_size=256, nn_patch_overlap=16)
+    header = PictureHeader.build(**base, nn_patch_size=256)
     assert read_container(write_container(header, []))[0] == header
-    for bad in ({"nn_patch_size": 100}, {"nn_patch_size": 64, "nn_patch_overlap": 3},
-                {"nn_patch_size": 64, "nn_patch_overlap": 34}):
-        with pytest.raises(BitstreamError):
-            PictureHeader.build(**{**base, **bad})
+    with pytest.raises(BitstreamError):
+        PictureHeader.build(**{**base, "nn_patch_size": 100})
     with pytest.raises(BitstreamError):
         PictureHeader.build(width=64, height=64, nn_patch_size=64)
 
@@ -139,3 +108,44 @@ def test_truncated_patch_stream_is_refused():
         decode_full(write_container(header, [(kind, bytes([99]) + payload[1:])]))      # no such level
     with pytest.raises(BitstreamError):                                                 # one patch more
         decode_full(write_container(dataclasses.replace(header, pic_width_minus1=199), streams))
+
+
+def test_picture_above_the_budget_is_coded_in_patches():
+    """No patch option: a picture whose one-piece coding would exceed the budget goes to patches of
+    AUTO_PATCH_SIZE, and decodes exactly; under the default budget the same picture is one piece."""
+    from hybridcodec.config import EncoderConfig
+    from hybridcodec.encoder.memory import plan_memory
+    image = synthetic_rgb(320, 320, 9)
+    options = dict(mode="nn", level=3, nn_patch_batch=1, nn_patch_overlap=0)
+    in_patches = plan_memory(320, 320, EncoderConfig(**options, nn_patch_size=256)).estimate_mb
+    budget = int(in_patches) + 1
+    assert plan_memory(320, 320, EncoderConfig(**options, memory_budget_mb=10 ** 6)).estimate_mb > budget
+    tight = Encoder(**options, memory_budget_mb=budget).encode(image)
+    assert read_container(tight.bitstream)[0].NnPatchSize == 256
+    assert np.array_equal(decode_full(tight.bitstream).picture, tight.reconstruction)
+    assert read_container(Encoder(**options).encode(image).bitstream)[0].NnPatchSize == 0
+
+
+def test_plan_switches_to_patches_at_the_budget():
+    from hybridcodec.config import EncoderConfig
+    from hybridcodec.encoder.memory import plan_memory
+    cfg = EncoderConfig(mode="nn")
+    assert plan_memory(768, 512, cfg).nn_patch_size == 0
+    big = plan_memory(7680, 4320, cfg)
+    assert big.nn_patch_size == 256 and big.estimate_mb < 3000
+    assert plan_memory(7680, 4320, dataclasses.replace(cfg, nn_patch_size=512)).nn_patch_size == 512
+    assert plan_memory(1920, 1080, dataclasses.replace(cfg, mode="host")).nn_patch_size == 0
+    checked = dataclasses.replace(cfg, mode="hybrid", nn_picture_check=True, memory_budget_mb=4096)
+    assert plan_memory(3840, 2160, checked).nn_patch_size == 256                    # the whole-picture check
+    assert plan_memory(3840, 2160, dataclasses.replace(checked, nn_picture_check=False)).nn_patch_size == 0
+
+
+@pytest.mark.parametrize("mode", ["nn", "host", "hybrid"])
+def test_picture_that_cannot_fit_gets_a_clear_error(mode):
+    """Refused with the reason before anything picture-sized is allocated."""
+    from hybridcodec.config import EncoderConfig
+    from hybridcodec.encoder.memory import plan_memory
+    with pytest.raises(InputError, match="memory_budget_mb"):
+        plan_memory(16000, 16000, EncoderConfig(mode=mode))
+    with pytest.raises(InputError, match="memory_budget_mb"):
+        Encoder(mode=mode, memory_budget_mb=512).encode(np.zeros((1200, 1200, 3), dtype=np.uint8))

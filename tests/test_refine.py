@@ -21,10 +21,13 @@ def assert_exact(result) -> None:
 
 @pytest.mark.parametrize("options", [
     {"nn_refine_steps": 3},
+    {"nn_refine_steps": 3, "nn_refine_rounding": "ste"},
     {"nn_refine_steps": 3, "nn_refine_lr": (0.003, 0.03)},
     {"nn_refine_steps": 3, "nn_refine_target": "module"},
     {"nn_refine_steps": 3, "chroma_format": "444", "level": 6},
     {"nn_refine_steps": 3, "nn_refine_rounding": "sga", "nn_refine_lr": (0.005,)},
+    {"nn_refine_steps": 3, "nn_refine_rounding": "sga", "nn_refine_hyper": True},
+    {"nn_refine_steps": 3, "nn_patch_size": 64, "nn_refine_rounding": "sga"},
 ])
 def test_refined_nn_mode_decodes_to_reconstruction(options):
     assert_exact(Encoder(mode="nn", **options).encode(synthetic_rgb(48, 40, seed=3)))
@@ -48,8 +51,9 @@ def test_refinement_never_raises_the_rd_cost():
     x = planes_to_input(planes, 1, 8)
     lam = 50.0
     plain = code_regions(bundle, x, 3, lam_sse=lam)[0]          # the unrefined coding at the same λ
-    for cfg in (RefineConfig(5, (0.01,)), RefineConfig(5, (10.0,)), RefineConfig(5, (0.01,), "module"),
-                RefineConfig(5, (0.01,), rounding="sga"), RefineConfig(5, (0.01,), "module", rounding="sga")):
+    for cfg in (RefineConfig(5, (0.01,), rounding="ste"), RefineConfig(5, (10.0,)), RefineConfig(5, (0.01,), "module"),
+                RefineConfig(5, (0.01,), rounding="sga"), RefineConfig(5, (0.01,), "module", rounding="sga"),
+                RefineConfig(5, (0.01,), rounding="sga", hyper=True)):
         refined = code_regions(bundle, x, 3, cfg, lam, 255)[0]
         assert rd_cost(refined, x, lam) <= rd_cost(plain, x, lam)
 

@@ -13,6 +13,7 @@ from host.encoder.search import SearchConfig
 from host.partition import CuMode, PictureGeometry, visible_area
 from host.encoder.quant import qp_to_lambda
 from hybridcodec.config import NN_FLAG_CODINGS, EncoderConfig
+from hybridcodec.encoder.memory import plan_memory
 from hybridcodec.encoder.source import SourcePicture, prepare_source
 from hybridcodec.picture import output_picture
 
@@ -59,8 +60,7 @@ class Encoder:
             nn_cbcr_separate_flag=c.nn_cbcr_separate and hybrid and src.chroma_format != 0,
             output_channels=src.output_channels, output_bit_depth=src.output_bit_depth,
             color_matrix=src.color_matrix, model_id=self.nn_bundle().model_id if nn else b"",
-            nn_patch_size=c.nn_patch_size if c.mode == "nn" else 0,
-            nn_patch_overlap=c.nn_patch_overlap if c.mode == "nn" else 0)
+            nn_patch_size=self.plan.nn_patch_size if c.mode == "nn" else 0)
 
     def nn_bundle(self):
         from nntools.zoo import load_bundle
@@ -76,6 +76,7 @@ class Encoder:
         t0 = time.perf_counter()
         c = self.config
         src = prepare_source(image, c)
+        self.plan = plan_memory(src.width, src.height, c)
         header = self.header_for(src)
         if c.mode == "nn":
             result = self._encode_nn(src, header, t0, c.level)
@@ -104,8 +105,7 @@ class Encoder:
             from hybridcodec.nn_blocks import base_level
             whole = self._encode_nn(src, replace(header.without_nn(), nn_compress_enable_flag=True,
                                                  model_id=header.model_id,
-                                                 nn_patch_size_idc=NN_PATCH_SIZES.index(c.nn_patch_size),
-                                                 nn_patch_overlap=c.nn_patch_overlap),
+                                                 nn_patch_size_idc=NN_PATCH_SIZES.index(self.plan.nn_patch_size)),
                                     t0, base_level(self.nn_bundle(), header))
             if self._cost(whole, src, header) < self._cost(result, src, header):
                 result, host = whole, None
@@ -201,7 +201,7 @@ class Encoder:
         c = self.config
         if header.NnPatchSize:
             payload, planes = encode_patches(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,
-                                             header.NnPatchSize, header.nn_patch_overlap, c.nn_patch_batch,
+                                             header.NnPatchSize, c.nn_patch_overlap, c.nn_patch_batch,
                                              c.refine_config(), c.nn_rdoq_scale)
         else:
             payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,

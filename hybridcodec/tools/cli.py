@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bitstream.errors import CodecError
-from hybridcodec.config import MODES, NN_FLAG_CODINGS, EncoderConfig
+from hybridcodec.config import AUTO_PATCH_SIZE, MODES, NN_FLAG_CODINGS, EncoderConfig
 from hybridcodec.imageio import YuvFrame, read_image, write_image, write_y4m, write_yuv
 from hybridcodec.eval.metrics import psnr_rgb, psnr_y
 
@@ -98,22 +98,26 @@ def _add_encode(sub) -> None:
                     help="least-squares residual scale per component; off: 1.0 (default %(default)s)")
     lf.add_argument("--nn-lf-chroma", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_lf_chroma,
                     help="filter Cb and Cr too (4:2:0 only) (default %(default)s)")
-    q = p.add_argument_group("NN pictures as overlapping patches (mode nn and the whole-picture check)")
+    q = p.add_argument_group("NN pictures as patches (mode nn and the whole-picture check) and memory")
     q.add_argument("--nn-patch-size", type=int, default=EncoderConfig.nn_patch_size, metavar="P",
                    choices=(0, 64, 128, 256, 512, 1024, 2048),
-                   help="code the picture as PxP patches, 64..2048 (default %(default)s: in one piece)")
+                   help="code the picture as patches of at most PxP, 64..2048 (default %(default)s: automatic, "
+                        f"in one piece if it fits --memory-budget, else P = {AUTO_PATCH_SIZE})")
     q.add_argument("--nn-patch-overlap", type=int, default=EncoderConfig.nn_patch_overlap, metavar="N",
-                   help="overlap of neighbouring patches in luma samples, even, <= P/2 (default %(default)s)")
+                   help="luma samples around each patch that its analysis sees (encoder-only: no extra bits), "
+                        "even (default %(default)s)")
     q.add_argument("--nn-patch-batch", type=int, default=EncoderConfig.nn_patch_batch, metavar="B",
-                   help="patches analysed and synthesised at once; memory grows with B x P^2 "
-                        "(default %(default)s)")
+                   help="patches analysed at once; memory grows with B x P^2 (default %(default)s)")
+    q.add_argument("--memory-budget", dest="memory_budget_mb", type=int, default=EncoderConfig.memory_budget_mb,
+                   metavar="MB", help="peak memory the encoder plans for: NN pictures go to patches above it, "
+                                      "pictures that cannot fit are refused (default %(default)s)")
     t = p.add_argument_group("online optimisation of the NN coding (encoder-only; the decoder is unchanged)")
     t.add_argument("--nn-refine-steps", type=int, default=EncoderConfig.nn_refine_steps, metavar="N",
                    help="gradient steps on lambda*D + R for each NN-coded picture or CU candidate "
                         "(default %(default)s: off)")
     t.add_argument("--nn-refine-lr", type=parse_learning_rates, default=EncoderConfig.nn_refine_lr,
-                   metavar="LR[,LR...]", help="learning rate; several: the best (lowest J) per picture or CU "
-                   f"(default {','.join(map(str, EncoderConfig.nn_refine_lr))})")
+                   metavar="LR[,LR...]", help="learning rate (target latents: in quantisation steps); several: the "
+                   f"best (lowest J) per picture or CU (default {','.join(map(str, EncoderConfig.nn_refine_lr))})")
     t.add_argument("--nn-refine-target", default=EncoderConfig.nn_refine_target, choices=("latents", "module"),
                    help="tune the latents, or a small pre-processing module before the analysis transform "
                         "(default %(default)s)")
@@ -122,6 +126,8 @@ def _add_encode(sub) -> None:
     t.add_argument("--nn-refine-rounding", default=EncoderConfig.nn_refine_rounding, choices=("ste", "sga"),
                    help="rounding while refining: straight-through, or stochastic Gumbel annealing "
                         "(default %(default)s)")
+    t.add_argument("--nn-refine-hyper", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_refine_hyper,
+                   help="also tune the hyper-latent z (default %(default)s)")
     s = p.add_argument_group("hybrid speed heuristics (skip NN trials that are unlikely to win)")
     s.add_argument("--nn-min-variance", type=float, default=EncoderConfig.nn_min_variance, metavar="V",
                    help="no NN trial on CUs whose luma variance is below V (default %(default)s: off)")

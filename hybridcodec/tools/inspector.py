@@ -176,7 +176,7 @@ class NnRegion:
 @dataclass
 class NnPatch:
     """One patch of a picture coded by the neural tool as patches (nntools.patches): the region it
-    codes, in luma samples of the coded picture (samples past the picture are edge-replicated)."""
+    codes, in luma samples of the 16-aligned picture (the decoder crops past the coded picture)."""
     index: int                           # decoding order (raster order of patches)
     x: int
     y: int
@@ -190,7 +190,7 @@ def patch_grid(header: PictureHeader):
         return None
     from nntools.patches import PatchGrid
     geo = PictureGeometry.from_header(header)
-    return PatchGrid(geo.coded_width, geo.coded_height, header.NnPatchSize, header.nn_patch_overlap)
+    return PatchGrid(geo.coded_width, geo.coded_height, header.NnPatchSize)
 
 
 @dataclass
@@ -243,8 +243,7 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
         info.bits_by_category = {"nn_latents": bits}
         grid = patch_grid(header)
         if grid is not None:
-            ph, pw = grid.patch_shape()
-            info.nn_patches = [NnPatch(k, x, y, pw, ph) for k, (x, y) in enumerate(grid.origins())]
+            info.nn_patches = [NnPatch(k, x, y, *grid.shape_at(x, y)[::-1]) for k, (x, y) in enumerate(grid.origins())]
         info.bits_map = np.full((geo.coded_height, geo.coded_width), bits / (geo.coded_width * geo.coded_height))
         return info
     info.ctus, info.bits_map = _describe_host(result.host.ctus, collector.elements, geo, header, meter)
@@ -463,10 +462,9 @@ def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool =
     if info.nn_patches:
         h = info.header
         columns = len({p.x for p in info.nn_patches})
-        first = info.nn_patches[0]
-        lines.append(f"NN patches: {len(info.nn_patches)} ({columns} x {len(info.nn_patches) // columns}) of "
-                     f"{first.width}x{first.height} luma samples (P = {NN_PATCH_SIZES[h['nn_patch_size_idc']]}), "
-                     f"overlap {h['nn_patch_overlap']}, in decoding order:")
+        lines.append(f"NN patches: {len(info.nn_patches)} ({columns} x {len(info.nn_patches) // columns}) of at most "
+                     f"P = {NN_PATCH_SIZES[h['nn_patch_size_idc']]} luma samples, one latent field synthesised "
+                     "as a whole; in decoding order:")
         lines += [f"  patch {p.index} ({p.x},{p.y}) {p.width}x{p.height}" for p in info.nn_patches]
     for ctu in info.ctus:
         if ctus is not None and ctu.index not in ctus:

@@ -101,7 +101,7 @@ def inspection_map(info, path: str | Path, panel_px: int = 560) -> None:
     left.set_xlim(-0.5, w - 0.5)
     left.set_ylim(h - 0.5, -0.5)
     title = f"{len(cus)} CUs, CTU borders yellow" if cus else \
-        f"{len(patches)} NN patches ({info.header['nn_patch_overlap']} samples overlap)" if patches else "no host CUs"
+        f"{len(patches)} NN patches (one latent field)" if patches else "no host CUs"
     left.set_title(title + (f", {len(nn_areas)} NN-coded" if cus and nn_areas else ""), fontsize=8)
     legend = [Line2D([], [], color="yellow", linewidth=0.9, label="CTU border"),
               Line2D([], [], color="white", linewidth=0.6, label="CU border")] if cus else []

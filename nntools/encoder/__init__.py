@@ -13,8 +13,8 @@ import torch
 
 from bitstream.rans import RansEncoder, estimate_bits, lane_count_for
 from bitstream.header_coder import HeaderWriter
-from nntools.codec import LatentCoder, NNBundle, hyper_features, nn_latent_stream, select, z_indexes
-from nntools.picture import nn_picture, output_to_planes
+from nntools.codec import ALIGN, LatentCoder, NNBundle, hyper_features, nn_latent_stream, select, z_indexes
+from nntools.picture import nn_picture
 from nntools.encoder.rdoq import RDOQ_SCALE, Rdoq, rdoq_symbols, synthesis_gains
 from nntools.encoder.refine import RefineConfig, refine_latents
 from nntools.training.export import float_model
@@ -44,27 +44,36 @@ def analysis(bundle: NNBundle) -> NNCodecModel:
 class CodedRegion:
     passes: list[Pass]
     bits: float                 # ideal code length of the passes (the stream adds its flush words)
-    x_hat: torch.Tensor         # (1, 6, H, W) exact synthesis output, as the decoder computes it
+    x_hat: torch.Tensor | None  # (1, 6, H, W) exact synthesis output as the decoder computes it (if asked)
+    y_hat: torch.Tensor         # (1, M, H / 8, W / 8) the dequantised latents it was synthesised from
 
 
 def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineConfig | None = None,
                  lam_sse: float = 0.0, peak: int = 255, rdoq_scale: float = RDOQ_SCALE,
-                 gains: torch.Tensor | None = None) -> list[CodedRegion]:
+                 gains: torch.Tensor | None = None, context: int = 0,
+                 synthesise: bool = True) -> list[CodedRegion]:
     """x: (B, 6, H, W) in [-0.5, 0.5], H and W multiples of 8.  One CodedRegion per batch item.
+    With ``context`` > 0, x also holds that many latent positions (8 samples each) of the region's
+    surroundings on every side: the analysis sees them, and only the region's own latents are coded.
 
     The latents are quantised for J = SSE + lam_sse·bits (sample units of ``peak``; ``nntools.encoder.rdoq``,
     plain rounding when lam_sse or rdoq_scale is 0), with the synthesis ``gains`` of ``input_gains``
     (estimated on x when not given).  With an active ``refine`` they are also optimised for that J at
     each learning rate, and each item keeps the coding of lowest J, the unrefined one included:
-    refinement never makes an item's J worse."""
+    refinement never makes an item's J worse.  ``synthesise=False`` leaves x_hat out where the caller
+    synthesises the latents itself (a picture's field), unless refinement needs it to compare J."""
+    window, k = x, 8 * context
+    x = window[:, :, k:window.shape[2] - k, k:window.shape[3] - k]
     with torch.no_grad():
-        y = analysis(bundle).g_a(x.float()).double()
+        y = analysis(bundle).g_a(window.float()).double()
+        y = y[:, :, context:context + x.shape[2] // 8, context:context + x.shape[3] // 8]
         z_hat = torch.round(analysis(bundle).h_a(y.float()).double())
     rdoq = Rdoq(lam_sse, peak, rdoq_scale)
     if rdoq.active and gains is None:
         gains = synthesis_gains(analysis(bundle).g_s, y)
-    best = quantise_regions(bundle, y, z_hat, level, rdoq, gains)
-    if refine is None or not refine.active:
+    refining = refine is not None and refine.active
+    best = quantise_regions(bundle, y, z_hat, level, rdoq, gains, synthesise or refining)
+    if not refining:
         return best
 
     def cost(region: CodedRegion, b: int) -> float:
@@ -72,11 +81,13 @@ def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineCo
 
     best_cost = [cost(r, b) for b, r in enumerate(best)]
     for lr in refine.lrs:
-        y, z_hat = refine_latents(analysis(bundle), x, level, lam_sse, peak, lr, refine)
-        for b, region in enumerate(quantise_regions(bundle, y, z_hat, level, rdoq, gains)):
-            c = cost(region, b)
-            if c < best_cost[b]:
-                best[b], best_cost[b] = region, c
+        y, z_hat = refine_latents(analysis(bundle), window, level, lam_sse, peak, lr, refine, context)
+        # The refinement scored its iterates with plain rounding, which RDOQ may undo: keep either.
+        for quantiser in ((rdoq, None) if rdoq.active else (None,)):
+            for b, region in enumerate(quantise_regions(bundle, y, z_hat, level, quantiser, gains, True)):
+                c = cost(region, b)
+                if c < best_cost[b]:
+                    best[b], best_cost[b] = region, c
     return best
 
 
@@ -89,7 +100,8 @@ def input_gains(bundle: NNBundle, x: torch.Tensor) -> torch.Tensor:
 
 
 def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, level: int,
-                     rdoq: Rdoq | None = None, gains: torch.Tensor | None = None) -> list[CodedRegion]:
+                     rdoq: Rdoq | None = None, gains: torch.Tensor | None = None,
+                     synthesise: bool = True) -> list[CodedRegion]:
     """Symbols of given latents through the normative entropy-model recursion, and their exact synthesis.
     Plain rounding, or RDOQ with the synthesis ``gains`` when ``rdoq`` is active."""
     coder = LatentCoder(bundle, level)
@@ -111,9 +123,9 @@ def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, lev
             passes[b].append((select(symbols[b:b + 1], mask).astype(np.int32),
                               select(p.index[b:b + 1], mask).astype(np.int32)))
         seen = seen + mask
-    x_hat = bundle.g_s(y_hat)
-    return [CodedRegion(item, sum(estimate_bits(s, i, bundle.tables) for s, i in item), x_hat[b:b + 1])
-            for b, item in enumerate(passes)]
+    x_hat = bundle.g_s(y_hat) if synthesise else None
+    return [CodedRegion(item, sum(estimate_bits(s, i, bundle.tables) for s, i in item),
+                        None if x_hat is None else x_hat[b:b + 1], y_hat[b:b + 1]) for b, item in enumerate(passes)]
 
 
 class StreamWriter:
@@ -152,52 +164,68 @@ def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int, refine: Refine
 def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int,
                    level: int, refine: RefineConfig | None = None,
                    rdoq_scale: float = RDOQ_SCALE) -> tuple[bytes, list[np.ndarray]]:
-    """Whole-picture NN coding at the λ the level was trained for: (nn_picture payload, the decoder's
-    reconstruction of the planes)."""
+    """Whole-picture NN coding in one piece at the λ the level was trained for: (nn_picture payload, the
+    decoder's reconstruction of the planes, synthesised as the decoder does, tile by tile)."""
     from nntools.encoder.input import planes_to_input
+    from nntools.synthesis import synthesise
     h, w = planes[0].shape
     lam = float(training_slopes(bundle.config.lambdas, bit_depth)[level])
-    payload, x_hat = encode_latents(bundle, planes_to_input(planes, chroma_format, bit_depth), level, refine,
-                                    lam, (1 << bit_depth) - 1, rdoq_scale)
-    return _written(nn_picture, level) + payload, output_to_planes(x_hat, chroma_format, bit_depth, h, w)
+    region = code_regions(bundle, planes_to_input(planes, chroma_format, bit_depth), level, refine, lam,
+                          (1 << bit_depth) - 1, rdoq_scale, synthesise=False)[0]
+    payload = write_stream(bundle, [region])
+    return _written(nn_picture, level) + payload, synthesise(bundle, region.y_hat, h, w, chroma_format, bit_depth)
 
 
 def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int, level: int,
-                   patch: int, overlap: int, batch: int = 8,
-                   refine: RefineConfig | None = None,
+                   patch: int, context: int = 0, batch: int = 8, refine: RefineConfig | None = None,
                    rdoq_scale: float = RDOQ_SCALE) -> tuple[bytes, list[np.ndarray]]:
-    """Whole-picture NN coding as overlapping patches (``nntools.patches``): the nn_picture payload and
-    the decoder's merged reconstruction.  ``batch`` patches are analysed and synthesised at once, so the
-    float tensors never exceed ``batch`` patches whatever the picture size; each coded patch leaves
-    only its binarised symbols (8 bytes each) until the stream is written."""
-    from nntools.patches import PatchGrid, PatchMerger
+    """Whole-picture NN coding as patches (``nntools.patches``): the nn_picture payload and the decoder's
+    reconstruction.  Each patch is analysed with ``context`` luma samples of the picture around it (the
+    encoder's overlap: its latents then continue their neighbours'), and up to ``batch`` patches of one
+    row and shape at once, so the float tensors never exceed ``batch`` patches whatever the picture size;
+    each row's latents go to the normative synthesis and each patch's symbols to the rANS encoder as
+    soon as they are coded."""
+    from nntools.patches import PatchGrid
+    from nntools.synthesis import FieldSynthesis
     from nntools.encoder.input import planes_to_input
     h, w = planes[0].shape
-    grid = PatchGrid(w, h, patch, overlap)
-    ph, pw = grid.patch_shape()
-    merger = PatchMerger(grid, chroma_format, bit_depth)
+    grid = PatchGrid(w, h, patch)
+    synthesis = FieldSynthesis(bundle, h, w, chroma_format, bit_depth)
     lam, peak = float(training_slopes(bundle.config.lambdas, bit_depth)[level]), (1 << bit_depth) - 1
+    margin = -(-context // ALIGN)                  # in latent positions; samples past ``context`` replicated
     writer = StreamWriter(bundle)
-    origins = grid.origins()
-    for start in range(0, len(origins), batch):
-        group = origins[start:start + batch]
-        x = torch.cat([planes_to_input(patch_planes(planes, px, py, ph, pw, chroma_format), chroma_format,
-                                       bit_depth) for px, py in group])
-        coded = code_regions(bundle, x, level, refine, lam, peak, rdoq_scale)
-        for (px, py), region in zip(group, coded):
-            merger.add(px, py, output_to_planes(region.x_hat, chroma_format, bit_depth, ph, pw))
-            writer.add(region)
-        del coded
-    return _written(nn_picture, level) + writer.finish(), merger.planes()
+    for y in grid.ys:
+        row: list[torch.Tensor] = []
+        xs = list(grid.xs)
+        for start in range(0, len(xs), batch):
+            group = xs[start:start + batch]
+            for shape in dict.fromkeys(grid.shape_at(x, y) for x in group):
+                same = [x for x in group if grid.shape_at(x, y) == shape]
+                windows = torch.cat([planes_to_input(window_planes(planes, x, y, *shape, context, margin * ALIGN,
+                                                                   chroma_format), chroma_format, bit_depth)
+                                     for x in same])
+                for region in code_regions(bundle, windows, level, refine, lam, peak, rdoq_scale, context=margin,
+                                           synthesise=False):
+                    writer.add(region)
+                    row.append(region.y_hat)
+        synthesis.add(torch.cat(row, dim=3))
+    return _written(nn_picture, level) + writer.finish(), synthesis.planes()
 
 
-def patch_planes(planes: list[np.ndarray], x: int, y: int, height: int, width: int,
-                 chroma_format: int) -> list[np.ndarray]:
-    """The planes of one patch, edge-replicated where it extends past the picture."""
+def window_planes(planes: list[np.ndarray], x: int, y: int, height: int, width: int, context: int,
+                  extent: int, chroma_format: int) -> list[np.ndarray]:
+    """The planes of the height x width region at (x, y) extended by ``extent`` samples on every side:
+    picture samples up to ``context`` away from the region, edge-replicated beyond that and beyond
+    the picture."""
     out = []
     for c, plane in enumerate(planes):
         s = 1 if c and chroma_format == 1 else 0
-        region = plane[y >> s:(y + height) >> s, x >> s:(x + width) >> s]
-        pad = (((height >> s) - region.shape[0]), ((width >> s) - region.shape[1]))
-        out.append(np.pad(region, ((0, pad[0]), (0, pad[1])), mode="edge") if any(pad) else region)
+        rows = _span(y >> s, height >> s, context >> s, extent >> s, plane.shape[0])
+        cols = _span(x >> s, width >> s, context >> s, extent >> s, plane.shape[1])
+        out.append(plane[np.ix_(rows, cols)])
     return out
+
+
+def _span(start: int, length: int, context: int, extent: int, size: int) -> np.ndarray:
+    index = np.arange(start - extent, start + length + extent)
+    return np.clip(index, max(0, start - context), min(size, start + length + context) - 1)

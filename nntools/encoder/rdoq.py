@@ -9,7 +9,7 @@ The distortion of a latent error e in channel c is estimated to first order as s
 gain_c is the synthesis transform's mean squared Jacobian column norm for that channel, estimated on
 latents of the picture being coded (Hutchinson: one Jacobian-vector and one vector-Jacobian product of
 the float g_s with a seeded Gaussian probe, on at most GAIN_WINDOW² latent positions of the centre of
-the region, so that its cost does not grow with the picture).  The first-order estimate counts each
+the region, so that its cost does not grow with the picture, in chunks that bound its memory).  The first-order estimate counts each
 change alone; taken together the changes all pull towards the mean and cost more, which ``scale``
 accounts for.  Its default was chosen on training pictures, not the dev set (docs/RESULTS.md, issue 3).
 """
@@ -24,7 +24,9 @@ from torch import nn
 from bitstream.rans import RansTables, symbol_bits
 
 RDOQ_SCALE = 4.0
-GAIN_WINDOW = 32                 # latent positions (256 luma samples) per side of the gain estimate's window
+GAIN_WINDOW = 32                 # latent positions (512 luma samples) per side of the gain estimate's window
+GAIN_CHUNK = 16                  # latent positions per side of the products computed at once
+GAIN_MARGIN = 2                  # latent positions around a chunk that its outputs reach (nntools.synthesis)
 
 
 @dataclass(frozen=True)
@@ -42,18 +44,30 @@ class Rdoq:
 def synthesis_gains(g_s: nn.Module, y: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """(1, C, 1, 1): mean over positions of diag(JᵀJ) per latent channel of the float synthesis at ``y``,
     for outputs in [-0.5, 0.5] (multiply by peak² for sample units).  Estimated on the centre window of
-    the first items of the batch, GAIN_WINDOW² positions at most."""
+    the first items of the batch, GAIN_WINDOW² positions at most, GAIN_CHUNK² positions of one item at a
+    time (the memory of the two products grows with the area they see)."""
     _, _, h, w = y.shape
     hh, ww = min(h, GAIN_WINDOW), min(w, GAIN_WINDOW)
     items = max(1, GAIN_WINDOW ** 2 // (hh * ww))
     top, left = (h - hh) // 2, (w - ww) // 2
     at = y[:items, :, top:top + hh, left:left + ww].float().detach()
     probe = torch.randn(at.shape, generator=torch.Generator().manual_seed(seed))
-    with torch.enable_grad():
-        _, jvp = torch.func.jvp(g_s, (at,), (probe,))
-        point = at.clone().requires_grad_(True)
-        (vjp,) = torch.autograd.grad(g_s(point), point, jvp)
-    per_channel = (probe * vjp).sum(dim=(0, 2, 3)) / (probe * probe).sum(dim=(0, 2, 3))
+    num = torch.zeros(at.shape[1])
+    m = GAIN_MARGIN
+    for i, r, c in ((i, r, c) for i in range(len(at)) for r in range(0, hh, GAIN_CHUNK)
+                    for c in range(0, ww, GAIN_CHUNK)):
+        # The chunk's probe, in the chunk extended by the synthesis' reach, sees every output it moves.
+        r0, c0 = max(0, r - m), max(0, c - m)
+        part = at[i:i + 1, :, r0:r + GAIN_CHUNK + m, c0:c + GAIN_CHUNK + m]
+        inside = torch.zeros_like(part)
+        inside[:, :, r - r0:r - r0 + GAIN_CHUNK, c - c0:c - c0 + GAIN_CHUNK] = 1
+        v = probe[i:i + 1, :, r0:r + GAIN_CHUNK + m, c0:c + GAIN_CHUNK + m] * inside
+        with torch.enable_grad():
+            _, jvp = torch.func.jvp(g_s, (part,), (v,))
+            point = part.clone().requires_grad_(True)
+            (vjp,) = torch.autograd.grad(g_s(point), point, jvp)
+        num += (v * vjp).sum(dim=(0, 2, 3))
+    per_channel = num / (probe * probe).sum(dim=(0, 2, 3))
     return per_channel.clamp(min=0).double().view(1, -1, 1, 1)
 
 

@@ -2,10 +2,12 @@
 
 The decoder, hyper-decoder and entropy models stay frozen; for the input at hand the encoder tunes
 either the latent y itself ("latents") or a small pre-processing module in front of the analysis
-transform ("module", seed 000 Fig. 3, claims 4-6) by gradient descent on λ·D + R.  Rounding is
-straight-through ("ste") or stochastic Gumbel annealing ("sga", Yang et al. 2020): each symbol is a soft,
-randomly drawn mix of its floor and ceiling, hardening as a temperature decays, which lets a latent
-cross a rounding boundary that a straight-through gradient never sees.  It stops after ``steps`` steps
+transform ("module", seed 000 Fig. 3, claims 4-6) by gradient descent on λ·D + R; the latents in units
+of their quantisation step, so that one learning rate suits every channel and level, and optionally the
+hyper-latent z with them.  Rounding is stochastic Gumbel annealing ("sga", Yang et al. 2020: each
+symbol a soft, randomly drawn mix of its floor and ceiling, hardening a little as a temperature decays,
+which lets a latent cross a rounding boundary that a straight-through gradient never sees) or
+straight-through ("ste").  It stops after ``steps`` steps
 or once the distortion is under ``stop_mse`` (claims 1-3), and returns the iterate whose hard-rounded
 loss is lowest (steps can overshoot).
 The result is just a different y to code, so every refined bitstream decodes with the standard decoder.
@@ -23,7 +25,7 @@ from torch import nn
 from nntools.training.model import NNCodecModel, ste_round
 
 ROUNDINGS = ("ste", "sga")
-SGA_TAU = (0.5, 0.005)          # temperature at the first and the last step, decaying exponentially
+SGA_TAU = (0.5, 0.3)            # temperature at the first and the last step, decaying exponentially
 
 
 def sga_round(x: torch.Tensor, tau: float, generator: torch.Generator) -> torch.Tensor:
@@ -40,10 +42,12 @@ def sga_round(x: torch.Tensor, tau: float, generator: torch.Generator) -> torch.
 @dataclass(frozen=True)
 class RefineConfig:
     steps: int = 0
-    lrs: tuple[float, ...] = (0.01,)     # one: fixed learning rate; several: chosen per region by J
+    lrs: tuple[float, ...] = (0.02,)     # one: fixed learning rate; several: chosen per region by J (target
+                                         # "latents": in units of each channel's quantisation step Δ)
     target: str = "latents"              # "latents" or "module"
     stop_mse: float = 0.0                # stop once the MSE (samples in [0, 1]) falls below this
-    rounding: str = "ste"                # "ste": straight-through; "sga": stochastic Gumbel annealing
+    rounding: str = "sga"                # "sga": stochastic Gumbel annealing; "ste": straight-through
+    hyper: bool = False                  # also tune the hyper-latent z (its bits join the loss)
 
     def __post_init__(self) -> None:
         if self.target not in ("latents", "module"):
@@ -72,34 +76,47 @@ class PreprocessModule(nn.Module):
         return x + self.body(x)
 
 
-def refine_latents(model: NNCodecModel, x: torch.Tensor, level: int, lam_sse: float, peak: int, lr: float,
-                   cfg: RefineConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """(y, z) for x (B, 6, H, W) in [-0.5, 0.5], z already rounded.  ``lam_sse``: the λ of
-    J = SSE + λ·bits in sample units of ``peak``; the loss is that J per region, summed over the batch."""
+def refine_latents(model: NNCodecModel, window: torch.Tensor, level: int, lam_sse: float, peak: int, lr: float,
+                   cfg: RefineConfig, context: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y, z) for the region x (B, 6, H, W) in [-0.5, 0.5], z already rounded: ``window`` is x with
+    ``context`` latent positions (8 samples each) of its surroundings on every side, seen by the
+    analysis only.  ``lam_sse``: the λ of J = SSE + λ·bits in sample units of ``peak``; the loss is that
+    J per region, summed over the batch."""
     for p in model.parameters():
         p.requires_grad_(False)
-    x = x.float()
+    window = window.float()
+    k = 8 * context
+    x = window[:, :, k:window.shape[2] - k, k:window.shape[3] - k]
     delta = model.delta(torch.full((x.shape[0],), level, dtype=torch.int64))
     hy, wy = x.shape[2] // 8, x.shape[3] // 8
+
+    def analyse(inp: torch.Tensor) -> torch.Tensor:
+        return model.g_a(inp)[:, :, context:context + hy, context:context + wy]
+
     with torch.no_grad():
-        y0 = model.g_a(x)
-        z = torch.round(model.h_a(y0))
-        hyper = model.h_s(z)[:, :, :hy, :wy]
-    if cfg.target == "latents":
-        y = y0.clone().requires_grad_(True)
-        params, latent = [y], lambda: y
+        y0 = analyse(window)
+        z0 = torch.round(model.h_a(y0))
+    if cfg.target == "latents":             # tuned in units of each channel's quantisation step
+        u = (y0 / delta).clone().requires_grad_(True)
+        params, latent = [u], lambda: u * delta
     else:
         module = PreprocessModule(x.shape[1])
-        params, latent = list(module.parameters()), lambda: model.g_a(module(x))
+        params, latent = list(module.parameters()), lambda: analyse(module(window))
+    z = z0.clone().requires_grad_(cfg.hyper)
+    if cfg.hyper:
+        params.append(z)
     optimiser = torch.optim.Adam(params, lr=lr)
     generator = torch.Generator().manual_seed(0)       # the same refinement every run
 
     def loss_of(y: torch.Tensor, quantise) -> tuple[torch.Tensor, torch.Tensor]:
-        y_hat, y_lik = model.latent_stages(y, hyper, delta, rounded_rate=True, quantise=quantise)
+        z_q = quantise(z) if cfg.hyper else z0
+        y_hat, y_lik = model.latent_stages(y, model.h_s(z_q)[:, :, :hy, :wy], delta, rounded_rate=True,
+                                           quantise=quantise)
         err = (model.g_s(y_hat) - x) ** 2
-        return peak ** 2 * err.sum() - lam_sse * torch.log2(y_lik).sum(), err
+        bits = -torch.log2(y_lik).sum() - (torch.log2(model.z_density.likelihood(z_q)).sum() if cfg.hyper else 0)
+        return peak ** 2 * err.sum() + lam_sse * bits, err
 
-    best_loss, best_y = float("inf"), y0
+    best_loss, best = float("inf"), (y0, z0)
     for step in range(cfg.steps + 1):                  # the last pass only scores the last iterate
         optimiser.zero_grad()
         y = latent()
@@ -108,7 +125,7 @@ def refine_latents(model: NNCodecModel, x: torch.Tensor, level: int, lam_sse: fl
         with torch.set_grad_enabled(descend and not sga):
             loss, err = loss_of(y, ste_round)          # its value is the loss with hard rounding
         if loss.item() < best_loss:                    # steps can overshoot: keep the best iterate
-            best_loss, best_y = loss.item(), y.detach().clone()
+            best_loss, best = loss.item(), (y.detach().clone(), torch.round(z.detach()))
         if not descend or (cfg.stop_mse > 0 and float(err.detach().mean()) < cfg.stop_mse):
             break
         if sga:
@@ -116,4 +133,4 @@ def refine_latents(model: NNCodecModel, x: torch.Tensor, level: int, lam_sse: fl
             loss = loss_of(y, lambda s: sga_round(s, tau, generator))[0]
         loss.backward()
         optimiser.step()
-    return best_y.double(), z.double()
+    return best[0].double(), best[1].double()
