@@ -22,6 +22,7 @@ from nntools.training.level_map import training_slopes
 from nntools.training.model import NNCodecModel
 
 Pass = tuple[np.ndarray, np.ndarray]      # (symbols, table indexes) of one rANS pass
+Box = tuple[int, int, int, int]           # top, left, rows, columns
 
 
 def _written(syntax, value: int) -> bytes:
@@ -50,11 +51,11 @@ class CodedRegion:
 
 def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineConfig | None = None,
                  lam_sse: float = 0.0, peak: int = 255, rdoq_scale: float = RDOQ_SCALE,
-                 gains: torch.Tensor | None = None, context: int = 0,
+                 gains: torch.Tensor | None = None, core: Box | None = None,
                  synthesise: bool = True) -> list[CodedRegion]:
     """x: (B, 6, H, W) in [-0.5, 0.5], H and W multiples of 8.  One CodedRegion per batch item.
-    With ``context`` > 0, x also holds that many latent positions (8 samples each) of the region's
-    surroundings on every side: the analysis sees them, and only the region's own latents are coded.
+    With ``core`` (top, left, rows, columns in latent positions of x, 8 samples each), x is the region
+    with some of its surroundings: the analysis sees them, and only the core's latents are coded.
 
     The latents are quantised for J = SSE + lam_sse·bits (sample units of ``peak``; ``nntools.encoder.rdoq``,
     plain rounding when lam_sse or rdoq_scale is 0), with the synthesis ``gains`` of ``input_gains``
@@ -62,11 +63,11 @@ def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineCo
     each learning rate, and each item keeps the coding of lowest J, the unrefined one included:
     refinement never makes an item's J worse.  ``synthesise=False`` leaves x_hat out where the caller
     synthesises the latents itself (a picture's field), unless refinement needs it to compare J."""
-    window, k = x, 8 * context
-    x = window[:, :, k:window.shape[2] - k, k:window.shape[3] - k]
+    window = x
+    top, left, rows, cols = core or (0, 0, x.shape[2] // 8, x.shape[3] // 8)
+    x = window[:, :, 8 * top:8 * (top + rows), 8 * left:8 * (left + cols)]
     with torch.no_grad():
-        y = analysis(bundle).g_a(window.float()).double()
-        y = y[:, :, context:context + x.shape[2] // 8, context:context + x.shape[3] // 8]
+        y = analysis(bundle).g_a(window.float()).double()[:, :, top:top + rows, left:left + cols]
         z_hat = torch.round(analysis(bundle).h_a(y.float()).double())
     rdoq = Rdoq(lam_sse, peak, rdoq_scale)
     if rdoq.active and gains is None:
@@ -81,7 +82,7 @@ def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineCo
 
     best_cost = [cost(r, b) for b, r in enumerate(best)]
     for lr in refine.lrs:
-        y, z_hat = refine_latents(analysis(bundle), window, level, lam_sse, peak, lr, refine, context)
+        y, z_hat = refine_latents(analysis(bundle), window, level, lam_sse, peak, lr, refine, core)
         # The refinement scored its iterates with plain rounding, which RDOQ may undo: keep either.
         for quantiser in ((rdoq, None) if rdoq.active else (None,)):
             for b, region in enumerate(quantise_regions(bundle, y, z_hat, level, quantiser, gains, True)):
@@ -192,19 +193,25 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
     grid = PatchGrid(w, h, patch)
     synthesis = FieldSynthesis(bundle, h, w, chroma_format, bit_depth)
     lam, peak = float(training_slopes(bundle.config.lambdas, bit_depth)[level]), (1 << bit_depth) - 1
-    margin = -(-context // ALIGN)                  # in latent positions; samples past ``context`` replicated
+    extent = -(-context // ALIGN) * ALIGN          # whole latent positions; samples past ``context`` replicated
     writer = StreamWriter(bundle)
     for y in grid.ys:
         row: list[torch.Tensor] = []
         xs = list(grid.xs)
         for start in range(0, len(xs), batch):
-            group = xs[start:start + batch]
-            for shape in dict.fromkeys(grid.shape_at(x, y) for x in group):
-                same = [x for x in group if grid.shape_at(x, y) == shape]
-                windows = torch.cat([planes_to_input(window_planes(planes, x, y, *shape, context, margin * ALIGN,
-                                                                   chroma_format), chroma_format, bit_depth)
-                                     for x in same])
-                for region in code_regions(bundle, windows, level, refine, lam, peak, rdoq_scale, context=margin,
+            # A patch's window stops at the aligned picture's edge, as one-piece analysis does; patches
+            # whose windows have one shape and place the patch alike are analysed together.
+            boxes = {x: window_box(grid, x, y, extent) for x in xs[start:start + batch]}
+            geometry = {x: (b[2] - b[0], b[3] - b[1], x - b[0], y - b[1], grid.shape_at(x, y))
+                        for x, b in boxes.items()}
+            for key in dict.fromkeys(geometry.values()):
+                same = [x for x in boxes if geometry[x] == key]
+                _, _, left, top, (ph, pw) = key
+                inputs = torch.cat([planes_to_input(window_planes(planes, x, y, ph, pw, boxes[x], context,
+                                                                  chroma_format), chroma_format, bit_depth)
+                                    for x in same])
+                core = (top // ALIGN, left // ALIGN, ph // ALIGN, pw // ALIGN)
+                for region in code_regions(bundle, inputs, level, refine, lam, peak, rdoq_scale, core=core,
                                            synthesise=False):
                     writer.add(region)
                     row.append(region.y_hat)
@@ -212,20 +219,26 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
     return _written(nn_picture, level) + writer.finish(), synthesis.planes()
 
 
-def window_planes(planes: list[np.ndarray], x: int, y: int, height: int, width: int, context: int,
-                  extent: int, chroma_format: int) -> list[np.ndarray]:
-    """The planes of the height x width region at (x, y) extended by ``extent`` samples on every side:
-    picture samples up to ``context`` away from the region, edge-replicated beyond that and beyond
-    the picture."""
+def window_box(grid, x: int, y: int, extent: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the patch at (x, y) and ``extent`` samples around it, inside the aligned picture."""
+    h, w = grid.shape_at(x, y)
+    return (max(0, x - extent), max(0, y - extent), min(grid.aligned_width, x + w + extent),
+            min(grid.aligned_height, y + h + extent))
+
+
+def window_planes(planes: list[np.ndarray], x: int, y: int, height: int, width: int,
+                  box: tuple[int, int, int, int], context: int, chroma_format: int) -> list[np.ndarray]:
+    """The planes of ``box`` around the height x width region at (x, y): picture samples up to
+    ``context`` away from the region, edge-replicated beyond that and beyond the coded picture."""
     out = []
     for c, plane in enumerate(planes):
         s = 1 if c and chroma_format == 1 else 0
-        rows = _span(y >> s, height >> s, context >> s, extent >> s, plane.shape[0])
-        cols = _span(x >> s, width >> s, context >> s, extent >> s, plane.shape[1])
+        rows = _span(box[1] >> s, box[3] >> s, y >> s, height >> s, context >> s, plane.shape[0])
+        cols = _span(box[0] >> s, box[2] >> s, x >> s, width >> s, context >> s, plane.shape[1])
         out.append(plane[np.ix_(rows, cols)])
     return out
 
 
-def _span(start: int, length: int, context: int, extent: int, size: int) -> np.ndarray:
-    index = np.arange(start - extent, start + length + extent)
-    return np.clip(index, max(0, start - context), min(size, start + length + context) - 1)
+def _span(first: int, end: int, start: int, length: int, context: int, size: int) -> np.ndarray:
+    """Source indexes of window positions first .. end - 1 for a region at start .. start + length - 1."""
+    return np.clip(np.arange(first, end), max(0, start - context), min(size, start + length + context) - 1)

@@ -77,21 +77,21 @@ class PreprocessModule(nn.Module):
 
 
 def refine_latents(model: NNCodecModel, window: torch.Tensor, level: int, lam_sse: float, peak: int, lr: float,
-                   cfg: RefineConfig, context: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(y, z) for the region x (B, 6, H, W) in [-0.5, 0.5], z already rounded: ``window`` is x with
-    ``context`` latent positions (8 samples each) of its surroundings on every side, seen by the
-    analysis only.  ``lam_sse``: the λ of J = SSE + λ·bits in sample units of ``peak``; the loss is that
-    J per region, summed over the batch."""
+                   cfg: RefineConfig, core: tuple[int, int, int, int] | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y, z) for the region x (B, 6, H, W) in [-0.5, 0.5], z already rounded: ``window`` is x, or with
+    ``core`` (top, left, rows, columns in latent positions, 8 samples each) x and some of its
+    surroundings, seen by the analysis only.  ``lam_sse``: the λ of J = SSE + λ·bits in sample units of
+    ``peak``; the loss is that J per region, summed over the batch."""
     for p in model.parameters():
         p.requires_grad_(False)
     window = window.float()
-    k = 8 * context
-    x = window[:, :, k:window.shape[2] - k, k:window.shape[3] - k]
+    top, left, hy, wy = core or (0, 0, window.shape[2] // 8, window.shape[3] // 8)
+    x = window[:, :, 8 * top:8 * (top + hy), 8 * left:8 * (left + wy)]
     delta = model.delta(torch.full((x.shape[0],), level, dtype=torch.int64))
-    hy, wy = x.shape[2] // 8, x.shape[3] // 8
 
     def analyse(inp: torch.Tensor) -> torch.Tensor:
-        return model.g_a(inp)[:, :, context:context + hy, context:context + wy]
+        return model.g_a(inp)[:, :, top:top + hy, left:left + wy]
 
     with torch.no_grad():
         y0 = analyse(window)
