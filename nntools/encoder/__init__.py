@@ -178,7 +178,7 @@ def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
 
 
 def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int, level: int,
-                   patch: int, context: int = 0, batch: int = 8, refine: RefineConfig | None = None,
+                   patch: int, context: int = 0, batch: int = 4, refine: RefineConfig | None = None,
                    rdoq_scale: float = RDOQ_SCALE) -> tuple[bytes, list[np.ndarray]]:
     """Whole-picture NN coding as patches (``nntools.patches``): the nn_picture payload and the decoder's
     reconstruction.  Each patch is analysed with ``context`` luma samples of the picture around it (the
