@@ -102,11 +102,12 @@ def input_gains(bundle: NNBundle, x: torch.Tensor) -> torch.Tensor:
 
 def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, level: int,
                      rdoq: Rdoq | None = None, gains: torch.Tensor | None = None,
-                     synthesise: bool = True) -> list[CodedRegion]:
+                     synthesise: bool = True, hyper: torch.Tensor | None = None) -> list[CodedRegion]:
     """Symbols of given latents through the normative entropy-model recursion, and their exact synthesis.
-    Plain rounding, or RDOQ with the synthesis ``gains`` when ``rdoq`` is active."""
+    Plain rounding, or RDOQ with the synthesis ``gains`` when ``rdoq`` is active.  ``hyper``: the
+    hyper-decoder's features to use instead of those of z_hat (an analysis of other entropy models)."""
     coder = LatentCoder(bundle, level)
-    hyper = hyper_features(bundle, z_hat, y.shape[2], y.shape[3])
+    hyper = hyper_features(bundle, z_hat, y.shape[2], y.shape[3]) if hyper is None else hyper
     masks = bundle.stage_masks(y.shape[2], y.shape[3])
     y_hat = torch.zeros_like(y)
     seen = torch.zeros_like(masks[0])
