@@ -25,6 +25,7 @@ from nntools.encoder import analysis, quantise_regions
 from nntools.encoder.input import planes_to_input
 from nntools.encoder.rdoq import RDOQ_SCALE, Rdoq, synthesis_gains
 from nntools.patches import PatchGrid
+from nntools.synthesis import synthesis_margin
 from nntools.training.level_map import training_slopes
 from nntools.zoo import load_bundle
 
@@ -41,7 +42,7 @@ def measure(bundle, planes: list[np.ndarray], level: int, patch: int) -> dict:
     with torch.no_grad():
         y = model.g_a(planes_to_input(planes, 1, 8).float()).double()
         z = torch.round(model.h_a(y.float()).double())
-    gains = synthesis_gains(model.g_s, y)
+    gains = synthesis_gains(model.g_s, y, synthesis_margin(bundle))
     one = quantise_regions(bundle, y, z, level, rdoq, gains, False)[0].bits
     shared_hyper = hyper_features(bundle, z, y.shape[2], y.shape[3])
     own, shared = 0.0, z_bits(bundle, z)

@@ -15,14 +15,14 @@ from bitstream.rans import RansEncoder, estimate_bits, lane_count_for
 from bitstream.header_coder import HeaderWriter
 from nntools.codec import ALIGN, LatentCoder, NNBundle, hyper_features, nn_latent_stream, select, z_indexes
 from nntools.picture import nn_picture
+from nntools.synthesis import FieldSynthesis, synthesis_margin, synthesise
 from nntools.encoder.rdoq import RDOQ_SCALE, Rdoq, rdoq_symbols, synthesis_gains
-from nntools.encoder.refine import RefineConfig, refine_latents
+from nntools.encoder.refine import Box, RefineConfig, latents_of, refine_latents, region_of
 from nntools.training.export import float_model
 from nntools.training.level_map import training_slopes
 from nntools.training.model import NNCodecModel
 
 Pass = tuple[np.ndarray, np.ndarray]      # (symbols, table indexes) of one rANS pass
-Box = tuple[int, int, int, int]           # top, left, rows, columns
 
 
 def _written(syntax, value: int) -> bytes:
@@ -64,14 +64,13 @@ def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineCo
     refinement never makes an item's J worse.  ``synthesise=False`` leaves x_hat out where the caller
     synthesises the latents itself (a picture's field), unless refinement needs it to compare J."""
     window = x
-    top, left, rows, cols = core or (0, 0, x.shape[2] // 8, x.shape[3] // 8)
-    x = window[:, :, 8 * top:8 * (top + rows), 8 * left:8 * (left + cols)]
+    x, box = region_of(window, core)
     with torch.no_grad():
-        y = analysis(bundle).g_a(window.float()).double()[:, :, top:top + rows, left:left + cols]
+        y = latents_of(analysis(bundle).g_a(window.float()).double(), box)
         z_hat = torch.round(analysis(bundle).h_a(y.float()).double())
     rdoq = Rdoq(lam_sse, peak, rdoq_scale)
     if rdoq.active and gains is None:
-        gains = synthesis_gains(analysis(bundle).g_s, y)
+        gains = synthesis_gains(analysis(bundle).g_s, y, synthesis_margin(bundle))
     refining = refine is not None and refine.active
     best = quantise_regions(bundle, y, z_hat, level, rdoq, gains, synthesise or refining)
     if not refining:
@@ -97,7 +96,7 @@ def input_gains(bundle: NNBundle, x: torch.Tensor) -> torch.Tensor:
     code many small regions of one picture and estimate them once, on a larger piece of it."""
     with torch.no_grad():
         y = analysis(bundle).g_a(x.float())
-    return synthesis_gains(analysis(bundle).g_s, y)
+    return synthesis_gains(analysis(bundle).g_s, y, synthesis_margin(bundle))
 
 
 def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, level: int,
@@ -169,7 +168,6 @@ def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
     """Whole-picture NN coding in one piece at the λ the level was trained for: (nn_picture payload, the
     decoder's reconstruction of the planes, synthesised as the decoder does, tile by tile)."""
     from nntools.encoder.input import planes_to_input
-    from nntools.synthesis import synthesise
     h, w = planes[0].shape
     lam = float(training_slopes(bundle.config.lambdas, bit_depth)[level])
     region = code_regions(bundle, planes_to_input(planes, chroma_format, bit_depth), level, refine, lam,
@@ -188,7 +186,6 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
     each row's latents go to the normative synthesis and each patch's symbols to the rANS encoder as
     soon as they are coded."""
     from nntools.patches import PatchGrid
-    from nntools.synthesis import FieldSynthesis
     from nntools.encoder.input import planes_to_input
     h, w = planes[0].shape
     grid = PatchGrid(w, h, patch)

@@ -26,7 +26,6 @@ from bitstream.rans import RansTables, symbol_bits
 RDOQ_SCALE = 4.0
 GAIN_WINDOW = 32                 # latent positions (512 luma samples) per side of the gain estimate's window
 GAIN_CHUNK = 16                  # latent positions per side of the products computed at once
-GAIN_MARGIN = 2                  # latent positions around a chunk that its outputs reach (nntools.synthesis)
 
 
 @dataclass(frozen=True)
@@ -41,11 +40,12 @@ class Rdoq:
         return self.lam_sse > 0 and self.scale > 0
 
 
-def synthesis_gains(g_s: nn.Module, y: torch.Tensor, seed: int = 0) -> torch.Tensor:
+def synthesis_gains(g_s: nn.Module, y: torch.Tensor, margin: int, seed: int = 0) -> torch.Tensor:
     """(1, C, 1, 1): mean over positions of diag(JᵀJ) per latent channel of the float synthesis at ``y``,
     for outputs in [-0.5, 0.5] (multiply by peak² for sample units).  Estimated on the centre window of
     the first items of the batch, GAIN_WINDOW² positions at most, GAIN_CHUNK² positions of one item at a
-    time (the memory of the two products grows with the area they see)."""
+    time (the memory of the two products grows with the area they see), each in its surroundings up to
+    ``margin`` positions away, the synthesis' reach (``nntools.synthesis.synthesis_margin``)."""
     _, _, h, w = y.shape
     hh, ww = min(h, GAIN_WINDOW), min(w, GAIN_WINDOW)
     items = max(1, GAIN_WINDOW ** 2 // (hh * ww))
@@ -53,15 +53,14 @@ def synthesis_gains(g_s: nn.Module, y: torch.Tensor, seed: int = 0) -> torch.Ten
     at = y[:items, :, top:top + hh, left:left + ww].float().detach()
     probe = torch.randn(at.shape, generator=torch.Generator().manual_seed(seed))
     num = torch.zeros(at.shape[1])
-    m = GAIN_MARGIN
     for i, r, c in ((i, r, c) for i in range(len(at)) for r in range(0, hh, GAIN_CHUNK)
                     for c in range(0, ww, GAIN_CHUNK)):
         # The chunk's probe, in the chunk extended by the synthesis' reach, sees every output it moves.
-        r0, c0 = max(0, r - m), max(0, c - m)
-        part = at[i:i + 1, :, r0:r + GAIN_CHUNK + m, c0:c + GAIN_CHUNK + m]
+        r0, c0 = max(0, r - margin), max(0, c - margin)
+        part = at[i:i + 1, :, r0:r + GAIN_CHUNK + margin, c0:c + GAIN_CHUNK + margin]
         inside = torch.zeros_like(part)
         inside[:, :, r - r0:r - r0 + GAIN_CHUNK, c - c0:c - c0 + GAIN_CHUNK] = 1
-        v = probe[i:i + 1, :, r0:r + GAIN_CHUNK + m, c0:c + GAIN_CHUNK + m] * inside
+        v = probe[i:i + 1, :, r0:r + GAIN_CHUNK + margin, c0:c + GAIN_CHUNK + margin] * inside
         with torch.enable_grad():
             _, jvp = torch.func.jvp(g_s, (part,), (v,))
             point = part.clone().requires_grad_(True)

@@ -76,9 +76,24 @@ class PreprocessModule(nn.Module):
         return x + self.body(x)
 
 
+Box = tuple[int, int, int, int]          # top, left, rows, columns in latent positions (8 input samples each)
+
+
+def region_of(window: torch.Tensor, core: Box | None) -> tuple[torch.Tensor, Box]:
+    """The region inside an analysis window (B, 6, H, W), and its box; the whole window if ``core`` is None."""
+    box = core or (0, 0, window.shape[2] // 8, window.shape[3] // 8)
+    top, left, rows, cols = box
+    return window[:, :, 8 * top:8 * (top + rows), 8 * left:8 * (left + cols)], box
+
+
+def latents_of(y: torch.Tensor, box: Box) -> torch.Tensor:
+    """The latents of ``box`` among those of the whole window."""
+    top, left, rows, cols = box
+    return y[:, :, top:top + rows, left:left + cols]
+
+
 def refine_latents(model: NNCodecModel, window: torch.Tensor, level: int, lam_sse: float, peak: int, lr: float,
-                   cfg: RefineConfig, core: tuple[int, int, int, int] | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+                   cfg: RefineConfig, core: Box | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(y, z) for the region x (B, 6, H, W) in [-0.5, 0.5], z already rounded: ``window`` is x, or with
     ``core`` (top, left, rows, columns in latent positions, 8 samples each) x and some of its
     surroundings, seen by the analysis only.  ``lam_sse``: the λ of J = SSE + λ·bits in sample units of
@@ -86,12 +101,12 @@ def refine_latents(model: NNCodecModel, window: torch.Tensor, level: int, lam_ss
     for p in model.parameters():
         p.requires_grad_(False)
     window = window.float()
-    top, left, hy, wy = core or (0, 0, window.shape[2] // 8, window.shape[3] // 8)
-    x = window[:, :, 8 * top:8 * (top + hy), 8 * left:8 * (left + wy)]
+    x, box = region_of(window, core)
+    hy, wy = box[2:]
     delta = model.delta(torch.full((x.shape[0],), level, dtype=torch.int64))
 
     def analyse(inp: torch.Tensor) -> torch.Tensor:
-        return model.g_a(inp)[:, :, top:top + hy, left:left + wy]
+        return latents_of(model.g_a(inp), box)
 
     with torch.no_grad():
         y0 = analyse(window)
