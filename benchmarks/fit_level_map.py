@@ -17,45 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridcodec.config import EncoderConfig
 from hybridcodec.eval.experiments import centre_crop
 from hybridcodec.imageio import read_image
-from hybridcodec.encoder.source import prepare_source
+from nntools.hyperprior import HyperpriorCodec
 from nntools.training.data import list_images
-from nntools.encoder import encode_picture
-from nntools.training.level_map import BIT_DEPTHS, level_map_row
+from nntools.training.level_map import BIT_DEPTHS, fit_level_map
 from nntools.training.export import save_arrays
 from nntools.zoo import DEFAULT_MODEL, MODELS, WEIGHTS_DIR, load_arrays, load_bundle
-
-
-def operating_points(bundle, images: list[np.ndarray], bit_depth: int) -> list[dict]:
-    """Total bits and SSE (Y + Cb + Cr, in units of ``bit_depth`` samples) per level."""
-    points = []
-    for level in range(bundle.levels):
-        bits = sse = 0.0
-        for image in images:
-            src = prepare_source(image if bit_depth == 8 else image.astype(np.uint16) * 257, EncoderConfig())
-            payload, planes = encode_picture(bundle, src.planes, src.chroma_format, src.bit_depth, level)
-            bits += 8 * len(payload)
-            sse += sum(float(np.sum((o.astype(np.int64) - r) ** 2)) for o, r in zip(src.planes, planes))
-        points.append({"level": level, "bits": bits, "sse": sse})
-        print(f"  {bit_depth}-bit level {level}: {bits:.0f} bits, SSE {sse:.4g}", flush=True)
-    return points
-
-
-def fit_slopes(points: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(levels with a measured slope, their log slopes, fitted log slope of every level)."""
-    bits = np.array([p["bits"] for p in points])
-    sse = np.array([p["sse"] for p in points])
-    secant = (sse[:-1] - sse[1:]) / (bits[1:] - bits[:-1])          # between L and L + 1
-    levels, logs = [], []
-    for level in range(len(points)):
-        around = [secant[i] for i in (level - 1, level) if 0 <= i < len(secant) and secant[i] > 0]
-        if around:
-            levels.append(level)
-            logs.append(float(np.mean(np.log(around))))
-    b, a = np.polyfit(levels, logs, 1)
-    return np.array(levels), np.array(logs), a + b * np.arange(len(points))
 
 
 def main() -> None:
@@ -73,22 +41,16 @@ def main() -> None:
     bundle = load_bundle(args.model)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    report, table = {"model_id": bundle.model_id.hex(), "pictures": [f.name for f in files], "crop": args.crop}, []
-    for bit_depth in BIT_DEPTHS:
-        points = operating_points(bundle, images, bit_depth)
-        levels, logs, fitted = fit_slopes(points)
-        row = level_map_row(fitted, bit_depth)
-        table.append(row)
-        report[f"{bit_depth}bit"] = {"points": points, "measured_levels": levels.tolist(),
-                                     "measured_log_slopes": logs.tolist(), "fitted_log_slopes": fitted.tolist(),
-                                     "level_map": row.tolist()}
+    table, fits = fit_level_map(HyperpriorCodec(Path(args.model).stem, bundle), images)
+    report = {"model_id": bundle.model_id.hex(), "pictures": [f.name for f in files], "crop": args.crop} | fits
+    for bit_depth, row in zip(BIT_DEPTHS, table):
         print(f"{bit_depth}-bit Level_Map[QP 0..51]: {' '.join(map(str, row))}")
     (out / "level_map.json").write_text(json.dumps(report, indent=1))
     plot(report, out / "level_map.png")
     if args.write:
         path = WEIGHTS_DIR / MODELS[args.model] if args.model in MODELS else Path(args.model)
         arrays = load_arrays(args.model)
-        arrays["level_map"] = np.stack(table).astype(np.int16)
+        arrays["level_map"] = table
         print(f"wrote {path}: model id {save_arrays(arrays, path).hex()}")
 
 

@@ -96,7 +96,7 @@ def child_encode(args: argparse.Namespace) -> dict:
     encoder = Encoder(mode=args.mode, qp=args.qp, level=args.level)
     plan = plan_memory(width, height, encoder.config)
     if args.mode != "host":
-        encoder.nn_bundle()                              # weights loaded before the baseline
+        encoder.nn_codec()                               # weights loaded before the baseline
     base = peak_rss_mb()
     with RssSampler() as sampler:
         t0 = time.perf_counter()
@@ -110,10 +110,10 @@ def child_encode(args: argparse.Namespace) -> dict:
 
 def child_decode(args: argparse.Namespace) -> dict:
     from hybridcodec.decoder import decode
-    from nntools.zoo import available_models, load_bundle
+    from nntools.registry import load, names
     data = Path(args.bitstream).read_bytes()
-    for name in available_models():                      # weights loaded before the baseline
-        load_bundle(name)
+    for name in names():                                 # weights loaded before the baseline
+        load(name)
     base = peak_rss_mb()
     with RssSampler() as sampler:
         t0 = time.perf_counter()

@@ -87,7 +87,7 @@ def timing_table(picture: Path, sizes: list[str], level: int, patch: int, overla
                "patches in parallel, with overlap": (patch, overlap, batch),
                "patches one at a time, with overlap": (patch, overlap, 1)}
     source = read_image(picture)
-    Encoder(mode="nn").nn_bundle()                         # weights loaded before any timing
+    Encoder(mode="nn").nn_codec()                          # weights loaded before any timing
     table = []
     for width, height in (map(int, size.split("x")) for size in sizes):
         image = resized(source, width, height)

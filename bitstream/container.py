@@ -15,14 +15,16 @@ picture_header (bit-packed, MSB first)::
         log2_nn_min_cu_size_minus5 u(2)     nn_flag_coding u(2)
         nn_delta_level_enabled_flag u(1)    nn_deblocking_enabled_flag u(1)
         nn_residual_enabled_flag u(1)       nn_dc_enabled_flag u(1)        nn_cbcr_separate_flag u(1)
-        nn_patch_size_idc u(3)
+        nn_patch_size_idc u(3)              nn_nondeterministic_flag u(1)
     nn_lf_enabled_flag u(1)
     if nn_lf_enabled_flag:
         nn_lf_luma_mode u(2)                 if nn_lf_luma_mode: nn_lf_scale[0] u(7)
         if ChromaArrayType == 1:
             nn_lf_chroma_mode u(2)           if nn_lf_chroma_mode: nn_lf_scale[1] u(7), nn_lf_scale[2] u(7)
     output_channels_minus1 u(2)     output_bit_depth_16_flag u(1)   color_matrix u(8)
-    byte_alignment (zero bits)      model_id 16 bytes (only if nn_compress_enable_flag)
+    byte_alignment (zero bits)
+    if nn_compress_enable_flag:
+        model_id 16 bytes               nn_model_name_length u(8)       nn_model_name (that many bytes)
     nn_lf_model_id 16 bytes (only if nn_lf_enabled_flag)
     extension_length ue(v)          byte_alignment                  extension_data (extension_length bytes)
 
@@ -45,6 +47,7 @@ VERSION = 2
 MAX_DIMENSION = 32768
 MAX_SAMPLES = 1 << 28
 MODEL_ID_BYTES = 16
+MODEL_NAME_MAX = 64              # nn_model_name: 1..64 characters of [A-Za-z0-9._+-], not starting with ._+-
 MAX_EXTENSION_BYTES = 1024
 MAX_SUBSTREAMS = 255
 MAX_SUBSTREAM_BYTES = (1 << 32) - 1
@@ -93,6 +96,7 @@ class PictureHeader:
     nn_dc_enabled_flag: bool = False         # NN CUs may code the samples minus a separately coded DC (¶181)
     nn_cbcr_separate_flag: bool = False      # NN CUs carry nn_compress_flag_cbcr (¶159-160)
     nn_patch_size_idc: int = 0               # NN picture coded as patches of NnPatchSize (0: in one piece)
+    nn_nondeterministic_flag: bool = False   # the block codec does not promise exact decoding (PLUGINS.md)
     nn_lf_enabled_flag: bool = False         # neural loop filter after deblocking (§9)
     nn_lf_luma_mode: int = NN_LF_OFF
     nn_lf_chroma_mode: int = NN_LF_OFF
@@ -101,6 +105,7 @@ class PictureHeader:
     output_bit_depth_16_flag: bool = False
     color_matrix: int = COLOR_MATRIX_BT601_FULL
     model_id: bytes = b""
+    nn_model_name: str = ""                  # the registered name of the block codec (nntools.registry)
     nn_lf_model_id: bytes = b""
     extension_data: bytes = b""
 
@@ -188,10 +193,11 @@ class PictureHeader:
         _check(0 <= self.nn_patch_size_idc < len(NN_PATCH_SIZES), "nn_patch_size_idc", self.nn_patch_size_idc,
                f"0..{len(NN_PATCH_SIZES) - 1}")
         if not self.nn_compress_enable_flag:
-            defaults = (0, NN_FLAG_CONTEXTS, False, True, False, False, False, 0)
+            defaults = (0, NN_FLAG_CONTEXTS, False, True, False, False, False, 0, False, "")
             values = (self.log2_nn_min_cu_size_minus5, self.nn_flag_coding, self.nn_delta_level_enabled_flag,
                       self.nn_deblocking_enabled_flag, self.nn_residual_enabled_flag, self.nn_dc_enabled_flag,
-                      self.nn_cbcr_separate_flag, self.nn_patch_size_idc)
+                      self.nn_cbcr_separate_flag, self.nn_patch_size_idc, self.nn_nondeterministic_flag,
+                      self.nn_model_name)
             _check(values == defaults, "NN tool elements", values,
                    f"{defaults} (inferred) when nn_compress_enable_flag is 0")
         _check(self.output_channels_minus1 in (0, 2), "output_channels_minus1", self.output_channels_minus1, "0 or 2")
@@ -200,6 +206,9 @@ class PictureHeader:
         model_id_size = MODEL_ID_BYTES if self.nn_compress_enable_flag else 0
         _check(len(self.model_id) == model_id_size, "model_id length", len(self.model_id),
                f"{model_id_size} when nn_compress_enable_flag is {int(self.nn_compress_enable_flag)}")
+        if self.nn_compress_enable_flag:
+            _check(valid_model_name(self.nn_model_name), "nn_model_name", repr(self.nn_model_name),
+                   f"1..{MODEL_NAME_MAX} characters of A-Z a-z 0-9 . _ + -, not starting with . _ + -")
         self._check_loop_filter()
         _check(len(self.extension_data) <= MAX_EXTENSION_BYTES, "extension_length", len(self.extension_data),
                f"at most {MAX_EXTENSION_BYTES}")
@@ -229,7 +238,12 @@ class PictureHeader:
                        log2_nn_min_cu_size_minus5=0, nn_flag_coding=NN_FLAG_CONTEXTS,
                        nn_delta_level_enabled_flag=False, nn_deblocking_enabled_flag=True,
                        nn_residual_enabled_flag=False, nn_dc_enabled_flag=False, nn_cbcr_separate_flag=False,
-                       nn_patch_size_idc=0)
+                       nn_patch_size_idc=0, nn_nondeterministic_flag=False, nn_model_name="")
+
+
+def valid_model_name(name: str) -> bool:
+    return (isinstance(name, str) and 1 <= len(name) <= MODEL_NAME_MAX and name.isascii()
+            and all(c.isalnum() or c in "._+-" for c in name) and name[0].isalnum())
 
 
 def _check(ok: bool, field: str, value: object, allowed: str) -> None:
@@ -271,6 +285,7 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
             flag(name)
         idc = u("nn_patch_size_idc", 3)
         _check(idc < len(NN_PATCH_SIZES), "nn_patch_size_idc", idc, f"0..{len(NN_PATCH_SIZES) - 1}")
+        flag("nn_nondeterministic_flag")
     if flag("nn_lf_enabled_flag"):
         scale = list(value("nn_lf_scale", (NN_LF_SCALE_ONE,) * 3))
         if u("nn_lf_luma_mode", 2):
@@ -285,6 +300,10 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
     hc.byte_alignment()
     if e["nn_compress_enable_flag"]:
         e["model_id"] = hc.bytes("model_id", value("model_id", b""), MODEL_ID_BYTES)
+        name = value("nn_model_name", "")
+        length = hc.u("nn_model_name_length", len(name), 8)
+        _check(1 <= length <= MODEL_NAME_MAX, "nn_model_name_length", length, f"1..{MODEL_NAME_MAX}")
+        e["nn_model_name"] = hc.text("nn_model_name", name, length)
     if e["nn_lf_enabled_flag"]:
         e["nn_lf_model_id"] = hc.bytes("nn_lf_model_id", value("nn_lf_model_id", b""), MODEL_ID_BYTES)
     length = hc.ue("extension_length", len(value("extension_data", b"")))

@@ -55,6 +55,13 @@ class _HeaderCoder:
             self._trace(name, value.hex() if isinstance(value, bytes) else value, where, bits, self.category)
         return value
 
+    def bytes(self, name: str, value: bytes, n: int, **where) -> bytes:
+        return self._traced(name, self._raw(value, n, name), 8 * n, where)
+
+    def text(self, name: str, value: str, n: int, **where) -> str:
+        """n bytes of text (a name), traced as text; characters outside Latin-1 cannot be coded."""
+        return self._traced(name, self._raw(value.encode("latin-1"), n, name).decode("latin-1"), 8 * n, where)
+
 
 class HeaderWriter(_HeaderCoder):
     """Writes each element's value (into ``writer``, or a fresh one: ``bytes()``)."""
@@ -75,11 +82,11 @@ class HeaderWriter(_HeaderCoder):
         self.w.se(value)
         return self._traced(name, value, _ue_bits(_se_code(value)), where)
 
-    def bytes(self, name: str, value: bytes, n: int, **where) -> bytes:
+    def _raw(self, value: bytes, n: int, name: str) -> bytes:
         if len(value) != n:
             raise ValueError(f"{name}: {len(value)} bytes given, {n} coded")
         self.w.write_bytes(value)
-        return self._traced(name, value, 8 * n, where)
+        return value
 
     def payload(self, value: bytes, n: int) -> bytes:
         """Bytes of a substream, written untraced (their own syntax is traced where it is parsed)."""
@@ -112,8 +119,8 @@ class HeaderReader(_HeaderCoder):
         v = self.r.se()
         return self._traced(name, v, _ue_bits(_se_code(v)), where)
 
-    def bytes(self, name: str, value: bytes, n: int, **where) -> bytes:
-        return self._traced(name, self.r.read_bytes(n), 8 * n, where)
+    def _raw(self, value: bytes, n: int, name: str) -> bytes:
+        return self.r.read_bytes(n)
 
     def payload(self, value: bytes, n: int) -> bytes:
         return self.r.read_bytes(n)

@@ -31,7 +31,7 @@ class EncoderConfig:
     chroma_rd_modes: int = 5           # chroma modes (best by SATD) given a full RD check, 1..5;
                                        # 2: +0.45 %, ~7 % faster
     level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
-    nn_model: str = "hyperprior-4p" # neural-tool weights (a name from nntools.zoo or a .npz path)
+    nn_model: str = "hyperprior-4p" # block codec: a plugin name (`hybridcodec models`) or a built-in-architecture .npz
     nn_rdoq_scale: float = 4.0      # latent RDOQ: weight of its distortion estimate (nntools.encoder.rdoq.RDOQ_SCALE,
                                     # kept here as a literal so that the config loads without torch); 0: rounding
     # Hybrid mode (the NN level follows from the QP through the model's Level_Map):

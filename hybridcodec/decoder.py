@@ -33,9 +33,8 @@ def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
         raise BitstreamError(f"unsupported combination of substreams {sorted(int(t) for t in streams)}")
     nn = None
     if header.nn_compress_enable_flag:
-        from hybridcodec.nn_blocks import NNBlockDecoder
-        from nntools.picture import bundle_for
-        nn = NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS), trace_sink)
+        from hybridcodec.nn_blocks import NNBlockDecoder, block_codec_of
+        nn = NNBlockDecoder(header, block_codec_of(header), streams.get(SubstreamType.NN_LATENTS), trace_sink)
     elif SubstreamType.NN_LATENTS in streams:
         raise BitstreamError("NN substream in a picture with nn_compress_enable_flag = 0")
     host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=trace_sink, nn=nn,
@@ -45,26 +44,24 @@ def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
 
 def _decode_nn_picture(header: PictureHeader, payload: bytes, trace_sink=None) -> list[np.ndarray]:
     """Whole picture coded by the neural tool (nn_compress_enable_flag = 1 and no host substream)."""
-    from nntools.patches import PatchGrid, decode_patches
-    from nntools.picture import bundle_for, decode_picture, read_nn_picture
+    from hybridcodec.nn_blocks import block_codec_of, check_region
+    from nntools.plugin import read_nn_picture
     if not header.nn_compress_enable_flag:
         raise BitstreamError("NN substream in a picture with nn_compress_enable_flag = 0")
     geo = PictureGeometry.from_header(header)
-    bundle = bundle_for(header.model_id)
-    if not header.nn_patch_size_idc:
-        return decode_picture(bundle, payload, header.chroma_format_idc, header.BitDepth, geo.coded_height,
-                              geo.coded_width, trace_sink)
-    level, stream = read_nn_picture(bundle, payload, trace_sink)
-    grid = PatchGrid(geo.coded_width, geo.coded_height, header.NnPatchSize)
-    return decode_patches(bundle, stream, grid, level, header.chroma_format_idc, header.BitDepth, trace_sink)
+    codec = block_codec_of(header)
+    level, stream = read_nn_picture(codec.levels, payload, trace_sink)
+    planes = codec.decode_picture(stream, level, geo.coded_height, geo.coded_width, header.chroma_format_idc,
+                                  header.BitDepth, header.NnPatchSize, trace_sink)
+    return check_region(planes, header, geo.coded_height, geo.coded_width)
 
 
 def loop_filter_for(header: PictureHeader):
     """The neural loop filter of a picture with nn_lf_enabled_flag = 1 (loaded only then), else None."""
     if not header.nn_lf_enabled_flag:
         return None
-    from nntools.loop_filter.picture import post_filter_for
-    return post_filter_for(header)
+    from nntools.registry import loop_filter_for as installed
+    return installed(header.nn_lf_model_id).post_filter(header)
 
 
 def decode(data: bytes) -> np.ndarray:

@@ -5,6 +5,7 @@ A weights file (.npz, no pickle) holds only integers: the fixed-point parameters
 model identifier is a hash of exactly these arrays, so two decoders agree on a bitstream only if they
 hold the same numbers.  Names are stable: adding a model never changes another model's name or id.
 Writing weights files (from a trained float model) is training code: ``nntools.training.export``.
+The codec reaches these models through the plugin registry (``nntools.registry``, ``nntools.hyperprior``).
 """
 from __future__ import annotations
 
@@ -37,26 +38,10 @@ def config_of(arrays: dict[str, np.ndarray]) -> ModelConfig:
     return ModelConfig.from_dict(json.loads(arrays["config"].tobytes().decode()))
 
 
-_REGISTERED: list[str] = []     # weights files outside the package that this process may decode with
-
-
-def register_weights(path: str | Path) -> None:
-    """Make a weights file (an experiment's export) available to the decoder in this process, next
-    to the packaged models; the bitstream's model id still picks which one decodes it."""
-    path = str(Path(path).resolve())
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no weights file {path}")
-    if path not in _REGISTERED:
-        _REGISTERED.append(path)
-
-
-def load_bundle(name_or_path: str = DEFAULT_MODEL):
-    """The decoder-side model; a weights file loaded by path (an encoder's ``nn_model``) is registered,
-    so the same process can decode what it encoded."""
-    if name_or_path not in MODELS:
-        register_weights(name_or_path)
-        name_or_path = str(Path(name_or_path).resolve())
-    return _load_bundle(name_or_path)
+def load_bundle(name_or_path: str | Path = DEFAULT_MODEL):
+    """The decoder-side model of a packaged name or a weights file (loaded once per process)."""
+    name = str(name_or_path)
+    return _load_bundle(name if name in MODELS else str(Path(name).resolve()))
 
 
 @lru_cache(maxsize=4)
@@ -64,9 +49,3 @@ def _load_bundle(name_or_path: str):
     from nntools.codec import NNBundle
     arrays = load_arrays(name_or_path)
     return NNBundle.from_arrays(name_or_path, arrays, model_id(arrays))
-
-
-def available_models() -> list[str]:
-    """Packaged model names, then registered weights files."""
-    return [name for name, f in MODELS.items() if (WEIGHTS_DIR / f).exists()] + _REGISTERED
-

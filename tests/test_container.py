@@ -18,6 +18,7 @@ NN_HEADER = PictureHeader.build(width=1920, height=1080, bit_depth=10, chroma_fo
                                 min_cu_size=8, max_tu_size=64, pic_qp=51, deblocking_enabled_flag=False,
                                 dst4_enabled_flag=False, nn_compress_enable_flag=True, nn_level_offset=-8,
                                 output_channels=1, output_bit_depth=16, model_id=bytes(range(16)),
+                                nn_model_name="my-codec_2.1", nn_nondeterministic_flag=True,
                                 extension_data=b"future")
 SUBSTREAMS = [(SubstreamType.HOST_CABAC, b"\x01\x02\x03"), (SubstreamType.NN_LATENTS, b""),
               (SubstreamType.HOST_CABAC, bytes(range(256)) * 3)]
@@ -114,7 +115,14 @@ def test_model_id_only_with_the_neural_tool() -> None:
     with pytest.raises(BitstreamError, match="model_id"):
         PictureHeader.build(width=8, height=8, model_id=bytes(16))
     with pytest.raises(BitstreamError, match="model_id"):
-        PictureHeader.build(width=8, height=8, nn_compress_enable_flag=True)
+        PictureHeader.build(width=8, height=8, nn_compress_enable_flag=True, nn_model_name="m")
+    with pytest.raises(BitstreamError, match="nn_model_name"):
+        PictureHeader.build(width=8, height=8, nn_compress_enable_flag=True, model_id=bytes(16))
+    for bad in ("", "-lead", "has space", "x" * 65, "caf\u00e9"):
+        with pytest.raises(BitstreamError, match="nn_model_name"):
+            PictureHeader.build(width=8, height=8, nn_compress_enable_flag=True, model_id=bytes(16), nn_model_name=bad)
+    with pytest.raises(BitstreamError, match="NN tool elements"):
+        PictureHeader.build(width=8, height=8, nn_model_name="m")
 
 
 def raw_header(**codes: int) -> bytes:

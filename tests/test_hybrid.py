@@ -217,7 +217,7 @@ def test_nn_substream_without_nn_enable_is_refused():
 
 def test_header_nn_fields_round_trip_and_range():
     from bitstream.container import PictureHeader
-    base = dict(width=64, height=64, nn_compress_enable_flag=True, model_id=bytes(range(16)))
+    base = dict(width=64, height=64, nn_compress_enable_flag=True, model_id=bytes(range(16)), nn_model_name="m")
     header = PictureHeader.build(**base, nn_min_cu_size=64, nn_flag_coding=2, nn_delta_level_enabled_flag=True,
                                  nn_deblocking_enabled_flag=False, nn_level_offset=-3)
     assert read_container(write_container(header, []))[0] == header

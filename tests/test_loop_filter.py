@@ -77,8 +77,11 @@ def test_same_output_with_one_and_two_threads_and_any_tiling(weights):
 
 
 def forced_post_search(modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64), seed=0, lf_weights=DEFAULT_MODEL):
-    """A loop-filter 'search' that enables the filter with the given modes and random CTU flags."""
-    weights = load_weights(lf_weights)
+    """A loop-filter 'search' that enables the filter with the given modes and random CTU flags (the
+    weights are taken as the encoder takes them, so that a weights file is registered for decoding)."""
+    from nntools.plugin import LOOP_FILTER
+    from nntools.registry import tool_for_encoding
+    weights = tool_for_encoding(lf_weights, LOOP_FILTER).weights
     rng = np.random.default_rng(seed)
 
     def post_search(header, planes, cus):
@@ -259,7 +262,7 @@ def test_decoder_takes_experimental_loop_filter_weights(tmp_path, monkeypatch):
     """Weights outside the package decode once given to the decoder (--nn-lf-model), not before."""
     from bitstream.container import SubstreamType, write_container
     from hybridcodec.tools.cli import main
-    from nntools.loop_filter import zoo
+    from nntools import registry
     arrays = dict(np.load(_packaged_path()))
     arrays["conv0.b"] = arrays["conv0.b"] + 1                 # another model id
     path = tmp_path / "lf.npz"
@@ -267,6 +270,7 @@ def test_decoder_takes_experimental_loop_filter_weights(tmp_path, monkeypatch):
     host = forced_roundtrip(synthetic_rgb(40, 48, seed=6), lf_weights=str(path))   # the encoder registered it
     stream = tmp_path / "a.hbc"
     stream.write_bytes(write_container(host.header, [(SubstreamType.HOST_CABAC, host.payload)]))
-    monkeypatch.setattr(zoo, "_REGISTERED", [])                                      # a fresh decoder has not
+    monkeypatch.setattr(registry, "_factories", {})                                  # a fresh decoder has not
+    monkeypatch.setattr(registry, "_loaded", {})
     assert main(["decode", str(stream), "-o", str(tmp_path / "a.png")]) == 1
     assert main(["decode", str(stream), "-o", str(tmp_path / "a.png"), "--nn-lf-model", str(path)]) == 0

@@ -112,9 +112,10 @@ def test_foreign_model_is_refused():
 
 def test_experimental_weights_decode_once_registered(tmp_path, monkeypatch):
     from hybridcodec.tools.cli import main as cli
-    from nntools import zoo
+    from nntools import registry, zoo
     from nntools.training.export import save_arrays
-    monkeypatch.setattr(zoo, "_REGISTERED", [])
+    monkeypatch.setattr(registry, "_factories", {})
+    monkeypatch.setattr(registry, "_loaded", {})
     arrays = zoo.load_arrays(zoo.DEFAULT_MODEL)
     arrays["level_map"] = arrays["level_map"] + 1         # another model id, same networks
     weights = tmp_path / "experiment.npz"
@@ -122,8 +123,9 @@ def test_experimental_weights_decode_once_registered(tmp_path, monkeypatch):
     image = synthetic_rgb(40, 48, 7)
     result = encode_nn(image, nn_model=str(weights))
     assert np.array_equal(decode(result.bitstream), result.reconstruction)   # the encoder registered it
-    monkeypatch.setattr(zoo, "_REGISTERED", [])                               # a fresh decoder has not
-    with pytest.raises(ModelMismatchError, match="not installed"):
+    monkeypatch.setattr(registry, "_factories", {})                          # a fresh decoder has not
+    monkeypatch.setattr(registry, "_loaded", {})
+    with pytest.raises(registry.ToolNotInstalledError, match="'experiment-[0-9a-f]{8}'.*not installed"):
         decode(result.bitstream)
     stream = tmp_path / "a.hbc"
     stream.write_bytes(result.bitstream)

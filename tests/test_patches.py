@@ -89,7 +89,7 @@ def test_grid_tiles_the_aligned_picture_like_ctus():
 
 
 def test_header_range_checks():
-    base = dict(width=64, height=64, nn_compress_enable_flag=True, model_id=bytes(16))
+    base = dict(width=64, height=64, nn_compress_enable_flag=True, model_id=bytes(16), nn_model_name="m")
     header = PictureHeader.build(**base, nn_patch_size=256)
     assert read_container(write_container(header, []))[0] == header
     with pytest.raises(BitstreamError):

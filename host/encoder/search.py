@@ -100,7 +100,7 @@ class CtuSearch:
                 if self.rd_sink is not None:
                     self.rd_sink({"decision": "nn_compress_flag", "x": x, "y": y, "log2": log2, "J_host": host_cost,
                                   "J_nn": nn_cost, "nn_level": candidate.level, "nn_residual": candidate.residual,
-                                  "nn_cbcr": variant.nn_cbcr, "nn_bits": candidate.region.bits,
+                                  "nn_cbcr": variant.nn_cbcr, "nn_bits": candidate.bits,
                                   "nn_compress_flag": int(nn_cost < host_cost)})
                 if nn_cost < best[0]:
                     best = (nn_cost, variant, candidate)
@@ -129,7 +129,7 @@ class CtuSearch:
                 blk = ComponentBlock(c, cu.x >> s, cu.y >> s, cu.log2_size - s, 0)
                 distortion -= sse(self._org_block(blk), candidate.planes[c])
             distortion += self._decide_chroma(cu)
-        return distortion + self.lam * (est.bits - b0 + candidate.region.bits)
+        return distortion + self.lam * (est.bits - b0 + candidate.bits)
 
     def _nn_candidates(self, x: int, y: int, log2: int) -> list[tuple[CodingUnit, object]]:
         """The NN codings of the node, each with its CU: direct and, when the header enables them, the

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from bitstream.errors import InputError
 from bitstream.container import NN_PATCH_SIZES, PictureHeader, SubstreamType, read_container, write_container
 from bitstream.header_coder import HeaderWriter
 from host.encoder.picture import HostEncoding, encode_host, trace_encoding
@@ -16,6 +18,8 @@ from hybridcodec.config import NN_FLAG_CODINGS, EncoderConfig
 from hybridcodec.encoder.memory import plan_memory
 from hybridcodec.encoder.source import SourcePicture, prepare_source
 from hybridcodec.picture import output_picture
+
+_WARNED: set[str] = set()
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Encoder:
         c = self.config
         nn = c.mode != "host"
         hybrid = c.mode == "hybrid"
+        codec = self.nn_codec() if nn else None
         return PictureHeader.build(
             width=src.width, height=src.height, bit_depth=src.bit_depth, chroma_format_idc=src.chroma_format,
             ctu_size=c.ctu_size, min_cu_size=c.min_cu_size, max_tu_size=c.max_tu_size, pic_qp=c.qp,
@@ -59,12 +64,28 @@ class Encoder:
             nn_residual_enabled_flag=c.nn_residual and hybrid, nn_dc_enabled_flag=c.nn_dc and hybrid,
             nn_cbcr_separate_flag=c.nn_cbcr_separate and hybrid and src.chroma_format != 0,
             output_channels=src.output_channels, output_bit_depth=src.output_bit_depth,
-            color_matrix=src.color_matrix, model_id=self.nn_bundle().model_id if nn else b"",
+            color_matrix=src.color_matrix, model_id=codec.model_id if nn else b"",
+            nn_model_name=codec.name if nn else "", nn_nondeterministic_flag=nn and not codec.deterministic,
             nn_patch_size=self.plan.nn_patch_size if c.mode == "nn" else 0)
 
-    def nn_bundle(self):
-        from nntools.zoo import load_bundle
-        return load_bundle(self.config.nn_model)
+    def nn_codec(self):
+        """The block codec plugin that ``nn_model`` names (``nntools.registry``); a non-deterministic one
+        is used with a warning, once per process and codec."""
+        from nntools.plugin import BLOCK_CODEC
+        from nntools.registry import tool_for_encoding
+        codec = tool_for_encoding(self.config.nn_model, BLOCK_CODEC)
+        if not codec.deterministic and codec.name not in _WARNED:
+            _WARNED.add(codec.name)
+            warnings.warn(f"neural tool {codec.name!r} is not deterministic: its streams are marked "
+                          "nn_nondeterministic_flag = 1 and may decode differently on other machines",
+                          stacklevel=3)
+        return codec
+
+    def nn_encoder(self, src: SourcePicture):
+        """The block codec's encoder side for this picture, at the host's λ."""
+        from nntools.encoder.plugin import PictureContext
+        lam = qp_to_lambda(self.config.qp, src.bit_depth)
+        return self.nn_codec().encoder(PictureContext(src.planes, src.chroma_format, src.bit_depth, lam, self.config))
 
     def search_config(self) -> SearchConfig:
         c = self.config
@@ -76,9 +97,12 @@ class Encoder:
         t0 = time.perf_counter()
         c = self.config
         src = prepare_source(image, c)
-        self.plan = plan_memory(src.width, src.height, c)
+        self.plan = plan_memory(src.width, src.height, c, c.mode == "host" or self.nn_codec().patches)
         header = self.header_for(src)
         if c.mode == "nn":
+            levels = self.nn_codec().levels
+            if c.level >= levels:
+                raise InputError(f"level {c.level}: {c.nn_model!r} has levels 0..{levels - 1}")
             result = self._encode_nn(src, header, t0, c.level)
             if trace_sink is not None:
                 self._trace(result, None, None, trace_sink)
@@ -104,9 +128,10 @@ class Encoder:
         if hybrid and c.nn_picture_check:
             from hybridcodec.nn_blocks import base_level
             whole = self._encode_nn(src, replace(header.without_nn(), nn_compress_enable_flag=True,
-                                                 model_id=header.model_id,
+                                                 model_id=header.model_id, nn_model_name=header.nn_model_name,
+                                                 nn_nondeterministic_flag=header.nn_nondeterministic_flag,
                                                  nn_patch_size_idc=NN_PATCH_SIZES.index(self.plan.nn_patch_size)),
-                                    t0, base_level(self.nn_bundle(), header))
+                                    t0, base_level(self.nn_codec(), header))
             if self._cost(whole, src, header) < self._cost(result, src, header):
                 result, host = whole, None
         if trace_sink is not None:
@@ -120,17 +145,17 @@ class Encoder:
         of a host or hybrid picture.  Serialisation is deterministic: this is ``result.bitstream``'s."""
         header, substreams = read_container(result.bitstream)
         nn_payload = dict(substreams).get(SubstreamType.NN_LATENTS)
-        if nn_payload is not None:
-            from nntools.codec import nn_latent_stream
-            from nntools.picture import nn_picture
         write_container(header, substreams, trace_sink)
         hw = HeaderWriter(trace_sink=trace_sink)
         if host is None:
+            from nntools.plugin import nn_picture
             nn_picture(hw, nn_payload[0])
-            nn_latent_stream(hw, nn_payload[1])
+        if nn_payload is not None:      # the elements the codec's decoder traces when it opens its payload
+            from hybridcodec.nn_blocks import block_codec_of
+            payload = nn_payload[1:] if host is None else nn_payload
+            block_codec_of(header).open_regions(payload, header.chroma_format_idc, header.BitDepth, trace_sink)
+        if host is None:
             return
-        if nn_payload is not None:
-            nn_latent_stream(hw, nn_payload[0])
         trace_encoding(host, trace_sink, nn.params if host.header.nn_compress_enable_flag else None)
 
     def loop_filter_search(self, src: SourcePicture):
@@ -138,12 +163,9 @@ class Encoder:
         c = self.config
         if not c.nn_loop_filter:
             return None
-        from nntools.encoder.loop_filter import LoopFilterSearchConfig, decide
-        from nntools.loop_filter.zoo import load_weights
-        weights = load_weights(c.nn_lf_model)
-        cfg = LoopFilterSearchConfig(c.nn_lf_ctu_flags, c.nn_lf_scale, c.nn_lf_chroma)
-        lam = qp_to_lambda(c.qp, src.bit_depth)
-        return lambda header, planes, cus: decide(weights, header, src.planes, planes, cus, lam, cfg)
+        from nntools.plugin import LOOP_FILTER
+        from nntools.registry import tool_for_encoding
+        return tool_for_encoding(c.nn_lf_model, LOOP_FILTER).decider(src.planes, qp_to_lambda(c.qp, src.bit_depth), c)
 
     def _host_picture_check(self, src: SourcePicture, header: PictureHeader, hybrid: HostEncoding,
                             result: EncodeResult, nn, t0: float, bar, rd_sink,
@@ -166,10 +188,8 @@ class Encoder:
         from hybridcodec.nn_blocks import tree_params
         from hybridcodec.encoder.nn_search import NNCandidates, NNSearchConfig
         c = self.config
-        bundle = self.nn_bundle()
-        cfg = NNSearchConfig(c.nn_min_variance, c.nn_max_host_cost, tuple(c.nn_sizes), c.nn_rdoq_scale)
-        return NNCandidates(bundle, tree_params(bundle, header), src.planes, src.chroma_format, src.bit_depth, cfg,
-                            c.refine_config(), qp_to_lambda(c.qp, src.bit_depth))
+        cfg = NNSearchConfig(c.nn_min_variance, c.nn_max_host_cost, tuple(c.nn_sizes))
+        return NNCandidates(self.nn_encoder(src), tree_params(self.nn_codec(), header), cfg)
 
     def _package(self, src: SourcePicture, host: HostEncoding, nn, t0: float) -> EncodeResult:
         """Container of a host or hybrid picture (``host.header``: a hybrid picture whose search chose
@@ -179,8 +199,7 @@ class Encoder:
         substreams = [(SubstreamType.HOST_CABAC, host.payload)]
         nn_cus = [cu for cu in host.cus if cu.mode == CuMode.NN]
         if nn_cus:
-            from nntools.encoder import write_stream
-            nn_payload = write_stream(nn.bundle, [nn.region_of(cu) for cu in nn_cus])
+            nn_payload = nn.stream(nn_cus)
             substreams.append((SubstreamType.NN_LATENTS, nn_payload))
             bits["nn_latents"] = 8.0 * len(nn_payload)
         data = write_container(header, substreams)
@@ -197,15 +216,11 @@ class Encoder:
         return sse + qp_to_lambda(header.pic_qp, header.BitDepth) * 8 * len(result.bitstream)
 
     def _encode_nn(self, src: SourcePicture, header: PictureHeader, t0: float, level: int) -> EncodeResult:
-        from nntools.encoder import encode_patches, encode_picture
-        c = self.config
-        if header.NnPatchSize:
-            payload, planes = encode_patches(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,
-                                             header.NnPatchSize, c.nn_patch_overlap, c.nn_patch_batch,
-                                             c.refine_config(), c.nn_rdoq_scale)
-        else:
-            payload, planes = encode_picture(self.nn_bundle(), src.planes, src.chroma_format, src.bit_depth, level,
-                                             c.refine_config(), c.nn_rdoq_scale)
+        from nntools.plugin import nn_picture
+        payload, planes = self.nn_encoder(src).code_picture(level, header.NnPatchSize)
+        prefix = HeaderWriter()
+        nn_picture(prefix, level)
+        payload = prefix.output() + payload
         data = write_container(header, [(SubstreamType.NN_LATENTS, payload)])
         stats = EncodeStats({"nn_latents": 8.0 * len(payload)}, len(data), 8 * len(data) / (src.width * src.height),
                             time.perf_counter() - t0, 0, {"host": 0.0, "nn": 1.0})

@@ -31,12 +31,15 @@ class MemoryPlan:
     estimate_mb: float          # the planned peak
 
 
-def plan_memory(width: int, height: int, cfg: EncoderConfig) -> MemoryPlan:
-    """Patches where the picture does not fit ``cfg.memory_budget_mb`` in one piece (nn_patch_size 0);
-    InputError where it does not fit at all."""
+def plan_memory(width: int, height: int, cfg: EncoderConfig, patches: bool = True) -> MemoryPlan:
+    """Patches where the picture does not fit ``cfg.memory_budget_mb`` in one piece (nn_patch_size 0)
+    and the block codec codes patches (``patches``); InputError where it does not fit at all.  The NN
+    figures are the built-in codec's: a plugin's own memory is its own."""
     samples = width * height
     whole_nn = cfg.mode == "nn" or (cfg.mode == "hybrid" and cfg.nn_picture_check)
     patch = cfg.nn_patch_size
+    if whole_nn and patch and not patches:
+        raise InputError(f"nn_patch_size={patch}: the block codec {cfg.nn_model!r} does not code patches")
 
     def estimate(patch_size: int) -> float:
         grows = PICTURE_BYTES[cfg.mode] * samples
@@ -48,7 +51,7 @@ def plan_memory(width: int, height: int, cfg: EncoderConfig) -> MemoryPlan:
                 NN_WINDOW_BYTES * cfg.nn_patch_batch * _window(patch_size, cfg)
         return fixed + grows / MB
 
-    if whole_nn and patch == 0 and estimate(0) > cfg.memory_budget_mb:
+    if whole_nn and patches and patch == 0 and estimate(0) > cfg.memory_budget_mb:
         patch = AUTO_PATCH_SIZE
     planned = estimate(patch)
     if planned > cfg.memory_budget_mb:

@@ -1,8 +1,8 @@
 """Neural-tool candidates for the hybrid RD search (encoder-only; seed 002 ¶113-136, ¶185-191).
 
-For a CU the search asks for, the neural tool codes the CU's original samples at the CTU's level and
-returns what the decoder will reconstruct (the normative exact synthesis), its SSE and its latent
-bits.  Candidates are computed on demand and cached per (CU, level), so a CU tried at several levels or
+For a CU the search asks for, the picture's block codec (any plugin, through its encoder side
+``nntools.encoder.plugin.BlockCodecEncoder``) codes the CU's original samples at the CTU's level and
+returns what the decoder will reconstruct, its SSE and its bits.  Candidates are computed on demand and cached per (CU, level), so a CU tried at several levels or
 by both the per-CU and the delta-level passes is coded once.  The encoder simplifications decide which
 CUs are not worth an NN trial at all.
 """
@@ -15,12 +15,7 @@ import numpy as np
 
 from host.partition import CodingNode, CodingUnit, CuMode
 from host.syntax import NNTreeParams
-from nntools.codec import NNBundle
-from nntools.encoder import CodedRegion, code_regions, input_gains
-from nntools.encoder.input import planes_to_input
-from nntools.picture import output_to_planes
-from nntools.encoder.rdoq import GAIN_WINDOW, RDOQ_SCALE
-from nntools.encoder.refine import RefineConfig
+from nntools.encoder.plugin import BlockCodecEncoder, CodedBlock
 
 
 @dataclass(frozen=True)
@@ -29,30 +24,30 @@ class NNSearchConfig:
     min_variance: float = 0.0          # luma variance below which a CU is too flat for the NN to win
     max_host_cost_per_sample: float = 0.0            # host J per luma sample below which NN is not tried
     sizes: tuple[int, ...] = (32, 64, 128)           # CU sizes given an NN trial
-    rdoq_scale: float = RDOQ_SCALE                   # latent RDOQ at the host's λ (nntools.encoder.rdoq); 0: rounding
 
 
 @dataclass
 class NNCandidate:
-    region: CodedRegion
+    block: CodedBlock                  # the codec's coding of the CU (bits, what its stream writes)
     planes: list[np.ndarray]           # reconstruction per component, CU-sized
     distortion: int                    # SSE over Y, Cb, Cr against the original
     level: int
     residual: int = 0                  # what the NN output is added to (CodingUnit.nn_residual)
 
+    @property
+    def bits(self) -> float:
+        return self.block.bits
+
 
 class NNCandidates:
-    def __init__(self, bundle: NNBundle, params: NNTreeParams, original: list[np.ndarray], chroma_format: int,
-                 bit_depth: int, cfg: NNSearchConfig = NNSearchConfig(), refine: RefineConfig | None = None,
-                 lam: float = 0.0):
-        self.bundle, self.params, self.org, self.cfg = bundle, params, original, cfg
-        self.refine, self.lam = refine, lam      # RDOQ and online refinement of each candidate at the host's λ
-        self.chroma_format, self.bit_depth = chroma_format, bit_depth
-        self.shift = 1 if chroma_format == 1 else 0
+    def __init__(self, encoder: BlockCodecEncoder, params: NNTreeParams, cfg: NNSearchConfig = NNSearchConfig()):
+        self.encoder, self.params, self.cfg = encoder, params, cfg
+        picture = encoder.picture
+        self.org, self.chroma_format, self.bit_depth = picture.original, picture.chroma_format, picture.bit_depth
+        self.shift = 1 if self.chroma_format == 1 else 0
         self.delta = 0                  # nn_delta_level the encoder uses for the current CTU
         self._cache: dict[tuple, NNCandidate] = {}       # the current CTU's trials
-        self._chosen: dict[tuple, CodedRegion] = {}
-        self._gains = None              # RDOQ synthesis gains, estimated once per picture
+        self._chosen: dict[tuple, CodedBlock] = {}
         self.trials = 0                 # NN codings run (for the simplification measurements)
 
     @property
@@ -70,18 +65,6 @@ class NNCandidates:
         """nn_dc_offset per component: the rounded mean of the original minus the DC prediction."""
         org = self._original(x, y, 1 << log2)
         return [int(np.rint(o.mean())) - int(p[0, 0]) for o, p in zip(org, dc_prediction)]
-
-    def rdoq_gains(self):
-        """The synthesis gains for latent RDOQ, estimated once on the picture's centre (the estimate's
-        whole window, 256x256 at most): a CU's own latents are too few for it, and the gains vary little
-        across a picture."""
-        if self._gains is None and self.cfg.rdoq_scale > 0 and self.lam > 0:
-            h, w = self.org[0].shape
-            size = min(8 * GAIN_WINDOW, 1 << (min(h, w).bit_length() - 1))
-            x, y = ((w - size) // 2) & ~1, ((h - size) // 2) & ~1
-            centre = planes_to_input(self._original(x, y, size), self.chroma_format, self.bit_depth)
-            self._gains = input_gains(self.bundle, centre)
-        return self._gains
 
     def worth_trying(self, x: int, y: int, log2: int, host_cost: float) -> bool:
         size = 1 << log2
@@ -104,14 +87,10 @@ class NNCandidates:
             if residual is not None:
                 mid, peak = 1 << (self.bit_depth - 1), (1 << self.bit_depth) - 1
                 source = [np.clip(o.astype(np.int32) - p + mid, 0, peak) for o, p in zip(org, residual[1])]
-            region = code_regions(self.bundle, planes_to_input(source, self.chroma_format, self.bit_depth), level,
-                                  self.refine, self.lam, (1 << self.bit_depth) - 1, self.cfg.rdoq_scale,
-                                  self.rdoq_gains())[0]
-            planes = output_to_planes(region.x_hat, self.chroma_format, self.bit_depth, size, size)
-            if residual is not None:
-                planes = residual[2](planes)
+            block = self.encoder.code(source, level)
+            planes = block.planes if residual is None else residual[2](block.planes)
             distortion = sum(int(np.sum((o.astype(np.int64) - r) ** 2)) for o, r in zip(org, planes))
-            self._cache[key] = NNCandidate(region, planes, distortion, level, key[-1])
+            self._cache[key] = NNCandidate(block, planes, distortion, level, key[-1])
             self.trials += 1
         return self._cache[key]
 
@@ -126,7 +105,7 @@ class NNCandidates:
                 cost = 0.0
                 for cu in nn_cus:
                     c = self.candidate(cu.x, cu.y, cu.log2_size, level)
-                    cost += c.distortion + lam * c.region.bits
+                    cost += c.distortion + lam * c.bits
                 best = min(best, (cost, delta), key=lambda t: (t[0], abs(t[1])))
         return best[1]
 
@@ -135,8 +114,10 @@ class NNCandidates:
         for cu in root.leaves():
             if cu.mode == CuMode.NN:
                 key = (cu.x, cu.y, cu.log2_size, cu.nn_level, cu.nn_residual)
-                self._chosen[key] = self._cache[key].region
+                self._chosen[key] = self._cache[key].block
         self._cache.clear()
 
-    def region_of(self, cu: CodingUnit) -> CodedRegion:
-        return self._chosen[(cu.x, cu.y, cu.log2_size, cu.nn_level, cu.nn_residual)]
+    def stream(self, cus: list[CodingUnit]) -> bytes:
+        """The NN substream of the picture's NN-coded CUs, in decoding order."""
+        return self.encoder.stream([self._chosen[(cu.x, cu.y, cu.log2_size, cu.nn_level, cu.nn_residual)]
+                                    for cu in cus])

@@ -66,15 +66,16 @@ class Point:
 
 @lru_cache(maxsize=8)
 def nn_model_id(name_or_path: str) -> str:
-    from nntools.weights_id import model_id
-    from nntools.zoo import load_arrays
-    return model_id(load_arrays(name_or_path)).hex()
+    from nntools.plugin import BLOCK_CODEC
+    from nntools.registry import tool_for_encoding
+    return tool_for_encoding(name_or_path, BLOCK_CODEC).model_id.hex()
 
 
 @lru_cache(maxsize=8)
 def lf_model_id(name_or_path: str) -> str:
-    from nntools.loop_filter.zoo import load_weights
-    return load_weights(name_or_path).model_id.hex()
+    from nntools.plugin import LOOP_FILTER
+    from nntools.registry import tool_for_encoding
+    return tool_for_encoding(name_or_path, LOOP_FILTER).model_id.hex()
 
 
 def code_point(point: Point) -> dict:

@@ -50,7 +50,9 @@ def display(label: str) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("pictures", nargs="+", help="a folder of pictures, or picture files")
     p.add_argument("--out", required=True, help="results folder (re-running resumes it)")
-    p.add_argument("--modes", default="host", help=f"our coding modes, comma-separated, from {','.join(MODES)}")
+    p.add_argument("--modes", default="host",
+                   help=f"our coding modes, comma-separated, from {','.join(MODES)}; MODE@MODEL codes with the "
+                        "block codec MODEL (a plugin name from `hybridcodec models`), e.g. hybrid,hybrid@my-codec")
     p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37], help="QPs (every mode but nn)")
     p.add_argument("--levels", type=int, nargs="+", default=list(range(8)), help="levels of the nn mode")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
@@ -104,8 +106,8 @@ def plan_points(args, pictures: list[str]) -> tuple[list[Point], list[str], dict
     """The points to run, the curve labels in table order, and unavailable anchors with the reason."""
     from hybridcodec.eval.anchors import available_anchors, default_sweep
     from hybridcodec.config import EncoderConfig
-    modes = [m for m in args.modes.split(",") if m]
-    for mode in modes:
+    modes = [m.partition("@") for m in args.modes.split(",") if m]
+    for mode, _, _ in modes:
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
     options = {}
@@ -131,10 +133,17 @@ def plan_points(args, pictures: list[str]) -> tuple[list[Point], list[str], dict
         except ValueError:
             raise InputError(f"--sweep expects ANCHOR=V1,V2,... with integers, got {item!r}") from None
     points, labels = [], []
-    for mode in modes:
+    for mode, _, model in modes:
         params = args.levels if mode == "nn" else args.qp
-        points += [Point(pic, mode, v, option_pairs) for pic in pictures for v in params]
-        labels.append(label_of({"codec": mode, "options": option_pairs}))
+        pairs = tuple(sorted({**options, "nn_model": model}.items())) if model else option_pairs
+        if model:
+            from hybridcodec.eval.experiments import nn_model_id
+            try:
+                nn_model_id(model)
+            except CodecError as exc:
+                raise InputError(f"--modes {mode}@{model}: {exc}") from None
+        points += [Point(pic, mode, v, pairs) for pic in pictures for v in params]
+        labels.append(label_of({"codec": mode, "options": pairs}))
     for anchor in anchors:
         points += [Point(pic, anchor, v) for pic in pictures for v in sweeps.get(anchor, default_sweep(anchor))]
         labels.append(anchor)

@@ -54,7 +54,8 @@ def _add_encode(sub) -> None:
     n.add_argument("--level", type=int, default=EncoderConfig.level,
                    help="rate level 0..7 of mode nn (default %(default)s); hybrid derives it from the QP")
     n.add_argument("--nn-model", default=EncoderConfig.nn_model, metavar="NAME|FILE.npz",
-                   help="neural-tool weights (default %(default)s)")
+                   help="block codec: a plugin name (see `hybridcodec models`) or a weights file of the "
+                        "built-in architecture (default %(default)s)")
     n.add_argument("--nn-rdoq-scale", type=float, default=EncoderConfig.nn_rdoq_scale, metavar="S",
                    help="RDOQ of the NN latent: weight of its distortion estimate (default %(default)s; "
                         "0: plain rounding)")
@@ -161,8 +162,8 @@ def _add_threads(p) -> None:
 
 def _add_nn_model(p) -> None:
     p.add_argument("--nn-model", action="append", default=[], metavar="WEIGHTS.npz",
-                   help="neural-tool weights file to decode with, besides the packaged ones (repeatable); "
-                        "the bitstream's model id selects among them")
+                   help="weights file of the built-in block codec to decode with, besides the installed "
+                        "plugins (repeatable); the bitstream's nn_model_name and model id select among them")
     p.add_argument("--nn-lf-model", action="append", default=[], metavar="WEIGHTS.npz",
                    help="loop-filter weights file to decode with, besides the packaged ones (repeatable); "
                         "the bitstream's nn_lf_model_id selects among them")
@@ -254,6 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_decode(sub)
     _add_inspect(sub)
     _add_rd(sub)
+    sub.add_parser("models", help="list the installed neural tools (plugins)",
+                   description="List every installed neural tool: built-in, installed plugins (entry point "
+                               "group hybridcodec.neural_tools), with kind, model id, levels and determinism."
+                   ).add_argument("--json", action="store_true", help="print JSON")
+    c = sub.add_parser("check", help="run the determinism checks on a neural tool",
+                       description="Code small generated pictures with a block codec plugin and check that "
+                                   "decoding is exact and identical across torch thread counts and runs "
+                                   "(docs/PLUGINS.md). Exit status 0 when every check passes.")
+    c.add_argument("model", help="plugin name (see `hybridcodec models`)")
+    c.add_argument("--json", action="store_true", help="print JSON")
     sub.add_parser("demo", help="encode and decode the bundled sample picture", add_help=False)
     return parser
 
@@ -332,6 +343,32 @@ def cmd_decode(args) -> dict:
             "decode_seconds": round(seconds, 3)}
 
 
+def cmd_models(args) -> int:
+    from nntools.registry import describe_all
+    tools = describe_all()
+    if args.json:
+        print(json.dumps(tools, indent=2))
+        return 0
+    print(f"{'name':<24} {'kind':<12} {'model id':<33} {'levels':>6}  {'deterministic':<13} source")
+    for t in tools:
+        if "error" in t:
+            print(f"{t['name']:<24} {'?':<12} {'(failed to load: ' + t['error'] + ')'}")
+            continue
+        print(f"{t['name']:<24} {t['kind']:<12} {t['model_id']:<33} {t.get('levels', ''):>6}  "
+              f"{'yes' if t['deterministic'] else 'NO':<13} {t['source']}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from nntools.conformance import check
+    report = check(args.model)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.text())
+    return 0 if report.passed else 1
+
+
 def cmd_inspect(args) -> None:
     from hybridcodec.tools.inspector import format_text, inspect_file, to_json
     info = inspect_file(args.input)
@@ -360,12 +397,16 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         if args.command in ("decode", "inspect"):
-            from nntools.loop_filter.zoo import load_weights
-            from nntools.zoo import register_weights
+            from nntools.plugin import BLOCK_CODEC, LOOP_FILTER
+            from nntools.registry import register_weights_file
             for path in args.nn_model:
-                register_weights(path)
+                register_weights_file(path, BLOCK_CODEC)
             for path in args.nn_lf_model:
-                load_weights(path)          # registers it for nn_lf_model_id look-ups
+                register_weights_file(path, LOOP_FILTER)
+        if args.command == "models":
+            return cmd_models(args)
+        if args.command == "check":
+            return cmd_check(args)
         if args.command == "inspect":
             cmd_inspect(args)
             return 0

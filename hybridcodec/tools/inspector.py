@@ -56,11 +56,14 @@ class ElementCollector:
     def __init__(self) -> None:
         self.elements: list[Element] = []
         self.header: dict[str, object] = {}      # picture_header() elements in coding order
+        self.nn_stream: dict[str, object] = {}   # nn_picture() and the block codec's own prefix elements
         self._ctu = 0
 
     def element(self, name: str, value, where: dict, bits: float, category: str) -> None:
         if category == HEADER_CATEGORY:
             self.header[name] = value
+        if category == NN_STREAM_CATEGORY:
+            self.nn_stream[name] = value
         if category in (HEADER_CATEGORY, CONTAINER_CATEGORY, NN_STREAM_CATEGORY):
             return
         self.elements.append(Element(self._ctu, name, value, dict(where), bits, category))
@@ -68,42 +71,31 @@ class ElementCollector:
             self._ctu += 1
 
 
-class _MeteredStream:
-    """An open NN substream that adds up the ideal code length of every pass it decodes."""
-
-    def __init__(self, stream, tables) -> None:
-        self.stream, self.tables = stream, tables
-        self.bits = 0.0
-
-    def decode_pass(self, indexes: np.ndarray) -> np.ndarray:
-        from bitstream.rans import estimate_bits
-        values = self.stream.decode_pass(indexes)
-        self.bits += estimate_bits(values, indexes, self.tables)
-        return values
-
-    def finish(self) -> None:
-        self.stream.finish()
-
-
 class NNLatentMeter:
     """Decodes NN-coded CUs with the picture's ``NNBlockDecoder`` (same samples, same checks) and
-    records per CU the ideal code length, in bits, of the latents it read."""
+    records per CU the bits its block codec reports for it: the ``bits`` its open stream counts (for the
+    built-in codec, the ideal code length of the latents read).  A codec that does not count them has
+    its whole substream spread over its CUs by area, and no ``nn_flush``."""
 
-    def __init__(self, decoder) -> None:
-        self.decoder = decoder
+    def __init__(self, decoder, payload_bytes: int) -> None:
+        self.decoder, self.payload_bytes = decoder, payload_bytes
         self.params = decoder.params
-        if decoder.stream is not None:
-            decoder.stream = _MeteredStream(decoder.stream, decoder.bundle.tables)
         self.bits: dict[tuple[int, int], float] = {}
+        self._areas: dict[tuple[int, int], int] = {}
+        self.counted = decoder.stream is None or getattr(decoder.stream, "bits", None) is not None
 
     def decode_cu(self, cu: CodingUnit) -> list[np.ndarray]:
-        start = self.decoder.stream.bits if self.decoder.stream is not None else 0.0
+        start = self.decoder.stream.bits if self.counted and self.decoder.stream is not None else 0.0
         planes = self.decoder.decode_cu(cu)
-        self.bits[(cu.x, cu.y)] = self.decoder.stream.bits - start
+        self.bits[(cu.x, cu.y)] = self.decoder.stream.bits - start if self.counted else 0.0
+        self._areas[(cu.x, cu.y)] = cu.size * cu.size
         return planes
 
     def finish(self) -> None:
         self.decoder.finish()
+        if not self.counted:
+            total = sum(self._areas.values())
+            self.bits = {xy: 8.0 * self.payload_bytes * a / total for xy, a in self._areas.items()}
 
 
 @dataclass
@@ -170,7 +162,7 @@ class NnRegion:
     height: int
     level: int
     bits: float
-    log2_lanes: int | None = None
+    elements: dict = field(default_factory=dict)    # the block codec's traced prefix elements (log2_lanes)
 
 
 @dataclass
@@ -236,10 +228,11 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
         payload = dict(substreams)[SubstreamType.NN_LATENTS]
         info.mode = "nn"
         info.area_by_mode = {"host": 0.0, "nn": 1.0}
-        # nn_picture(): nn_level u(8), log2_lanes u(8) (SYNTAX.md §7); the latent decoder has no trace hook.
+        # nn_picture()'s nn_level and the codec's traced prefix (SYNTAX.md §7); its payload has no element trace
         bits = 8.0 * len(payload)
-        info.nn_regions = [NnRegion(0, 0, geo.coded_width, geo.coded_height, payload[0], bits,
-                                    payload[1] if len(payload) > 1 else None)]
+        elements = {k: v for k, v in collector.nn_stream.items() if k != "nn_level"}
+        info.nn_regions = [NnRegion(0, 0, geo.coded_width, geo.coded_height, collector.nn_stream["nn_level"], bits,
+                                    elements)]
         info.bits_by_category = {"nn_latents": bits}
         grid = patch_grid(header)
         if grid is not None:
@@ -259,7 +252,8 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
         nn_cus = [cu for cu in info.cus if cu.coding == "nn"]
         latents = sum(meter.bits.values())
         info.bits_by_category["nn_latents"] = latents
-        info.bits_by_category["nn_flush"] = 8.0 * len(dict(substreams).get(SubstreamType.NN_LATENTS, b"")) - latents
+        if meter.counted:
+            info.bits_by_category["nn_flush"] = 8.0 * meter.payload_bytes - latents
         width, height = header.PicWidthInLumaSamples, header.PicHeightInLumaSamples
         nn_area = sum(visible_area(cu.x, cu.y, cu.size, width, height) for cu in nn_cus) / (width * height)
         info.area_by_mode = {"host": 1.0 - nn_area, "nn": nn_area}
@@ -276,9 +270,9 @@ def _decode(data: bytes, sink: ElementCollector) -> tuple[DecodeResult, NNLatent
     if not (header.nn_compress_enable_flag and SubstreamType.HOST_CABAC in streams and len(streams) == len(substreams)):
         return decode_full(data, trace_sink=sink), None
     read_container(bytes(data), sink)               # the header's elements
-    from hybridcodec.nn_blocks import NNBlockDecoder
-    from nntools.picture import bundle_for
-    meter = NNLatentMeter(NNBlockDecoder(header, bundle_for(header.model_id), streams.get(SubstreamType.NN_LATENTS)))
+    from hybridcodec.nn_blocks import NNBlockDecoder, block_codec_of
+    payload = streams.get(SubstreamType.NN_LATENTS)
+    meter = NNLatentMeter(NNBlockDecoder(header, block_codec_of(header), payload), len(payload or b""))
     host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=sink, nn=meter,
                        post_filter=loop_filter_for(header))
     return DecodeResult(header, output_picture(host.planes, header), host), meter
@@ -421,6 +415,8 @@ def to_json(info: Inspection) -> dict:
         "substreams": info.substreams, "area_by_mode": _round_dict(info.area_by_mode, 5),
         "bits_by_category": _round_dict(info.bits_by_category),
     }
+    if block_codec(info):
+        doc["block_codec"] = block_codec(info)
     if info.nn_base_level is not None:
         doc["nn_base_level"] = info.nn_base_level
     doc |= {"ctus": [ctu(c) for c in info.ctus],
@@ -428,6 +424,15 @@ def to_json(info: Inspection) -> dict:
     if info.nn_patches:
         doc["nn_patches"] = [vars(p) for p in info.nn_patches]
     return doc
+
+
+def block_codec(info: Inspection) -> dict | None:
+    """The block codec plugin a picture names (nn_model_name, model_id, nn_nondeterministic_flag)."""
+    h = info.header
+    if not h.get("nn_compress_enable_flag"):
+        return None
+    return {"name": h["nn_model_name"], "model_id": h["model_id"],
+            "deterministic": not h["nn_nondeterministic_flag"]}
 
 
 def _round_dict(d: dict[str, float], digits: int = 3) -> dict[str, float]:
@@ -441,6 +446,11 @@ def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool =
              f"{info.bpp:.4f} bpp, mode {info.mode}",
              "picture_header()"]
     lines += [f"  {name} = {value}" for name, value in info.header.items()]
+    codec = block_codec(info)
+    if codec:
+        lines.append(f"block codec: {codec['name']}, model id {codec['model_id']}, "
+                     + ("deterministic" if codec["deterministic"] else
+                        "NOT deterministic (nn_nondeterministic_flag = 1: other machines may decode other samples)"))
     if info.nn_base_level is not None:
         h = info.header
         size = 32 << h["log2_nn_min_cu_size_minus5"]
@@ -457,7 +467,7 @@ def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool =
                      "NN substream, rANS lane states and log2_lanes, in no CU)")
     for r in info.nn_regions:
         lines.append(f"NN region ({r.x},{r.y}) {r.width}x{r.height}: nn_level = {r.level}"
-                     + (f", log2_lanes = {r.log2_lanes}" if r.log2_lanes is not None else "")
+                     + "".join(f", {k} = {v}" for k, v in r.elements.items())
                      + f", {r.bits:.0f} bits")
     if info.nn_patches:
         h = info.header

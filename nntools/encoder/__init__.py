@@ -14,7 +14,6 @@ import torch
 from bitstream.rans import RansEncoder, estimate_bits, lane_count_for
 from bitstream.header_coder import HeaderWriter
 from nntools.codec import ALIGN, LatentCoder, NNBundle, hyper_features, nn_latent_stream, select, z_indexes
-from nntools.picture import nn_picture
 from nntools.synthesis import FieldSynthesis, synthesis_margin, synthesise
 from nntools.encoder.rdoq import RDOQ_SCALE, Rdoq, rdoq_symbols, synthesis_gains
 from nntools.encoder.refine import Box, RefineConfig, latents_of, refine_latents, region_of
@@ -26,10 +25,12 @@ Pass = tuple[np.ndarray, np.ndarray]      # (symbols, table indexes) of one rANS
 
 
 def _written(syntax, value: int) -> bytes:
-    """The bytes of a one-element prefix syntax function (nn_picture(), nn_latent_stream())."""
+    """The bytes of a one-element prefix syntax function (nn_latent_stream())."""
     hw = HeaderWriter()
     syntax(hw, value)
     return hw.output()
+
+
 _ANALYSIS: dict[tuple[str, bytes], NNCodecModel] = {}
 
 
@@ -165,22 +166,22 @@ def encode_latents(bundle: NNBundle, x: torch.Tensor, level: int, refine: Refine
 def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int,
                    level: int, refine: RefineConfig | None = None,
                    rdoq_scale: float = RDOQ_SCALE) -> tuple[bytes, list[np.ndarray]]:
-    """Whole-picture NN coding in one piece at the λ the level was trained for: (nn_picture payload, the
-    decoder's reconstruction of the planes, synthesised as the decoder does, tile by tile)."""
+    """Whole-picture NN coding in one piece at the λ the level was trained for: (the payload after
+    nn_picture()'s nn_level, the decoder's reconstruction of the planes, synthesised as the decoder does, tile by tile)."""
     from nntools.encoder.input import planes_to_input
     h, w = planes[0].shape
     lam = float(training_slopes(bundle.config.lambdas, bit_depth)[level])
     region = code_regions(bundle, planes_to_input(planes, chroma_format, bit_depth), level, refine, lam,
                           (1 << bit_depth) - 1, rdoq_scale, synthesise=False)[0]
     payload = write_stream(bundle, [region])
-    return _written(nn_picture, level) + payload, synthesise(bundle, region.y_hat, h, w, chroma_format, bit_depth)
+    return payload, synthesise(bundle, region.y_hat, h, w, chroma_format, bit_depth)
 
 
 def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int, level: int,
                    patch: int, context: int = 0, batch: int = 4, refine: RefineConfig | None = None,
                    rdoq_scale: float = RDOQ_SCALE) -> tuple[bytes, list[np.ndarray]]:
-    """Whole-picture NN coding as patches (``nntools.patches``): the nn_picture payload and the decoder's
-    reconstruction.  Each patch is analysed with ``context`` luma samples of the picture around it (the
+    """Whole-picture NN coding as patches (``nntools.patches``): the payload after nn_level and the
+    decoder's reconstruction.  Each patch is analysed with ``context`` luma samples of the picture around it (the
     encoder's overlap: its latents then continue their neighbours'), and up to ``batch`` patches of one
     row and shape at once, so the float tensors never exceed ``batch`` patches whatever the picture size;
     each row's latents go to the normative synthesis and each patch's symbols to the rANS encoder as
@@ -214,7 +215,7 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
                     writer.add(region)
                     row.append(region.y_hat)
         synthesis.add(torch.cat(row, dim=3))
-    return _written(nn_picture, level) + writer.finish(), synthesis.planes()
+    return writer.finish(), synthesis.planes()
 
 
 def window_box(grid, x: int, y: int, extent: int) -> tuple[int, int, int, int]:

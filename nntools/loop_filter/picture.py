@@ -60,14 +60,3 @@ def filter_picture(weights: LoopFilterWeights, planes: list[np.ndarray], header:
                                                                                 lx // 2:lx // 2 + w],
                                                          header.nn_lf_scale[k], header.BitDepth)
     return out
-
-
-def post_filter_for(header: PictureHeader, weights: LoopFilterWeights | None = None):
-    """The loop filter of a picture with nn_lf_enabled_flag = 1, as ``host.decoder.decode_host`` takes it."""
-    if weights is None:
-        from nntools.loop_filter.zoo import weights_for
-        weights = weights_for(header.nn_lf_model_id)
-
-    def run(planes: list[np.ndarray], cus, lf: LoopFilterCtbFlags) -> list[np.ndarray]:
-        return filter_picture(weights, planes, header, lf, picture_edges(weights, cus, header))
-    return run
