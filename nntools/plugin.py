@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -39,7 +40,6 @@ def check_name(name: str) -> str:
 def name_from_file(path, model_id: bytes) -> str:
     """The tool name of a weights file loaded by path: its file stem (made a valid name) and the start
     of its model id, so that two runs' ``weights.npz`` never share a name."""
-    from pathlib import Path
     stem = re.sub(r"[^A-Za-z0-9._+-]", "-", Path(path).stem).lstrip("._+-")[:MODEL_NAME_MAX - 9] or "weights"
     return f"{stem}-{model_id.hex()[:8]}"
 

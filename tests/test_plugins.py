@@ -197,3 +197,18 @@ def test_encoder_and_decoder_traces_agree_with_any_codec(plugins, force_nn, mode
     assert enc.getvalue() == dec.getvalue()
     assert f"nn_model_name = {model}" in dec.getvalue()
     assert ("log2_lanes" in dec.getvalue()) == (model == "hyperprior-4p")
+
+
+def test_rd_runs_a_mode_with_a_plugin(plugins, tmp_path, capsys):
+    import csv
+    from hybridcodec.imageio import write_image
+    from hybridcodec.tools.cli import main
+    write_image(tmp_path / "pic.png", synthetic_rgb(40, 56, seed=1))
+    out = tmp_path / "rd"
+    argv = ["rd", str(tmp_path / "pic.png"), "--modes", "host,nn@tiny-means", "--qp", "27", "37", "--levels", "1", "4",
+            "--anchors", "none", "--out", str(out), "--jobs", "1", "--no-progress"]
+    assert main(argv) == 0
+    assert "nn (nn_model=tiny-means)" in capsys.readouterr().out
+    rows = list(csv.DictReader(open(out / "points.csv")))
+    assert {r["codec"] for r in rows} == {"host", "nn"} and all(r["exact"] == "True" for r in rows)
+    assert main(argv[:3] + ["host,hybrid@nope"] + argv[4:]) == 1
