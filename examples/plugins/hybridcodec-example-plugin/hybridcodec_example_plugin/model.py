@@ -5,19 +5,20 @@ hyper-analysis ``h_a`` / hyper-synthesis ``h_s``, an ``EntropyBottleneck`` (non-
 density) for the hyper-latent z and a ``GaussianConditional`` for the latent y.  One model covers
 several rates with per-level gain vectors on y (Cui et al. 2021's gain units), so a level is a pair of
 gains rather than a separate network.  CompressAI itself pulls torchvision and a CUDA build of torch
-beside this project's CPU build (docs/PLUGINS.md), so its classes are re-stated here, not imported.
+beside this project's CPU build (docs/PLUGINS.md), so its classes are re-stated here, not imported (the
+two entropy models on hybridcodec's own training implementations of the same densities).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from nntools.training.entropy_models import SCALE_MIN, FactorizedDensity, gaussian_likelihood
+
 LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)   # CompressAI's MSE operating points q1..q6
-SCALE_BOUND = 0.11
 
 
 @dataclass(frozen=True)
@@ -54,38 +55,8 @@ def deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose
     return nn.ConvTranspose2d(cin, cout, k, stride=stride, padding=k // 2, output_padding=stride - 1)
 
 
-class EntropyBottleneck(nn.Module):
-    """Factorized density of each channel (Ballé 2018, appendix 6.1): a monotone per-channel MLP gives
-    the logits of the cumulative; likelihood of a unit bin by its difference."""
-
-    def __init__(self, channels: int, filters: tuple[int, ...] = (3, 3, 3), init_scale: float = 10.0):
-        super().__init__()
-        dims = (1,) + filters + (1,)
-        scale = init_scale ** (1 / (len(filters) + 1))
-        self.matrices, self.biases, self.factors = nn.ParameterList(), nn.ParameterList(), nn.ParameterList()
-        for i in range(len(filters) + 1):
-            init = math.log(math.expm1(1 / scale / dims[i + 1]))
-            self.matrices.append(nn.Parameter(torch.full((channels, dims[i + 1], dims[i]), init)))
-            self.biases.append(nn.Parameter(torch.rand(channels, dims[i + 1], 1) - 0.5))
-            if i < len(filters):
-                self.factors.append(nn.Parameter(torch.zeros(channels, dims[i + 1], 1)))
-
-    def logits_cumulative(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (C, 1, n) -> (C, 1, n)."""
-        for i, (matrix, bias) in enumerate(zip(self.matrices, self.biases)):
-            x = torch.matmul(F.softplus(matrix), x) + bias
-            if i < len(self.factors):
-                x = x + torch.tanh(self.factors[i]) * torch.tanh(x)
-        return x
-
-    def likelihood(self, z: torch.Tensor) -> torch.Tensor:
-        """z: (B, C, H, W) (noisy or rounded) -> likelihood of each value's unit bin."""
-        b, c, h, w = z.shape
-        v = z.permute(1, 0, 2, 3).reshape(c, 1, -1)
-        lower, upper = self.logits_cumulative(v - 0.5), self.logits_cumulative(v + 0.5)
-        sign = -torch.sign(lower + upper).detach()
-        p = torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower))
-        return p.clamp_min(1e-9).reshape(c, b, h, w).permute(1, 0, 2, 3)
+class EntropyBottleneck(FactorizedDensity):
+    """CompressAI's name for Ballé's factorized density of z (hybridcodec's own implementation)."""
 
     def pmfs(self, support: int) -> torch.Tensor:
         """(C, 2 * support + 1) probabilities of the integers -support .. support."""
@@ -96,15 +67,11 @@ class EntropyBottleneck(nn.Module):
 
 
 class GaussianConditional(nn.Module):
-    """y given its scale: a zero-mean Gaussian convolved with a unit box."""
+    """y given its scale: a zero-mean Gaussian convolved with a unit box (CompressAI's name)."""
 
     @staticmethod
     def likelihood(y: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        scale = scale.clamp_min(SCALE_BOUND)
-        v = torch.abs(y)
-        upper = 0.5 * torch.erfc(-(0.5 - v) / scale / math.sqrt(2))
-        lower = 0.5 * torch.erfc(-(-0.5 - v) / scale / math.sqrt(2))
-        return (upper - lower).clamp_min(1e-9)
+        return gaussian_likelihood(y, scale)
 
 
 class ScaleHyperprior(nn.Module):
@@ -125,7 +92,7 @@ class ScaleHyperprior(nn.Module):
 
     def scales(self, z_hat: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
         """The scale of every latent (in gained units), from the decoded hyper-latent."""
-        return F.softplus(self.h_s(z_hat))[:, :, :shape[0], :shape[1]] + SCALE_BOUND
+        return F.softplus(self.h_s(z_hat))[:, :, :shape[0], :shape[1]] + SCALE_MIN
 
     def forward(self, x: torch.Tensor, level: torch.Tensor) -> dict:
         """Training: additive uniform noise for rounding; ``level`` (B,) picks each item's gain."""
