@@ -15,6 +15,7 @@ nn_lf_model_id among the installed ones.
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +27,6 @@ BUILT_IN: dict[str, tuple[str, str]] = {     # name -> (kind, "module:factory"),
     "hyperprior-4p": (BLOCK_CODEC, "nntools.hyperprior:packaged"),
     "cnnlf-32x8": (LOOP_FILTER, "nntools.loop_filter.tool:packaged"),
 }
-DEFAULT_BLOCK_CODEC, DEFAULT_LOOP_FILTER = "hyperprior-4p", "cnnlf-32x8"
 
 
 class ToolNotInstalledError(BitstreamError):
@@ -53,8 +53,7 @@ def unregister(name: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _entry_points() -> dict[str, object]:
-    from importlib.metadata import entry_points
+def _entry_points() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
@@ -68,7 +67,7 @@ def _resolve(factory) -> NeuralTool:
         from importlib import import_module
         module, _, attr = factory.partition(":")
         factory = getattr(import_module(module), attr)
-    elif hasattr(factory, "load") and not isinstance(factory, NeuralTool):     # an entry point
+    elif isinstance(factory, EntryPoint):
         factory = factory.load()
     return factory if isinstance(factory, NeuralTool) else factory()
 
