@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from bitstream.container import CHROMA_420, NN_LF_ALL_CTUS, PictureHeader
+from bitstream.errors import InputError
 from nntools.plugin import BLOCK_CODEC, NeuralTool
 
 THREADS = (1, 2, 4)
@@ -108,7 +109,9 @@ def differences(a: list[np.ndarray], b: list[np.ndarray]) -> str:
 
 def check(name_or_tool: str | NeuralTool) -> Report:
     """Run the checks of the tool's kind on a registered name (or a tool object)."""
-    from nntools.registry import load
+    from nntools.registry import load, names
+    if isinstance(name_or_tool, str) and name_or_tool not in names():
+        raise InputError(f"no neural tool named {name_or_tool!r} (installed: {', '.join(names())})")
     tool = load(name_or_tool) if isinstance(name_or_tool, str) else name_or_tool
     report = Report(tool.describe())
     if tool.kind == BLOCK_CODEC:

@@ -162,6 +162,8 @@ def test_cli_lists_and_checks_tools(plugins, capsys):
     assert main(["check", "tiny-means"]) == 0
     assert main(["check", "tiny-jittery"]) == 1
     assert "FAIL  threads" in capsys.readouterr().out
+    assert main(["check", "nope"]) == 1
+    assert "no neural tool named 'nope'" in capsys.readouterr().err
 
 
 def test_inspector_spreads_the_substream_of_a_codec_that_does_not_count_bits(plugins, force_nn):
