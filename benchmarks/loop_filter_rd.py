@@ -35,7 +35,9 @@ from hybridcodec.eval.metrics import ms_ssim, psnr_rgb, psnr_y
 from hybridcodec.picture import output_picture
 from nntools.training.data import list_images
 from nntools.encoder.loop_filter import LoopFilterSearchConfig, decide
-from nntools.loop_filter.zoo import DEFAULT_MODEL, load_weights
+from nntools.loop_filter.zoo import DEFAULT_MODEL
+from nntools.plugin import LOOP_FILTER
+from nntools.registry import tool_for_encoding
 
 sys.path.insert(0, str(Path(__file__).parent))
 from host_search_cache import load_or_search  # noqa: E402
@@ -138,6 +140,11 @@ def per_qp_table(rows: list[dict], label: str = "lf") -> str:
     return "\n".join(lines)
 
 
+def filter_weights(name_or_path: str):
+    """The weights of a packaged filter or a file, registered so that their streams decode here."""
+    return tool_for_encoding(name_or_path, LOOP_FILTER).weights
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folder")
@@ -150,14 +157,14 @@ def main() -> None:
     p.add_argument("--rd", type=Path, nargs="*", default=[], metavar="FOLDER",
                    help="'hybridcodec rd' output folders whose curves (e.g. the default hybrid) join the table")
     a = p.parse_args()
-    weights = load_weights(a.model)
+    weights = filter_weights(a.model)
     variants = {"off": (None, None)}
     for label, cfg in ABLATIONS.items():
         if label == "lf" or not a.no_ablations:
             variants[label] = (weights, cfg)
     for spec in a.weights:
         name, path = spec.split("=", 1)
-        variants[f"lf:{name}"] = (load_weights(path), LoopFilterSearchConfig())
+        variants[f"lf:{name}"] = (filter_weights(path), LoopFilterSearchConfig())
     rows = [r for r in run(a.folder, a.qp, Path(a.cache), Path(a.out), variants) if r["param"] in a.qp]
     names = {r["name"] for r in rows}
     extra = [r for folder in a.rd for r in load_rows(folder / "points.jsonl").values()
