@@ -279,9 +279,10 @@ class RansDecoder:
     """Decodes the passes of a stream in the order they were encoded; call ``finish`` at the end."""
 
     def __init__(self, data: bytes, cdfs: TableArg, cdf_lengths: OptionalArray = None,
-                 offsets: OptionalArray = None, lanes: int = 2048, precision: int = 16) -> None:
+                 offsets: OptionalArray = None, lanes: int = 2048, precision: int = 16, meter: bool = False) -> None:
         self.tables = as_tables(cdfs, cdf_lengths, offsets, precision)
         self.lanes = _check_lanes(lanes)
+        self.bits = 0.0 if meter else None   # with ``meter``: ideal code length of the values decoded so far
         if len(data) % 2:
             raise BitstreamError("rANS stream length must be a whole number of 16-bit words")
         self._words = np.frombuffer(data, dtype=_WORD_DTYPE).astype(np.int64)
@@ -315,7 +316,10 @@ class RansDecoder:
                 escaping_table = indexes[step_start + escaping]
                 values[step_start + escaping] = self._decode_escape(
                     escaping, tables.cdf_lengths[escaping_table] - 2, tables.offsets[escaping_table])
-        return values.astype(np.int32)
+        values = values.astype(np.int32)
+        if self.bits is not None:
+            self.bits += estimate_bits(values, indexes, tables)
+        return values
 
     def finish(self) -> None:
         """Check that every lane returned to its initial state and every word was read."""

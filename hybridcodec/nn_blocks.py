@@ -41,13 +41,14 @@ def tree_params(codec: BlockCodec, header: PictureHeader) -> NNTreeParams:
 class NNBlockDecoder:
     """Decodes NN-coded CUs, in coding order, from the picture's NN substream."""
 
-    def __init__(self, header: PictureHeader, codec: BlockCodec, payload: bytes | None, trace_sink=None):
+    def __init__(self, header: PictureHeader, codec: BlockCodec, payload: bytes | None, trace_sink=None,
+                 meter: bool = False):
         self.header = header
         self.codec = codec
         self.params = tree_params(codec, header)
         self.stream = None
         if payload is not None:
-            self.stream = codec.open_regions(payload, header.chroma_format_idc, header.BitDepth, trace_sink)
+            self.stream = codec.open_regions(payload, header.chroma_format_idc, header.BitDepth, trace_sink, meter)
 
     def decode_cu(self, cu: CodingUnit) -> list[np.ndarray]:
         if self.stream is None:

@@ -134,12 +134,12 @@ def nn_latent_stream(hc: HeaderCoder, log2_lanes: int = 0) -> int:
     return log2_lanes
 
 
-def open_stream(bundle: NNBundle, payload: bytes, trace_sink=None) -> RansDecoder:
-    """Parse nn_latent_stream()'s log2_lanes and open its rANS stream."""
+def open_stream(bundle: NNBundle, payload: bytes, trace_sink=None, meter: bool = False) -> RansDecoder:
+    """Parse nn_latent_stream()'s log2_lanes and open its rANS stream (``meter``: counting the bits read)."""
     if not payload:
         raise BitstreamError("empty NN payload")
     log2_lanes = nn_latent_stream(HeaderReader(BitReader(payload[:1], "NN substream"), trace_sink))
-    return RansDecoder(payload[1:], bundle.tables, lanes=1 << log2_lanes)
+    return RansDecoder(payload[1:], bundle.tables, lanes=1 << log2_lanes, meter=meter)
 
 
 def decode_region(bundle: NNBundle, dec: RansDecoder, height: int, width: int, level: int) -> torch.Tensor:

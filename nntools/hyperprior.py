@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bitstream.rans import RansDecoder, estimate_bits
+from bitstream.rans import RansDecoder
 from nntools.codec import NNBundle, decode_latents, decode_region, open_stream
 from nntools.patches import PatchGrid, decode_patches
 from nntools.picture import aligned, output_to_planes
@@ -33,8 +33,9 @@ class HyperpriorCodec(BlockCodec):
     def level_map(self) -> dict[int, np.ndarray]:
         return self.bundle.level_map
 
-    def open_regions(self, payload: bytes, chroma_format: int, bit_depth: int, trace_sink=None) -> "Regions":
-        return Regions(self.bundle, open_stream(self.bundle, payload, trace_sink), chroma_format, bit_depth)
+    def open_regions(self, payload: bytes, chroma_format: int, bit_depth: int, trace_sink=None,
+                     meter: bool = False) -> "Regions":
+        return Regions(self.bundle, open_stream(self.bundle, payload, trace_sink, meter), chroma_format, bit_depth)
 
     def decode_picture(self, payload: bytes, level: int, height: int, width: int, chroma_format: int,
                        bit_depth: int, patch_size: int = 0, trace_sink=None) -> list[np.ndarray]:
@@ -50,21 +51,19 @@ class HyperpriorCodec(BlockCodec):
 
 
 class Regions:
-    """NN-coded CUs from the picture's one rANS stream; ``bits`` is the ideal code length of the latents
-    read so far (the estimate the encoder's search used), for the inspector's per-CU bits."""
+    """NN-coded CUs from the picture's one rANS stream; ``bits``: the ideal code length of the latents
+    read so far when metered (the estimate the encoder's search used), for the inspector's per-CU bits."""
 
     def __init__(self, bundle: NNBundle, stream: RansDecoder, chroma_format: int, bit_depth: int):
         self.bundle, self.stream = bundle, stream
         self.chroma_format, self.bit_depth = chroma_format, bit_depth
-        self.bits = 0.0
 
-    def decode_pass(self, indexes: np.ndarray) -> np.ndarray:
-        values = self.stream.decode_pass(indexes)
-        self.bits += estimate_bits(values, indexes, self.bundle.tables)
-        return values
+    @property
+    def bits(self) -> float | None:
+        return self.stream.bits
 
     def decode(self, height: int, width: int, level: int) -> list[np.ndarray]:
-        x_hat = decode_region(self.bundle, self, height // 2, width // 2, level)
+        x_hat = decode_region(self.bundle, self.stream, height // 2, width // 2, level)
         return output_to_planes(x_hat, self.chroma_format, self.bit_depth, height, width)
 
     def finish(self) -> None:

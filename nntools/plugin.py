@@ -70,6 +70,8 @@ class RegionReader(Protocol):
     def finish(self) -> None:
         """The stream must end here (raise BitstreamError if bytes are left or missing)."""
 
+    bits: float | None      # opened with ``meter``: bits read so far, if the codec can tell; else None
+
 
 class BlockCodec(NeuralTool):
     """A learned codec of rectangular regions, the tool behind nn_compress_flag (and whole NN pictures).
@@ -90,9 +92,10 @@ class BlockCodec(NeuralTool):
         ``nntools.training.level_map.fit_level_map``); part of the weights, covered by ``model_id``."""
 
     @abstractmethod
-    def open_regions(self, payload: bytes, chroma_format: int, bit_depth: int,
-                     trace_sink=None) -> RegionReader:
-        """Open the NN substream of a hybrid picture (its NN-coded CUs)."""
+    def open_regions(self, payload: bytes, chroma_format: int, bit_depth: int, trace_sink=None,
+                     meter: bool = False) -> RegionReader:
+        """Open the NN substream of a hybrid picture (its NN-coded CUs).  ``meter``: the inspector asks
+        the reader to count the bits it reads (``reader.bits``); decoding does not pay for it."""
 
     def decode_picture(self, payload: bytes, level: int, height: int, width: int, chroma_format: int,
                        bit_depth: int, patch_size: int = 0, trace_sink=None) -> list[np.ndarray]:

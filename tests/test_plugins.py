@@ -173,7 +173,7 @@ def test_inspector_spreads_the_substream_of_a_codec_that_does_not_count_bits(plu
     class Uncounted(tiny_plugin.BlockMeans):
         name = "tiny-uncounted"
 
-        def open_regions(self, payload, chroma_format, bit_depth, trace_sink=None):
+        def open_regions(self, payload, chroma_format, bit_depth, trace_sink=None, meter=False):
             reader = tiny_plugin.Reader(self, payload, chroma_format, bit_depth)
             return type("NoBits", (), {"decode": reader.decode, "finish": reader.finish})()
 

@@ -58,7 +58,7 @@ class BlockMeans(BlockCodec):
         row = np.clip((51 - np.arange(52)) // 9, 0, self.levels - 1)
         return {8: row, 10: row}
 
-    def open_regions(self, payload: bytes, chroma_format: int, bit_depth: int, trace_sink=None):
+    def open_regions(self, payload: bytes, chroma_format: int, bit_depth: int, trace_sink=None, meter=False):
         return Reader(self, payload, chroma_format, bit_depth)
 
     def encoder(self, picture):

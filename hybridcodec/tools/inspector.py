@@ -272,7 +272,7 @@ def _decode(data: bytes, sink: ElementCollector) -> tuple[DecodeResult, NNLatent
     read_container(bytes(data), sink)               # the header's elements
     from hybridcodec.nn_blocks import NNBlockDecoder, block_codec_of
     payload = streams.get(SubstreamType.NN_LATENTS)
-    meter = NNLatentMeter(NNBlockDecoder(header, block_codec_of(header), payload), len(payload or b""))
+    meter = NNLatentMeter(NNBlockDecoder(header, block_codec_of(header), payload, meter=True), len(payload or b""))
     host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=sink, nn=meter,
                        post_filter=loop_filter_for(header))
     return DecodeResult(header, output_picture(host.planes, header), host), meter

@@ -96,7 +96,8 @@ class ExampleHyperprior(BlockCodec):
     def synthesis(self, y_hat: torch.Tensor, level: int) -> torch.Tensor:
         return self.net.g_s(y_hat / torch.abs(self.net.gain[level])[None, :, None, None])
 
-    def open_regions(self, payload: bytes, chroma_format: int, bit_depth: int, trace_sink=None) -> "Regions":
+    def open_regions(self, payload: bytes, chroma_format: int, bit_depth: int, trace_sink=None,
+                     meter: bool = False) -> "Regions":
         if not payload:
             raise BitstreamError(f"{NAME}: empty payload")
         hr = HeaderReader(BitReader(payload[:1], f"{NAME} substream"), trace_sink)
@@ -104,7 +105,8 @@ class ExampleHyperprior(BlockCodec):
         log2_lanes = hr.u("log2_lanes", 0, 8)
         if log2_lanes > MAX_LOG2_LANES:
             raise BitstreamError(f"{NAME}: log2_lanes {log2_lanes} > {MAX_LOG2_LANES}")
-        return Regions(self, RansDecoder(payload[1:], self.tables, lanes=1 << log2_lanes), chroma_format, bit_depth)
+        rans = RansDecoder(payload[1:], self.tables, lanes=1 << log2_lanes, meter=meter)
+        return Regions(self, rans, chroma_format, bit_depth)
 
     def encoder(self, picture: PictureContext) -> "ExampleEncoder":
         return ExampleEncoder(self, picture)
@@ -133,16 +135,14 @@ def z_indexes(shape: tuple) -> np.ndarray:
 
 
 class Regions:
-    """Regions in decoding order from the open stream; ``bits`` counts the ideal code length read."""
+    """Regions in decoding order from the open stream; ``bits``: the ideal code length read, if metered."""
 
     def __init__(self, codec: ExampleHyperprior, rans: RansDecoder, chroma_format: int, bit_depth: int):
         self.codec, self.rans, self.chroma_format, self.bit_depth = codec, rans, chroma_format, bit_depth
-        self.bits = 0.0
 
-    def _pass(self, indexes: np.ndarray) -> np.ndarray:
-        values = self.rans.decode_pass(indexes)
-        self.bits += estimate_bits(values, indexes, self.codec.tables)
-        return values
+    @property
+    def bits(self) -> float | None:
+        return self.rans.bits
 
     def decode(self, height: int, width: int, level: int) -> list[np.ndarray]:
         codec = self.codec
@@ -150,9 +150,9 @@ class Regions:
             raise BitstreamError(f"{NAME}: level {level} outside 0..{codec.levels - 1}")
         y_shape, z_shape = latent_shapes(codec, height, width)
         with torch.no_grad():
-            z_hat = torch.from_numpy(self._pass(z_indexes(z_shape)).astype(np.float32)).view(z_shape)
+            z_hat = torch.from_numpy(self.rans.decode_pass(z_indexes(z_shape)).astype(np.float32)).view(z_shape)
             idx = codec.y_indexes(z_hat, y_shape[2:]).numpy().reshape(-1) + codec.y_table_base
-            y_hat = torch.from_numpy(self._pass(idx).astype(np.float32)).view(y_shape)
+            y_hat = torch.from_numpy(self.rans.decode_pass(idx).astype(np.float32)).view(y_shape)
             x_hat = codec.synthesis(y_hat, level)
         return tensor_to_planes(x_hat, self.chroma_format, self.bit_depth, height, width)
 
