@@ -10,7 +10,9 @@ picture_header (bit-packed, MSB first)::
     pic_width_minus1 u(15)          pic_height_minus1 u(15)         bit_depth_minus8 u(2)
     chroma_format_idc u(2)          log2_ctu_size_minus6 u(1)       log2_min_cu_size_minus2 u(1)
     log2_max_tu_size_minus5 u(1)    pic_qp u(6)                     deblocking_enabled_flag u(1)
-    dst4_enabled_flag u(1)          nn_compress_enable_flag u(1)    nn_level_offset se(v)
+    dst4_enabled_flag u(1)          context_init_flag u(1)          transform_skip_enabled_flag u(1)
+    if transform_skip_enabled_flag: log2_max_transform_skip_size_minus2 u(2)
+    nn_compress_enable_flag u(1)    nn_level_offset se(v)
     if nn_compress_enable_flag:
         log2_nn_min_cu_size_minus5 u(2)     nn_flag_coding u(2)
         nn_delta_level_enabled_flag u(1)    nn_deblocking_enabled_flag u(1)
@@ -86,6 +88,9 @@ class PictureHeader:
     pic_qp: int = 32
     deblocking_enabled_flag: bool = True
     dst4_enabled_flag: bool = True
+    context_init_flag: bool = True           # contexts start from the trained table (host/context_init.py)
+    transform_skip_enabled_flag: bool = False  # transform blocks up to MaxTsSize may skip the transform
+    log2_max_transform_skip_size_minus2: int = 0
     nn_compress_enable_flag: bool = False
     nn_level_offset: int = 0
     log2_nn_min_cu_size_minus5: int = 0      # smallest CU that carries nn_compress_flag (¶167)
@@ -155,6 +160,11 @@ class PictureHeader:
     @property
     def MaxTbSizeY(self) -> int:  # noqa: N802
         return 32 << self.log2_max_tu_size_minus5
+
+    @property
+    def MaxTsSize(self) -> int:  # noqa: N802
+        """Largest transform block that may carry transform_skip_flag (0: transform skip off)."""
+        return 4 << self.log2_max_transform_skip_size_minus2 if self.transform_skip_enabled_flag else 0
 
     @property
     def NnMinCbSize(self) -> int:  # noqa: N802
@@ -275,6 +285,9 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
         u(name, n)
     flag("deblocking_enabled_flag")
     flag("dst4_enabled_flag")
+    flag("context_init_flag")
+    if flag("transform_skip_enabled_flag"):
+        u("log2_max_transform_skip_size_minus2", 2)
     flag("nn_compress_enable_flag")
     e["nn_level_offset"] = hc.se("nn_level_offset", value("nn_level_offset"))
     if e["nn_compress_enable_flag"]:

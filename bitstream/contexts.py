@@ -5,6 +5,10 @@ per bin in pure Python and a list index is the cheapest lookup there is.  Syntax
 their contexts by name in a ``ContextTable``.  The codec builds ONE table, in a fixed order, in
 ``host/contexts.py``; indices are assigned in registration order and a table only ever appends, so
 encoder and decoder hold identical tables, and ``freeze()`` makes a late registration fail loudly.
+
+Every context has two initialisations: the one it was registered with (equiprobable unless given) and
+a trained one (``set_trained``, from coding statistics); the picture header's ``context_init_flag``
+chooses between them for all contexts at once.
 """
 from __future__ import annotations
 
@@ -51,6 +55,8 @@ class ContextTable:
         self._groups: dict[str, tuple[int, int]] = {}
         self._init_values: list[int] = []
         self._shift_idx: list[int] = []
+        self._trained_init: list[int] = []
+        self._trained_shift: list[int] = []
         self._frozen = False
 
     def __len__(self) -> int:
@@ -71,7 +77,20 @@ class ContextTable:
         self._groups[name] = (base, len(inits))
         self._init_values += inits
         self._shift_idx += shifts
+        self._trained_init += inits
+        self._trained_shift += shifts
         return base
+
+    def set_trained(self, name: str, init_values: Sequence[int], shift_idx: Sequence[int]) -> None:
+        """The trained initialisation of the contexts registered as ``name`` (one value per context)."""
+        if self._frozen:
+            raise ValueError(f"cannot train contexts {name!r}: the context table is frozen")
+        base, count = self.index(name)
+        inits, shifts = _normalise(name, init_values, shift_idx)
+        if len(inits) != count:
+            raise ValueError(f"contexts {name!r}: {count} contexts but {len(inits)} trained values")
+        self._trained_init[base:base + count] = inits
+        self._trained_shift[base:base + count] = shifts
 
     def get_or_add(self, name: str, init_values: Sequence[int] | int,
                    shift_idx: Sequence[int] | int = DEFAULT_SHIFT_IDX) -> int:
@@ -95,10 +114,13 @@ class ContextTable:
         """Refuse further registrations (call once every syntax module has been imported)."""
         self._frozen = True
 
-    def initial_states(self, qp: int) -> ContextStates:
-        """Fresh state lists of every context, initialised for slice QP ``qp``."""
-        probs = [init_probability(v, qp) for v in self._init_values]
-        shifts = [window_shifts(s) for s in self._shift_idx]
+    def initial_states(self, qp: int, trained: bool = False) -> ContextStates:
+        """Fresh state lists of every context, initialised for slice QP ``qp`` from the registered
+        (``trained`` False) or the trained values."""
+        inits, shift_idx = ((self._trained_init, self._trained_shift) if trained
+                            else (self._init_values, self._shift_idx))
+        probs = [init_probability(v, qp) for v in inits]
+        shifts = [window_shifts(s) for s in shift_idx]
         return ContextStates([p[0] for p in probs], [p[1] for p in probs],
                              [s[0] for s in shifts], [s[1] for s in shifts])
 

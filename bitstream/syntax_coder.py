@@ -274,8 +274,8 @@ class SyntaxCoder:
 class SyntaxWriter(CabacEncoder, SyntaxCoder):
     """Writes syntax as one CABAC substream; ``finish()`` returns its bytes."""
 
-    def __init__(self, table: ContextTable, qp: int) -> None:
-        CabacEncoder.__init__(self, table.initial_states(qp))
+    def __init__(self, table: ContextTable, qp: int, trained_init: bool = False) -> None:
+        CabacEncoder.__init__(self, table.initial_states(qp, trained_init))
         SyntaxCoder.__init__(self, table)
 
 
@@ -284,8 +284,8 @@ class SyntaxReader(CabacDecoder, SyntaxCoder):
 
     reading = True
 
-    def __init__(self, table: ContextTable, qp: int, data: bytes) -> None:
-        CabacDecoder.__init__(self, table.initial_states(qp), data)
+    def __init__(self, table: ContextTable, qp: int, data: bytes, trained_init: bool = False) -> None:
+        CabacDecoder.__init__(self, table.initial_states(qp, trained_init), data)
         SyntaxCoder.__init__(self, table)
 
     def finish(self) -> None:
@@ -304,8 +304,8 @@ class EstimatorSnapshot(NamedTuple):
 class RateEstimator(CabacEstimator, SyntaxCoder):
     """Bits the writer would spend, with the writer's context adaptation; cheap to fork and rewind."""
 
-    def __init__(self, table: ContextTable, qp: int) -> None:
-        CabacEstimator.__init__(self, table.initial_states(qp))
+    def __init__(self, table: ContextTable, qp: int, trained_init: bool = False) -> None:
+        CabacEstimator.__init__(self, table.initial_states(qp, trained_init))
         SyntaxCoder.__init__(self, table)
 
     def snapshot(self) -> EstimatorSnapshot:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bitstream.contexts import ContextTable
+from host.context_init import TRAINED_INIT
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,13 @@ class HostContexts:
     nn_dc_flag: int                 # 1
     nn_compress_flag_cbcr: int      # 1
     nn_lf_ctb_flag: int             # 6: component (luma, chroma) x number of left/above CTUs filtered
+    transform_skip_flag: int        # 2: luma, chroma (registered after the residual contexts)
 
     @classmethod
     def register(cls, table: ContextTable) -> "HostContexts":
-        return cls(
+        """Coding-tree contexts, then the residual ones (host.residual_coding), then transform skip's."""
+        from host.residual_coding import register_residual_contexts
+        tree = dict(
             split_cu_flag=table.get_or_add("split_cu_flag", 3),
             part_mode=table.get_or_add("part_mode", 1),
             prev_intra_luma_pred_flag=table.get_or_add("prev_intra_luma_pred_flag", 1),
@@ -42,13 +46,15 @@ class HostContexts:
             nn_compress_flag_cbcr=table.get_or_add("nn_compress_flag_cbcr", 1),
             nn_lf_ctb_flag=table.get_or_add("nn_lf_ctb_flag", 6),
         )
+        register_residual_contexts(table)
+        return cls(**tree, transform_skip_flag=table.get_or_add("transform_skip_flag", 2))
 
 
 def _build() -> tuple[ContextTable, HostContexts]:
-    from host.residual_coding import register_residual_contexts
     table = ContextTable()
     tree = HostContexts.register(table)
-    register_residual_contexts(table)
+    for name, (inits, shifts) in TRAINED_INIT.items():
+        table.set_trained(name, inits, shifts)
     table.freeze()
     return table, tree
 

@@ -74,7 +74,7 @@ def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
         raise BitstreamError("picture uses the neural tool but no NN substream decoder was given")
     if header.nn_lf_enabled_flag and post_filter is None:
         raise BitstreamError("picture uses the neural loop filter but no loop filter was given")
-    sc = SyntaxReader(CONTEXT_TABLE, header.pic_qp, payload)
+    sc = SyntaxReader(CONTEXT_TABLE, header.pic_qp, payload, header.context_init_flag)
     sc.trace_sink = trace_sink
     lf = LoopFilterCtbFlags.from_header(header, geo)
     syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn.params if nn is not None else None, lf)

@@ -37,13 +37,15 @@ class PictureGeometry:
     ctu_log2: int
     max_tb_log2: int
     nxn_enabled: bool          # min_cu_size == 4: 8x8 CUs may split into four 4x4 luma blocks
+    max_ts_log2: int = 0       # transform blocks up to this log2 size carry transform_skip_flag (0: none)
 
     @classmethod
     def from_header(cls, h: PictureHeader) -> "PictureGeometry":
         pad = lambda v: -(-v // CODED_SIZE_MULTIPLE) * CODED_SIZE_MULTIPLE  # noqa: E731
         width, height = h.PicWidthInLumaSamples, h.PicHeightInLumaSamples
         return cls(width, height, pad(width), pad(height), h.chroma_format_idc,
-                   h.CtbSizeY.bit_length() - 1, h.MaxTbSizeY.bit_length() - 1, h.MinCbSizeY == 4)
+                   h.CtbSizeY.bit_length() - 1, h.MaxTbSizeY.bit_length() - 1, h.MinCbSizeY == 4,
+                   h.MaxTsSize.bit_length() - 1 if h.MaxTsSize else 0)
 
     @property
     def num_components(self) -> int:
@@ -85,6 +87,7 @@ class CodingUnit:
     chroma_mode: int = 1                                            # derived chroma intra mode
     cbf: list[int] = field(default_factory=list)                    # per component block, coding order
     coeffs: list[np.ndarray | None] = field(default_factory=list)   # levels per component block
+    ts_blocks: set[int] = field(default_factory=set)   # component blocks with transform_skip_flag = 1
     nn_level: int | None = None                                     # NN rate level (mode NN only)
     nn_residual: int = 0          # NN codes the residual of: 0 nothing, NN_PLANAR_RESIDUAL, NN_DC_RESIDUAL
     nn_dc: list[int] = field(default_factory=list)                  # nn_dc_offset per NN-coded component

@@ -11,22 +11,23 @@ from host.intra import INTRA_DC, INTRA_PLANAR, predict_unchecked, reference_samp
 from host.partition import (NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, UNIT, CodingUnit, ComponentBlock,
                             PictureGeometry, component_blocks, nn_coded_components)
 from host.quant import chroma_qp, dequantize_unchecked
-from host.transform import DCT2, DST7, inverse_transform_unchecked
+from host.transform import DCT2, DST7, SKIP, inverse_transform_unchecked
 
 
-def transform_kind(blk: ComponentBlock, dst4_enabled: bool) -> str:
+def transform_kind(blk: ComponentBlock, dst4_enabled: bool, transform_skip: bool = False) -> str:
+    if transform_skip:
+        return SKIP
     return DST7 if (dst4_enabled and blk.c_idx == 0 and blk.log2_size == 2) else DCT2
 
 
-def block_residual(levels: np.ndarray, qp: int, blk: ComponentBlock, dst4_enabled: bool,
-                   bit_depth: int) -> np.ndarray:
-    """Dequantised, inverse-transformed residual of a block's levels (integers within 16 bits, as
-    parsed or quantised; a batch (..., N, N) of blocks of the same kind also works)."""
+def block_residual(levels: np.ndarray, qp: int, blk: ComponentBlock, kind: str, bit_depth: int) -> np.ndarray:
+    """Dequantised, inverse-transformed (``kind``, see ``transform_kind``) residual of a block's levels
+    (integers within 16 bits, as parsed or quantised; a batch (..., N, N) of blocks of one kind works)."""
     log2_size = blk.log2_size
     if log2_size == 6:        # only the low-frequency 32x32 levels can be non-zero (zero-out)
         levels = levels[..., :32, :32]
     coeffs = dequantize_unchecked(levels, qp, log2_size, bit_depth)
-    return inverse_transform_unchecked(coeffs, 1 << log2_size, transform_kind(blk, dst4_enabled), bit_depth)
+    return inverse_transform_unchecked(coeffs, 1 << log2_size, kind, bit_depth)
 
 
 class PictureBuffer:
@@ -117,8 +118,8 @@ class PictureBuffer:
             mode = cu.luma_modes[blk.pb] if blk.c_idx == 0 else cu.chroma_mode
             residual = None
             if cu.cbf[i]:
-                residual = block_residual(cu.coeffs[i], self.qp_for(blk.c_idx, qp), blk, dst4_enabled,
-                                          self.bit_depth)
+                kind = transform_kind(blk, dst4_enabled, i in cu.ts_blocks)
+                residual = block_residual(cu.coeffs[i], self.qp_for(blk.c_idx, qp), blk, kind, self.bit_depth)
             self.reconstruct_block(blk, mode, residual)
 
     def save_region(self, x: int, y: int, size: int):

@@ -337,6 +337,14 @@ class TreeSyntax:
         sc.trace(CBF_NAMES[blk.c_idx], cbf, x=blk.x, y=blk.y)
         cu.cbf[i] = cbf
         if cbf:
+            if blk.log2_size <= geo.max_ts_log2:
+                sc.category = "coeff"
+                ts = sc.decision(self.ctx.transform_skip_flag + (blk.c_idx > 0), int(i in cu.ts_blocks))
+                sc.trace("transform_skip_flag", ts, c_idx=blk.c_idx)
+                if ts:
+                    cu.ts_blocks.add(i)
+                else:
+                    cu.ts_blocks.discard(i)
             mode = cu.luma_modes[blk.pb] if blk.c_idx == 0 else cu.chroma_mode
             scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, geo.chroma_format == 3)
             cu.coeffs[i] = residual_coding(sc, cu.coeffs[i], blk.log2_size, blk.c_idx, scan)

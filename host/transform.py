@@ -12,6 +12,11 @@ The matrix products run as float64 BLAS calls: every operand and partial sum is 
 2**31 in magnitude (coefficients are clipped to 16 bits, matrix entries are below 2**7, N <= 64), so
 float64 represents every intermediate exactly and the result cannot depend on summation order,
 threads or CPU.  Size 64 keeps only the low-frequency 32x32 coefficients (VVC zero-out).
+
+Transform skip (kind ``SKIP``, sizes 4..32, HEVC RExt 8.6.4.2): the residual is the scaled coefficient
+itself, ``(d << (5 + log2 N) + round) >> (20 - bit_depth)``; the encoder's forward "transform" is
+``r << (15 - bit_depth - log2 N)``, the same scale as the DCT's coefficients, so quantiser and RDOQ
+distortion units are unchanged.
 """
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ from host.quant import clip16
 
 DCT2 = "dct2"
 DST7 = "dst7"
+SKIP = "skip"                 # transform skip
+MAX_SKIP_SIZE = 32
 TRANSFORM_SIZES = (4, 8, 16, 32, 64)
 ZERO_OUT_SIZE = 32  # size-64 transforms carry coefficients only in the low 32x32 corner
 
@@ -62,6 +69,8 @@ def transform_matrix(size: int, kind: str = DCT2) -> np.ndarray:
     m*(2n+1) (in units of pi/128) into the first quadrant of the quarter-wave table.
     """
     _check_size_kind(size, kind)
+    if kind == SKIP:
+        raise InputError("transform skip has no basis matrix")
     if kind == DST7:
         matrix = np.array(_DST7_4, dtype=np.int64)
     else:
@@ -88,6 +97,9 @@ def _check_size_kind(size: int, kind: str) -> None:
     elif kind == DCT2:
         if size not in TRANSFORM_SIZES:
             raise InputError(f"transform size must be one of {TRANSFORM_SIZES}, got {size}")
+    elif kind == SKIP:
+        if size not in TRANSFORM_SIZES or size > MAX_SKIP_SIZE:
+            raise InputError(f"transform skip exists for sizes 4..{MAX_SKIP_SIZE}, got {size}")
     else:
         raise InputError(f"unknown transform kind {kind!r}")
 
@@ -141,8 +153,10 @@ def forward_transform(residual: np.ndarray, size: int, kind: str = DCT2,
 def forward_transform_unchecked(residual: np.ndarray, size: int, kind: str, bit_depth: int) -> np.ndarray:
     """``forward_transform`` for trusted callers (the RD search): the residual must already be an
     integer array within 16 bits, and size/kind/bit depth valid.  Same result, no validation."""
-    t, t_t, _, _ = _float_matrices(size, kind)
     log2_size = size.bit_length() - 1
+    if kind == SKIP:
+        return clip16(residual.astype(np.int64) << (15 - bit_depth - log2_size)).astype(np.int32)
+    t, t_t, _, _ = _float_matrices(size, kind)
     tmp = _round_shift(residual @ t_t, log2_size + bit_depth - 9).astype(np.float64)
     coeffs = clip16(_round_shift(t @ tmp, log2_size + 6))
     if size == 64:
@@ -170,6 +184,9 @@ def inverse_transform_unchecked(coeffs: np.ndarray, size: int, kind: str, bit_de
     """``inverse_transform`` for trusted callers (reconstruction): ``coeffs`` must be integers within
     16 bits (as ``dequantize`` returns them), of shape (..., N, N) or, for size 64, either
     (..., 64, 64) or just the low-frequency (..., 32, 32); size/kind/bit depth valid."""
+    if kind == SKIP:
+        shifted = coeffs.astype(np.int64) << (5 + size.bit_length() - 1)
+        return _round_shift(shifted, 20 - bit_depth).astype(np.int32)
     _, _, t_first, t_second = _float_matrices(size, kind)
     if coeffs.shape[-1] != t_first.shape[-1]:
         coeffs = coeffs[..., :ZERO_OUT_SIZE, :ZERO_OUT_SIZE]

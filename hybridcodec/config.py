@@ -18,10 +18,13 @@ class EncoderConfig:
     mode: str = "hybrid"            # hybrid: host and NN compete per CU; host or nn: one path only
     chroma_format: str = "420"      # for RGB input: "420" or "444"; gray input is always 4:0:0
     ctu_size: int = 128             # 128 or 64
-    min_cu_size: int = 8            # 8, or 4 to allow NxN intra partitions (four 4x4 luma blocks)
+    min_cu_size: int = 4            # 4 allows NxN intra partitions (four 4x4 luma blocks), or 8
     max_tu_size: int = 32           # 32, or 64 (with high-frequency zero-out)
+    max_ts_size: int = 32           # transform skip for transform blocks up to this size (4..32; 0: off)
+    ts_screen_detect: bool = True   # transform skip only on pictures detected as screen content
     deblocking: bool = True
     dst4: bool = True               # DST-VII for 4x4 luma blocks
+    context_init: bool = True       # CABAC contexts start from the trained table (context_init_flag)
     rdoq: bool = True               # rate-distortion optimised quantisation (measured: -6 to -7 % BD-rate)
     rd_modes: int = 3               # luma modes of the SATD shortlist that get a full RD check
     # Encoder speed heuristics; measured on 4 dev pictures at QP 22..37 (BD-rate with PSNR-Y):
@@ -30,6 +33,8 @@ class EncoderConfig:
                                        # splits further: +0.17 %, ~20 % faster
     chroma_rd_modes: int = 5           # chroma modes (best by SATD) given a full RD check, 1..5;
                                        # 2: +0.45 %, ~7 % faster
+    fast_rdoq: bool = True             # mode trials quantise plainly, RDOQ codes the chosen mode only
+    nxn_skip_residual_free: bool = True   # no NxN trial where the 8x8 CU's best 2Nx2N luma has no residual
     level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
     nn_model: str = "hyperprior-4p" # block codec: a plugin name (`hybridcodec models`) or a built-in-architecture .npz
     nn_rdoq_scale: float = 4.0      # latent RDOQ: weight of its distortion estimate (nntools.encoder.rdoq.RDOQ_SCALE,
@@ -79,6 +84,7 @@ class EncoderConfig:
             (self.min_cu_size in (4, 8), f"min_cu_size must be 4 or 8, got {self.min_cu_size!r}"),
             (self.max_tu_size in (32, 64), f"max_tu_size must be 32 or 64, got {self.max_tu_size!r}"),
             (self.max_tu_size <= self.ctu_size, "max_tu_size must not exceed ctu_size"),
+            (self.max_ts_size in (0, 4, 8, 16, 32), f"max_ts_size must be 0, 4, 8, 16 or 32, got {self.max_ts_size!r}"),
             (isinstance(self.rd_modes, int) and 1 <= self.rd_modes <= 35, "rd_modes must be 1..35"),
             (isinstance(self.chroma_rd_modes, int) and 1 <= self.chroma_rd_modes <= 5,
              "chroma_rd_modes must be 1..5"),

@@ -242,9 +242,19 @@ def test_context_table_allocation() -> None:
     states = table.initial_states(32)
     assert len(states.prob0) == len(states.shift1) == 5
     assert states.shift0[3:] == [window_shifts(4)[0], window_shifts(5)[0]]
+    assert table.initial_states(32, trained=True) == states           # nothing trained yet
+    table.set_trained("b", [40, EQUIPROBABLE], [1, 8])
+    trained = table.initial_states(32, trained=True)
+    assert (trained.prob0[3], trained.prob1[3]) == init_probability(40, 32)
+    assert trained.shift0[3:] == [window_shifts(1)[0], window_shifts(8)[0]]
+    assert trained.prob0[:3] == states.prob0[:3] and table.initial_states(32) == states
+    with pytest.raises(ValueError, match="2 contexts"):
+        table.set_trained("b", [40], [1])
     table.freeze()
     with pytest.raises(ValueError, match="frozen"):
         table.add("d", 1)
+    with pytest.raises(ValueError, match="frozen"):
+        table.set_trained("b", [1, 2], [8, 8])
 
 
 def test_fractional_bits_table_is_consistent_with_the_coder() -> None:

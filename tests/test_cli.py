@@ -82,7 +82,7 @@ def test_threads_option_leaves_the_output_unchanged(tmp_path, capsys, force_nn):
 def test_every_encoder_option_has_a_flag():
     args = build_parser().parse_args(["encode", "in.png", "-o", "out.hbc"])
     assert encoder_config(args) == EncoderConfig()                       # same defaults
-    negated = {"deblocking", "dst4", "rdoq"}                              # --no-deblock, --no-dst4, --no-rdoq
+    negated = {"deblocking", "dst4", "rdoq", "context_init"}   # --no-deblock, --no-dst4, --no-rdoq, --no-context-init
     assert {f.name for f in dataclasses.fields(EncoderConfig)} - negated <= set(vars(args))
     args = build_parser().parse_args(["encode", "in.png", "-o", "out.hbc", "--mode", "host", "--nn-decision", "ctu",
                                       "--nn-delta-level", "--nn-residual", "--nn-picture-check", "--no-nn-deblocking",

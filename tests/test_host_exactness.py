@@ -43,6 +43,8 @@ def test_16_bit_input_coded_at_10_bits():
     dict(rdoq=False),
     dict(deblocking=False),
     dict(dst4=False, min_cu_size=4),
+    dict(context_init=False),
+    dict(context_init=False, min_cu_size=4, chroma_format="444"),
     dict(qp=0),
     dict(qp=51),
 ])

@@ -37,7 +37,7 @@ class HostEncoding:
 def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode], trace_sink=None,
               nn_params: NNTreeParams | None = None,
               lf: LoopFilterCtbFlags | None = None) -> tuple[bytes, dict[str, float]]:
-    sc = SyntaxWriter(CONTEXT_TABLE, header.pic_qp)
+    sc = SyntaxWriter(CONTEXT_TABLE, header.pic_qp, header.context_init_flag)
     sc.trace_sink = trace_sink
     syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn_params, lf)
     for i, root in enumerate(ctus):
@@ -56,7 +56,7 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     geo = PictureGeometry.from_header(header)
     buf = PictureBuffer(geo, header.BitDepth)
     state = ParseState(geo)
-    est = RateEstimator(CONTEXT_TABLE, header.pic_qp)
+    est = RateEstimator(CONTEXT_TABLE, header.pic_qp, header.context_init_flag)
     nn_params = nn.params if nn is not None else None
     search = CtuSearch(geo, header.pic_qp, header.BitDepth, original, buf, state,
                        TreeSyntax(geo, state, HOST_CONTEXTS, nn_params), est, cfg,

@@ -41,6 +41,8 @@ class SearchConfig:
     large_cu_bottom_up: bool = False    # CUs above the transform size: try the split first, the
                                         # unsplit CU only if no quadrant split further
     chroma_rd_modes: int = 5            # chroma modes (best by SATD) that get a full RD check
+    fast_rdoq: bool = False             # mode trials quantise plainly; RDOQ codes the chosen mode only
+    nxn_skip_residual_free: bool = False   # no NxN trial for an 8x8 CU whose best 2Nx2N luma has no residual
 
 
 class CtuSearch:
@@ -56,6 +58,7 @@ class CtuSearch:
         if cfg.rdoq:
             from host.encoder.rdoq import rdoq
             self._rdoq = rdoq
+        self._trial_quant = False   # True while fast_rdoq mode trials run: plain quantisation
 
     # -- checkpoints of everything a trial changes ------------------------------------------------------
     def _checkpoint(self, x: int, y: int, size: int):
@@ -246,33 +249,60 @@ class CtuSearch:
         for i in indices:
             blk = blocks[i]
             mode = cu.luma_modes[blk.pb] if blk.c_idx == 0 else cu.chroma_mode
-            n = 1 << blk.log2_size
             pred = self.buf.predict_block(blk, mode)
-            org = self.org[blk.c_idx][blk.y:blk.y + n, blk.x:blk.x + n]
-            coeffs = forward_transform_unchecked(org - pred, n, transform_kind(blk, self.cfg.dst4_enabled),
-                                                 self.bit_depth)
-            levels = self._quantize(cu, blk, coeffs, mode)
-            rec = self._reconstruct(blk, levels, pred)
-            if rec is pred:
-                cu.cbf[i], cu.coeffs[i] = 0, None
-            else:
-                cu.cbf[i], cu.coeffs[i] = 1, levels
+            org = self._org_block(blk)
+            rec, block_sse = self._code_residual(cu, i, blk, org, pred, mode)
             self.buf.store_block(blk, rec)
-            distortion += sse(org, rec)
-            self.syntax.transform_block(self.est, cu, i, blk)
+            distortion += block_sse
         return distortion
+
+    def _code_residual(self, cu: CodingUnit, i: int, blk: ComponentBlock, org: np.ndarray, pred: np.ndarray,
+                       mode: int, coeffs: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Quantise transform block ``i`` and code its syntax on the estimator; (reconstruction, SSE).
+        ``coeffs``: its transform coefficients, if already computed.  Where the block may skip the
+        transform (and this is not a mode trial) both codings are tried and the lower J is kept."""
+        if blk.log2_size > self.geo.max_ts_log2 or self._trial_quant:
+            cu.ts_blocks.discard(i)
+            return self._code_levels(cu, i, blk, org, pred, mode, coeffs, False)
+        est = self.est
+        start, b0 = est.snapshot(), est.bits
+        trials = []
+        for skip in (False, True):
+            if skip:
+                est.restore(start)
+            rec, block_sse = self._code_levels(cu, i, blk, org, pred, mode, None if skip else coeffs, skip)
+            trials.append((block_sse + self.lam * (est.bits - b0), rec, block_sse, cu.cbf[i], cu.coeffs[i],
+                           est.snapshot()))
+        best = min(trials, key=lambda t: t[0])          # ties: the transform (listed first)
+        _, rec, block_sse, cu.cbf[i], cu.coeffs[i], snap = best
+        skipped = best is not trials[0] and cu.cbf[i]
+        cu.ts_blocks.add(i) if skipped else cu.ts_blocks.discard(i)
+        est.restore(snap)
+        return rec, block_sse
+
+    def _code_levels(self, cu: CodingUnit, i: int, blk: ComponentBlock, org: np.ndarray, pred: np.ndarray,
+                     mode: int, coeffs: np.ndarray | None, skip: bool) -> tuple[np.ndarray, int]:
+        kind = transform_kind(blk, self.cfg.dst4_enabled, skip)
+        if coeffs is None:
+            coeffs = forward_transform_unchecked(org - pred, 1 << blk.log2_size, kind, self.bit_depth)
+        levels = self._quantize(cu, blk, coeffs, mode)
+        rec = self._reconstruct(blk, levels, pred, kind)
+        cu.cbf[i], cu.coeffs[i] = (0, None) if rec is pred else (1, levels)
+        cu.ts_blocks.add(i) if skip and cu.cbf[i] else cu.ts_blocks.discard(i)
+        self.syntax.transform_block(self.est, cu, i, blk)
+        return rec, sse(org, rec)
 
     def _quantize(self, cu: CodingUnit, blk: ComponentBlock, coeffs: np.ndarray, mode: int) -> np.ndarray:
         """Levels of one block's (or, without RDOQ, a batch of blocks') coefficients.  RDOQ reads the
         estimator's current context states, so it runs just before the block's syntax is coded."""
         qp_c = self.buf.qp_for(blk.c_idx, self.qp)
-        if self.cfg.rdoq:
+        if self.cfg.rdoq and not self._trial_quant:
             scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, self.geo.chroma_format == 3)
             return self._rdoq(coeffs, qp_c, 1 << blk.log2_size, blk.c_idx, self.lam, self.est, self.bit_depth,
                               scan_idx=scan, cbf_ctx=self.syntax.cbf_context(cu, blk))
         return quantize_unchecked(coeffs, qp_c, blk.log2_size, self.bit_depth)
 
-    def _reconstruct(self, blk: ComponentBlock, levels: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    def _reconstruct(self, blk: ComponentBlock, levels: np.ndarray, pred: np.ndarray, kind: str) -> np.ndarray:
         """Reconstruction of a block (or a batch of blocks of one kind) from levels and prediction;
         returns ``pred`` itself when every level is zero."""
         coded = levels.reshape(*levels.shape[:-2], -1).any(axis=-1)
@@ -280,18 +310,23 @@ class CtuSearch:
             return pred
         qp_c = self.buf.qp_for(blk.c_idx, self.qp)
         if coded.all():
-            return self.buf.add_residual(
-                pred, block_residual(levels, qp_c, blk, self.cfg.dst4_enabled, self.bit_depth))
+            return self.buf.add_residual(pred, block_residual(levels, qp_c, blk, kind, self.bit_depth))
         rec = pred.copy()
-        rec[coded] = self.buf.add_residual(
-            pred[coded], block_residual(levels[coded], qp_c, blk, self.cfg.dst4_enabled, self.bit_depth))
+        rec[coded] = self.buf.add_residual(pred[coded], block_residual(levels[coded], qp_c, blk, kind, self.bit_depth))
         return rec
 
-    def _try(self, cu: CodingUnit, code) -> float:
-        """Cost of one candidate: run ``code`` (which reconstructs and codes), then undo everything."""
+    def _try(self, cu: CodingUnit, code, mode_trial: bool = False) -> float:
+        """Cost of one candidate: run ``code`` (which reconstructs and codes), then undo everything.
+        A ``mode_trial`` (one of several modes, the winner coded again) quantises plainly under
+        ``fast_rdoq``."""
         ck = self._checkpoint(cu.x, cu.y, cu.size)
         b0 = self.est.bits
-        distortion = code()
+        outer = self._trial_quant
+        self._trial_quant = outer or (mode_trial and self.cfg.fast_rdoq)
+        try:
+            distortion = code()
+        finally:
+            self._trial_quant = outer
         cost = distortion + self.lam * (self.est.bits - b0)
         self._restore(ck)
         return cost
@@ -310,41 +345,47 @@ class CtuSearch:
         est = self.est
         orgs = np.stack([self._org_block(blocks[i]) for i in indices])
         blk0 = blocks[indices[0]]
-        coeffs = forward_transform_unchecked(orgs - preds, 1 << blk0.log2_size,
-                                             transform_kind(blk0, self.cfg.dst4_enabled), self.bit_depth)
-        batched = not self.cfg.rdoq     # RDOQ depends on the context states of each candidate
+        kind = transform_kind(blk0, self.cfg.dst4_enabled)
+        coeffs = forward_transform_unchecked(orgs - preds, 1 << blk0.log2_size, kind, self.bit_depth)
+        # RDOQ depends on the context states of each candidate: without it (or under fast_rdoq, where
+        # only the winner is RDOQ-coded again) quantisation runs batched over all candidates.
+        batched = not self.cfg.rdoq or self.cfg.fast_rdoq
         if batched:
-            levels = self._quantize(cu, blk0, coeffs, 0)
+            qp_c = self.buf.qp_for(blk0.c_idx, self.qp)
+            levels = quantize_unchecked(coeffs, qp_c, blk0.log2_size, self.bit_depth)
             coded = levels.reshape(*levels.shape[:2], -1).any(axis=-1)
-            recs = self._reconstruct(blk0, levels, preds)
+            recs = self._reconstruct(blk0, levels, preds, kind)
             distortions = self._batch_sse(orgs, recs)
         start = est.snapshot()
         b0 = est.bits
-        best = (math.inf, 0, ())
-        for k, candidate in enumerate(candidates):
-            if k:
-                est.restore(start)
+
+        def run(k: int, candidate: int, from_batch: bool) -> tuple[float, int, tuple]:
+            est.restore(start)
             code_mode(candidate)
             distortion = 0
             per_block = []
             for j, i in enumerate(indices):
                 blk = blocks[i]
-                if batched:
-                    block_levels, rec, block_coded = levels[k, j], recs[k, j], coded[k, j]
+                if from_batch:
+                    rec = recs[k, j]
+                    cu.cbf[i], cu.coeffs[i] = (1, levels[k, j]) if coded[k, j] else (0, None)
+                    cu.ts_blocks.discard(i)
+                    self.syntax.transform_block(est, cu, i, blk)
                     distortion += int(distortions[k, j])
                 else:
                     mode = cu.luma_modes[0] if blk.c_idx == 0 else cu.chroma_mode
-                    pred = preds[k, j]
-                    block_levels = self._quantize(cu, blk, coeffs[k, j], mode)
-                    rec = self._reconstruct(blk, block_levels, pred)
-                    block_coded = rec is not pred
-                    distortion += sse(orgs[j], rec)
-                cu.cbf[i], cu.coeffs[i] = (1, block_levels) if block_coded else (0, None)
-                self.syntax.transform_block(est, cu, i, blk)
-                per_block.append((cu.cbf[i], cu.coeffs[i], rec))
-            cost = distortion + self.lam * (est.bits - b0)
-            if cost < best[0]:
-                best = (cost, distortion, (candidate, per_block, est.snapshot()))
+                    rec, block_sse = self._code_residual(cu, i, blk, orgs[j], preds[k, j], mode, coeffs[k, j])
+                    distortion += block_sse
+                per_block.append((cu.cbf[i], cu.coeffs[i], i in cu.ts_blocks, rec))
+            return distortion + self.lam * (est.bits - b0), distortion, (candidate, per_block, est.snapshot())
+
+        best = (math.inf, 0, ())
+        for k, candidate in enumerate(candidates):
+            result = run(k, candidate, batched)
+            if result[0] < best[0]:
+                best, best_k = result, k
+        if batched and self.cfg.rdoq:
+            best = run(best_k, best[2][0], False)
         return best
 
     def _apply_single_blocks(self, cu: CodingUnit, blocks: list[ComponentBlock], indices: list[int],
@@ -352,8 +393,9 @@ class CtuSearch:
         """Make a decision of ``_try_single_blocks`` current in the estimator, buffer and CU fields."""
         _, per_block, snapshot = decision
         self.est.restore(snapshot)
-        for i, (cbf, levels, rec) in zip(indices, per_block):
+        for i, (cbf, levels, skip, rec) in zip(indices, per_block):
             cu.cbf[i], cu.coeffs[i] = cbf, levels
+            cu.ts_blocks.add(i) if skip else cu.ts_blocks.discard(i)
             self.buf.store_block(blocks[i], rec)
 
     def _org_block(self, blk: ComponentBlock) -> np.ndarray:
@@ -388,7 +430,7 @@ class CtuSearch:
         modes, preds = self._luma_shortlist(cu.x, cu.y, cu.log2_size)
         cu.part_nxn = 0
         blocks = component_blocks(cu, geo)
-        cu.cbf, cu.coeffs = [0] * len(blocks), [None] * len(blocks)
+        cu.cbf, cu.coeffs, cu.ts_blocks = [0] * len(blocks), [None] * len(blocks), set()
         start = self._checkpoint(cu.x, cu.y, cu.size)
         if preds is not None:         # 2Nx2N with one transform block: all candidates at once
             def code_mode(mode: int) -> None:
@@ -397,13 +439,15 @@ class CtuSearch:
             cost, distortion, decision = self._try_single_blocks(cu, modes, blocks, [0], preds[modes][:, None],
                                                                  code_mode)
             best = (cost, lambda: self._apply_single_luma(cu, blocks, decision, distortion))
+            residual_free = not decision[1][0][0]
         else:
-            best = (math.inf, None)
+            best, residual_free = (math.inf, None), False
             for mode in modes:
-                cost = self._try(cu, lambda: self._code_luma(cu, 0, mode))
+                cost = self._try(cu, lambda: self._code_luma(cu, 0, mode), mode_trial=True)
                 if cost < best[0]:
                     best = (cost, lambda m=mode: self._recode_luma(cu, start, 0, m, None))
-        if cu.log2_size == MIN_CB_LOG2 and geo.nxn_enabled:
+        if cu.log2_size == MIN_CB_LOG2 and geo.nxn_enabled and not (self.cfg.nxn_skip_residual_free
+                                                                     and residual_free):
             self._restore(start)
             cost = self._try(cu, lambda: self._code_luma(cu, 1, None))
             if cost < best[0]:
@@ -429,6 +473,7 @@ class CtuSearch:
         blocks = component_blocks(cu, self.geo)
         cu.cbf = [0] * len(blocks)
         cu.coeffs = [None] * len(blocks)
+        cu.ts_blocks = set()
         luma = [i for i, b in enumerate(blocks) if b.c_idx == 0]
         if not nxn:
             cu.luma_modes = [mode]
@@ -444,7 +489,7 @@ class CtuSearch:
                 best = (math.inf, 1)
                 for m in self._luma_shortlist(blk.x, blk.y, 2)[0]:
                     cu.luma_modes = modes + [m] * (4 - pb)
-                    cost = self._try(cu, lambda: self._code_blocks(cu, [i], blocks))
+                    cost = self._try(cu, lambda: self._code_blocks(cu, [i], blocks), mode_trial=True)
                     if cost < best[0]:
                         best = (cost, m)
                 modes.append(best[1])
@@ -486,7 +531,7 @@ class CtuSearch:
         best = (math.inf, 4)
         for idx in candidates:
             cu.chroma_mode_idx, cu.chroma_mode = idx, modes[idx]
-            cost = self._try(cu, lambda: self._code_chroma(cu, chroma, blocks))
+            cost = self._try(cu, lambda: self._code_chroma(cu, chroma, blocks), mode_trial=True)
             if cost < best[0]:
                 best = (cost, idx)
         cu.chroma_mode_idx, cu.chroma_mode = best[1], modes[best[1]]

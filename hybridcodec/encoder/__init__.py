@@ -11,6 +11,7 @@ from bitstream.errors import InputError
 from bitstream.container import NN_PATCH_SIZES, PictureHeader, SubstreamType, read_container, write_container
 from bitstream.header_coder import HeaderWriter
 from host.encoder.picture import HostEncoding, encode_host, trace_encoding
+from host.encoder.screen import is_screen_content
 from host.encoder.search import SearchConfig
 from host.partition import CuMode, PictureGeometry, visible_area
 from host.encoder.quant import qp_to_lambda
@@ -55,7 +56,10 @@ class Encoder:
         return PictureHeader.build(
             width=src.width, height=src.height, bit_depth=src.bit_depth, chroma_format_idc=src.chroma_format,
             ctu_size=c.ctu_size, min_cu_size=c.min_cu_size, max_tu_size=c.max_tu_size, pic_qp=c.qp,
-            deblocking_enabled_flag=c.deblocking, dst4_enabled_flag=c.dst4, nn_compress_enable_flag=nn,
+            deblocking_enabled_flag=c.deblocking, dst4_enabled_flag=c.dst4, context_init_flag=c.context_init,
+            transform_skip_enabled_flag=self.transform_skip_enabled(src),
+            log2_max_transform_skip_size_minus2=max(c.max_ts_size.bit_length() - 3, 0),
+            nn_compress_enable_flag=nn,
             nn_level_offset=c.nn_level_offset if hybrid else 0,
             nn_min_cu_size=(32 if c.nn_decision == "cu" else c.ctu_size) if hybrid else 32,
             nn_flag_coding=NN_FLAG_CODINGS.index(c.nn_flag_coding) if hybrid else 0,
@@ -87,11 +91,19 @@ class Encoder:
         lam = qp_to_lambda(self.config.qp, src.bit_depth)
         return self.nn_codec().encoder(PictureContext(src.planes, src.chroma_format, src.bit_depth, lam, self.config))
 
+    def transform_skip_enabled(self, src: SourcePicture) -> bool:
+        """transform_skip_enabled_flag: max_ts_size > 0 and, with ts_screen_detect, screen content."""
+        c = self.config
+        if c.max_ts_size == 0:
+            return False
+        return not c.ts_screen_detect or is_screen_content(src.planes[0][:src.height, :src.width])
+
     def search_config(self) -> SearchConfig:
         c = self.config
         return SearchConfig(rd_modes=c.rd_modes, rdoq=c.rdoq, dst4_enabled=c.dst4,
                             zero_cbf_split_stop=c.zero_cbf_split_stop,
-                            large_cu_bottom_up=c.large_cu_bottom_up, chroma_rd_modes=c.chroma_rd_modes)
+                            large_cu_bottom_up=c.large_cu_bottom_up, chroma_rd_modes=c.chroma_rd_modes,
+                            fast_rdoq=c.fast_rdoq, nxn_skip_residual_free=c.nxn_skip_residual_free)
 
     def encode(self, image: np.ndarray, trace_sink=None, progress: bool = False) -> EncodeResult:
         t0 = time.perf_counter()

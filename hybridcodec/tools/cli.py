@@ -31,12 +31,18 @@ def _add_encode(sub) -> None:
     g.add_argument("--chroma-format", default="420", choices=["420", "444"],
                    help="chroma format for RGB input (gray input is coded 4:0:0)")
     g.add_argument("--ctu-size", type=int, default=128, choices=[64, 128])
-    g.add_argument("--min-cu-size", type=int, default=8, choices=[4, 8],
-                   help="4 allows NxN intra partitions of 8x8 CUs: -3.7%% BD-rate on photographs, -21%% on "
-                        "screen content, at 1.8-2.4x the encode time (docs/RESULTS.md) (default %(default)s)")
+    g.add_argument("--min-cu-size", type=int, default=EncoderConfig.min_cu_size, choices=[4, 8],
+                   help="4 allows NxN intra partitions of 8x8 CUs (four 4x4 luma blocks); 8 does not "
+                        "(docs/RESULTS.md, host tools) (default %(default)s)")
     g.add_argument("--max-tu-size", type=int, default=32, choices=[32, 64])
+    g.add_argument("--max-ts-size", type=int, default=EncoderConfig.max_ts_size, choices=[0, 4, 8, 16, 32],
+                   help="transform skip for transform blocks up to this size, 0 = off (default %(default)s)")
+    g.add_argument("--ts-screen-detect", action=argparse.BooleanOptionalAction, default=EncoderConfig.ts_screen_detect,
+                   help="enable transform skip only on pictures detected as screen content (default %(default)s)")
     g.add_argument("--no-deblock", action="store_true", help="disable the deblocking filter")
     g.add_argument("--no-dst4", action="store_true", help="DCT instead of DST-VII for 4x4 luma")
+    g.add_argument("--no-context-init", action="store_true",
+                   help="CABAC contexts start equiprobable instead of from the trained table")
     g.add_argument("--no-rdoq", action="store_true",
                    help="plain dead-zone quantisation instead of RDOQ (faster, ~6 %% more bits)")
     g.add_argument("--rd-modes", type=int, default=3, help="luma modes given a full RD check (default 3)")
@@ -50,6 +56,11 @@ def _add_encode(sub) -> None:
                    default=EncoderConfig.large_cu_bottom_up,
                    help="CUs above the transform size: try the split first, the whole CU only when "
                         "no quadrant splits further (default %(default)s)")
+    f.add_argument("--fast-rdoq", action=argparse.BooleanOptionalAction, default=EncoderConfig.fast_rdoq,
+                   help="mode trials quantise plainly; RDOQ codes the chosen mode only (default %(default)s)")
+    f.add_argument("--nxn-skip-residual-free", action=argparse.BooleanOptionalAction,
+                   default=EncoderConfig.nxn_skip_residual_free,
+                   help="no NxN trial for an 8x8 CU whose best 2Nx2N luma has no residual (default %(default)s)")
     n = p.add_argument_group("neural tool (mode hybrid: host and NN compete per CU; mode nn: whole picture)")
     n.add_argument("--level", type=int, default=EncoderConfig.level,
                    help="rate level 0..7 of mode nn (default %(default)s); hybrid derives it from the QP")
@@ -292,9 +303,10 @@ def _trace_sink(file, channels: tuple[str, ...]):
 
 
 def encoder_config(args) -> EncoderConfig:
-    """Options named after an EncoderConfig field carry it; the three --no-X switches negate theirs."""
+    """Options named after an EncoderConfig field carry it; the --no-X switches negate theirs."""
     options = {f.name: getattr(args, f.name) for f in fields(EncoderConfig) if hasattr(args, f.name)}
-    return EncoderConfig(**options, deblocking=not args.no_deblock, dst4=not args.no_dst4, rdoq=not args.no_rdoq)
+    return EncoderConfig(**options, deblocking=not args.no_deblock, dst4=not args.no_dst4, rdoq=not args.no_rdoq,
+                         context_init=not args.no_context_init)
 
 
 def cmd_encode(args) -> dict:

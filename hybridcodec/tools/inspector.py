@@ -110,6 +110,7 @@ class CuInfo:
     intra_chroma_pred_mode: int | None   # coded index (4 = DM); None in 4:0:0
     chroma_mode: int | None              # derived chroma intra mode
     cbf: dict[str, list[int]]            # per component, transform blocks in coding order (NN CUs: host chroma only)
+    transform_skip: dict[str, list[int]] = field(default_factory=dict)   # transform_skip_flag, same layout
     bits: float = 0.0
     bits_by_category: dict[str, float] = field(default_factory=dict)
     coding: str = "host"                 # "host", or "nn" for a CU coded by the neural tool (hybrid)
@@ -354,17 +355,20 @@ def _tree(node: CodingNode, depth: int, header: PictureHeader, geo: PictureGeome
 
 def _cu_info(cu: CodingUnit, depth: int, header: PictureHeader, geo: PictureGeometry) -> CuInfo:
     cbf: dict[str, list[int]] = {name: [] for name in COMPONENT_NAMES[:geo.num_components]}
+    skip: dict[str, list[int]] = {name: [] for name in COMPONENT_NAMES[:geo.num_components]}
     nn = cu.mode == CuMode.NN
-    for blk, flag in zip(component_blocks(cu, geo), cu.cbf):
+    for i, (blk, flag) in enumerate(zip(component_blocks(cu, geo), cu.cbf)):
         if not nn or (blk.c_idx and not cu.nn_cbcr):       # NN CUs: only host-coded chroma has blocks
             cbf[COMPONENT_NAMES[blk.c_idx]].append(int(flag))
+            skip[COMPONENT_NAMES[blk.c_idx]].append(int(i in cu.ts_blocks))
     chroma = geo.num_components > 1
     return CuInfo(cu.x, cu.y, cu.size, depth, header.pic_qp, "NxN" if cu.part_nxn else "2Nx2N", list(cu.luma_modes),
                   cu.chroma_mode_idx if chroma else None, cu.chroma_mode if chroma else None, cbf,
                   coding="nn" if nn else "host", nn_compress_flag=int(nn) if header.nn_compress_enable_flag else None,
                   nn_level=cu.nn_level if nn else None, nn_residual=cu.nn_residual if nn else None,
                   nn_dc=list(cu.nn_dc) if nn and cu.nn_dc else None,
-                  nn_compress_flag_cbcr=cu.nn_cbcr if nn and header.nn_cbcr_separate_flag else None)
+                  nn_compress_flag_cbcr=cu.nn_cbcr if nn and header.nn_cbcr_separate_flag else None,
+                  transform_skip=skip if header.transform_skip_enabled_flag else {})
 
 
 def _add(counts: dict[str, float], category: str, bits: float) -> None:
@@ -522,6 +526,8 @@ def _tree_lines(node: TreeNode, indent: int, lines: list[str]) -> None:
             f" chroma {cu.chroma_mode}{' (DM)' if cu.intra_chroma_pred_mode == 4 else ''}"
         cbf = " ".join(f"{c}{''.join(map(str, flags))}" for c, flags in cu.cbf.items())
         coding = f"{cu.part_mode} luma {','.join(map(str, cu.luma_modes))}{chroma} cbf {cbf}"
+        if any(any(flags) for flags in cu.transform_skip.values()):
+            coding += " transform_skip " + " ".join(f"{c}{''.join(map(str, f))}" for c, f in cu.transform_skip.items())
     lines.append(f"{pad}CU {cu.size}x{cu.size} ({cu.x},{cu.y}) qp {cu.qp}{nn} {coding}: {cu.bits:.1f} bits "
                  f"({cu.bits / (cu.size * cu.size):.3f} bpp)")
 

@@ -77,7 +77,7 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
     rows, cols = -(-deblocked[0].shape[0] // ctu), -(-deblocked[0].shape[1] // ctu)
     scales = [NN_LF_SCALE_ONE] * 3
     modes, flags, delta = [NN_LF_OFF, NN_LF_OFF], np.zeros((2, rows, cols), dtype=np.uint8), {}
-    est = RateEstimator(CONTEXT_TABLE, header.pic_qp)
+    est = RateEstimator(CONTEXT_TABLE, header.pic_qp, header.context_init_flag)
     base = HOST_CONTEXTS.nn_lf_ctb_flag
     stats = {}
     for lc, members in enumerate(comps):

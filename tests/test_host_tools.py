@@ -1,0 +1,142 @@
+"""Host coding tools of issue 26: trained context initialisation, transform skip and the encoder's
+speed switches.  Every tool decodes to the encoder's reconstruction, across QPs, chroma formats, bit
+depths and awkward sizes; the switches that only steer the search never change what decoding means."""
+import io
+import re
+
+import numpy as np
+import pytest
+
+from bitstream.container import read_container
+from bitstream.errors import InputError
+from bitstream.syntax_coder import ChannelTrace
+from hybridcodec import Encoder, EncoderConfig, decode
+from host.contexts import CONTEXT_TABLE
+from host.context_init import TRAINED_INIT
+from host.transform import SKIP, forward_transform_unchecked, inverse_transform, inverse_transform_unchecked
+from pictures import synthetic_gray, synthetic_rgb
+
+
+def screen_like(height: int, width: int, seed: int = 0, dtype=np.uint8) -> np.ndarray:
+    """Flat backgrounds with one-sample strokes: the content transform skip exists for."""
+    rng = np.random.default_rng(seed)
+    top = 1023 if dtype == np.uint16 else 255
+    image = np.full((height, width, 3), top * 9 // 10, dtype=np.int64)
+    for _ in range(height * width // 40):
+        y, x = rng.integers(0, height), rng.integers(0, width - 3)
+        image[y, x:x + rng.integers(1, 4)] = rng.integers(0, top // 4, 3)
+    return image.astype(dtype)
+
+
+def coded(image, **options):
+    out = io.StringIO()
+    result = Encoder(EncoderConfig(**{"mode": "host", "nn_loop_filter": False, **options})).encode(
+        image, trace_sink=ChannelTrace(out, ("syntax",)))
+    decoded = decode(result.bitstream)
+    assert np.array_equal(decoded, result.reconstruction)
+    return result, out.getvalue()
+
+
+def skipped_blocks(trace: str) -> int:
+    return len(re.findall(r"^transform_skip_flag .* = 1 \(", trace, flags=re.MULTILINE))
+
+
+# -- transform skip ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bit_depth", [8, 10])
+@pytest.mark.parametrize("size", [4, 8, 16, 32])
+def test_transform_skip_is_a_scaled_identity(size, bit_depth):
+    rng = np.random.default_rng(size)
+    residual = rng.integers(-(1 << bit_depth) + 1, 1 << bit_depth, (3, size, size)).astype(np.int32)
+    coeffs = forward_transform_unchecked(residual, size, SKIP, bit_depth)
+    assert np.array_equal(inverse_transform_unchecked(coeffs, size, SKIP, bit_depth), residual)
+    assert np.array_equal(inverse_transform(coeffs, size, SKIP, bit_depth), residual)
+    with pytest.raises(InputError):
+        inverse_transform(coeffs[..., :2, :2], 2, SKIP, bit_depth)
+
+
+@pytest.mark.parametrize("qp", [22, 37])
+@pytest.mark.parametrize("max_ts_size", [4, 8, 32])
+def test_transform_skip_is_chosen_on_screen_content_and_decodes_exactly(qp, max_ts_size):
+    image = screen_like(40, 72, seed=qp)
+    with_ts, trace = coded(image, qp=qp, min_cu_size=4, max_ts_size=max_ts_size)
+    header, _ = read_container(with_ts.bitstream)
+    assert header.MaxTsSize == max_ts_size
+    assert skipped_blocks(trace) > 0
+    without, trace_off = coded(image, qp=qp, min_cu_size=4, max_ts_size=0)
+    assert "transform_skip_flag" not in trace_off and read_container(without.bitstream)[0].MaxTsSize == 0
+
+
+@pytest.mark.parametrize("options", [
+    dict(chroma_format="444", qp=27),
+    dict(ctu_size=64, qp=32, rdoq=False),
+    dict(qp=30, fast_rdoq=True, nxn_skip_residual_free=True),
+])
+def test_transform_skip_with_other_tools(options):
+    _, trace = coded(screen_like(56, 48, seed=1), min_cu_size=4, max_ts_size=8, **options)
+    assert skipped_blocks(trace) > 0
+
+
+def test_transform_skip_gray_10_bit_and_awkward_sizes():
+    coded(screen_like(37, 29, seed=2, dtype=np.uint16), qp=32, max_ts_size=8, min_cu_size=4)
+    coded(synthetic_gray(9, 70, seed=3), qp=27, max_ts_size=4, min_cu_size=4)
+    coded(synthetic_rgb(1, 1), qp=22, max_ts_size=32)
+
+
+def test_max_ts_size_is_validated():
+    with pytest.raises(InputError):
+        EncoderConfig(max_ts_size=64)
+
+
+# -- trained context initialisation --------------------------------------------------------------------
+
+def test_trained_table_names_registered_contexts_and_differs_from_equiprobable():
+    for name, (inits, shifts) in TRAINED_INIT.items():
+        base, count = CONTEXT_TABLE.index(name)
+        assert len(inits) == len(shifts) == count
+    if TRAINED_INIT:
+        assert CONTEXT_TABLE.initial_states(32, trained=True) != CONTEXT_TABLE.initial_states(32)
+
+
+@pytest.mark.parametrize("qp", [0, 22, 37, 51])
+def test_context_init_flag_round_trips_and_is_used(qp):
+    image = synthetic_rgb(48, 64, seed=qp)
+    on, _ = coded(image, qp=qp)
+    off, _ = coded(image, qp=qp, context_init=False)
+    assert read_container(on.bitstream)[0].context_init_flag and not read_container(off.bitstream)[0].context_init_flag
+    if TRAINED_INIT:
+        assert on.bitstream != off.bitstream
+
+
+# -- encoder speed switches ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("options", [dict(fast_rdoq=True), dict(nxn_skip_residual_free=True, min_cu_size=4),
+                                     dict(fast_rdoq=True, min_cu_size=4, chroma_format="444", qp=22)])
+def test_speed_switches_decode_exactly(options):
+    coded(synthetic_rgb(40, 72, seed=7), **{"qp": 32, **options})
+
+
+def test_nxn_skip_only_drops_trials_that_2nx2n_would_win_without_residual():
+    """On a flat picture every 8x8 CU is coded without residual, so skipping its NxN trial changes nothing."""
+    flat = np.full((32, 32, 3), 120, dtype=np.uint8)
+    a, _ = coded(flat, qp=32, min_cu_size=4)
+    b, _ = coded(flat, qp=32, min_cu_size=4, nxn_skip_residual_free=True)
+    assert a.bitstream == b.bitstream
+
+
+def test_inspector_shows_transform_skip_per_block():
+    from hybridcodec.tools.inspector import format_text, inspect_bitstream
+    result, trace = coded(screen_like(40, 72, seed=3), qp=32, min_cu_size=4, max_ts_size=8)
+    info = inspect_bitstream(result.bitstream)
+    flags = [f for cu in info.cus for c in cu.transform_skip.values() for f in c]
+    assert sum(flags) == skipped_blocks(trace) > 0
+    assert "transform_skip Y" in format_text(info)
+
+
+def test_screen_detection_gates_transform_skip():
+    from host.encoder.screen import is_screen_content
+    noisy = synthetic_rgb(48, 64, seed=4)
+    assert is_screen_content(screen_like(48, 64)[..., 1]) and not is_screen_content(noisy[..., 1])
+    auto, _ = coded(noisy, qp=32, max_ts_size=8)
+    forced, _ = coded(noisy, qp=32, max_ts_size=8, ts_screen_detect=False)
+    assert read_container(auto.bitstream)[0].MaxTsSize == 0 and read_container(forced.bitstream)[0].MaxTsSize == 8
