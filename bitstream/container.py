@@ -12,6 +12,7 @@ picture_header (bit-packed, MSB first)::
     log2_max_tu_size_minus5 u(1)    pic_qp u(6)                     deblocking_enabled_flag u(1)
     dst4_enabled_flag u(1)          context_init_flag u(1)          transform_skip_enabled_flag u(1)
     if transform_skip_enabled_flag: log2_max_transform_skip_size_minus2 u(2)
+    if ChromaArrayType != 0: cclm_enabled_flag u(1)
     nn_compress_enable_flag u(1)    nn_level_offset se(v)
     if nn_compress_enable_flag:
         log2_nn_min_cu_size_minus5 u(2)     nn_flag_coding u(2)
@@ -45,7 +46,7 @@ from bitstream.errors import BitstreamError
 from bitstream.header_coder import CONTAINER_CATEGORY, HEADER_CATEGORY, HeaderCoder, HeaderReader, HeaderWriter
 
 MAGIC = b"HBC"
-VERSION = 2
+VERSION = 3
 MAX_DIMENSION = 32768
 MAX_SAMPLES = 1 << 28
 MODEL_ID_BYTES = 16
@@ -91,6 +92,7 @@ class PictureHeader:
     context_init_flag: bool = True           # contexts start from the trained table (host/context_init.py)
     transform_skip_enabled_flag: bool = False  # transform blocks up to MaxTsSize may skip the transform
     log2_max_transform_skip_size_minus2: int = 0
+    cclm_enabled_flag: bool = False          # chroma may be predicted from luma (host.cclm)
     nn_compress_enable_flag: bool = False
     nn_level_offset: int = 0
     log2_nn_min_cu_size_minus5: int = 0      # smallest CU that carries nn_compress_flag (¶167)
@@ -195,6 +197,12 @@ class PictureHeader:
         for name in ("log2_ctu_size_minus6", "log2_min_cu_size_minus2", "log2_max_tu_size_minus5"):
             _check(getattr(self, name) in (0, 1), name, getattr(self, name), "0 or 1")
         _check(0 <= self.pic_qp <= 51, "pic_qp", self.pic_qp, "0..51")
+        _check(self.log2_max_transform_skip_size_minus2 in range(4) and
+               (self.transform_skip_enabled_flag or self.log2_max_transform_skip_size_minus2 == 0),
+               "log2_max_transform_skip_size_minus2", self.log2_max_transform_skip_size_minus2,
+               "0..3, and 0 (inferred) when transform_skip_enabled_flag is 0")
+        _check(not self.cclm_enabled_flag or self.chroma_format_idc != CHROMA_400, "cclm_enabled_flag",
+               self.cclm_enabled_flag, "0 (inferred) in 4:0:0")
         _check(-8 <= self.nn_level_offset <= 8, "nn_level_offset", self.nn_level_offset, "-8..8")
         _check(self.log2_nn_min_cu_size_minus5 in (0, 1, 2) and self.NnMinCbSize <= self.CtbSizeY,
                "log2_nn_min_cu_size_minus5", self.log2_nn_min_cu_size_minus5, "0..2, NnMinCbSize at most CtbSizeY")
@@ -288,6 +296,8 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
     flag("context_init_flag")
     if flag("transform_skip_enabled_flag"):
         u("log2_max_transform_skip_size_minus2", 2)
+    if e["chroma_format_idc"] != CHROMA_400:
+        flag("cclm_enabled_flag")
     flag("nn_compress_enable_flag")
     e["nn_level_offset"] = hc.se("nn_level_offset", value("nn_level_offset"))
     if e["nn_compress_enable_flag"]:

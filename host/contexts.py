@@ -27,6 +27,8 @@ class HostContexts:
     nn_compress_flag_cbcr: int      # 1
     nn_lf_ctb_flag: int             # 6: component (luma, chroma) x number of left/above CTUs filtered
     transform_skip_flag: int        # 2: luma, chroma (registered after the residual contexts)
+    cclm_mode_flag: int             # 1
+    cclm_mode_idx: int              # 1: first bin
 
     @classmethod
     def register(cls, table: ContextTable) -> "HostContexts":
@@ -47,7 +49,9 @@ class HostContexts:
             nn_lf_ctb_flag=table.get_or_add("nn_lf_ctb_flag", 6),
         )
         register_residual_contexts(table)
-        return cls(**tree, transform_skip_flag=table.get_or_add("transform_skip_flag", 2))
+        return cls(**tree, transform_skip_flag=table.get_or_add("transform_skip_flag", 2),
+                   cclm_mode_flag=table.get_or_add("cclm_mode_flag", 1),
+                   cclm_mode_idx=table.get_or_add("cclm_mode_idx", 1))
 
 
 def _build() -> tuple[ContextTable, HostContexts]:

@@ -27,6 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from bitstream.errors import InputError
+from host.cclm import CCLM_MODES
 
 INTRA_PLANAR = 0
 INTRA_DC = 1
@@ -406,13 +407,15 @@ def most_probable_modes(left_mode: int | None, above_mode: int | None) -> tuple[
 
 
 
-def chroma_candidate_modes(luma_mode: int) -> list[int]:
-    """Chroma modes for intra_chroma_pred_mode 0..4 (HEVC Table 8-2/8-3, 4:2:0 and 4:4:4).
+def chroma_candidate_modes(luma_mode: int, cclm: bool = False) -> list[int]:
+    """Chroma modes by chroma mode index (HEVC Table 8-2/8-3, 4:2:0 and 4:4:4; CCLM appended).
 
-    Modes 0..3 are planar, vertical, horizontal, DC, replaced by mode 34 when equal to the luma mode;
-    mode 4 (derived, DM) is the luma mode itself.
+    Indices 0..3 are planar, vertical, horizontal, DC, replaced by mode 34 when equal to the luma mode;
+    index 4 (derived, DM) is the luma mode itself; with ``cclm`` indices 5..7 are the CCLM modes
+    LM, LM-L, LM-T (``host.cclm``).
     """
     if not 0 <= luma_mode < NUM_INTRA_MODES:
         raise InputError(f"intra mode must be 0..34, got {luma_mode}")
     fixed = [INTRA_PLANAR, INTRA_VERTICAL, INTRA_HORIZONTAL, INTRA_DC]
-    return [INTRA_VDIAGONAL if m == luma_mode else m for m in fixed] + [luma_mode]
+    modes = [INTRA_VDIAGONAL if m == luma_mode else m for m in fixed] + [luma_mode]
+    return modes + list(CCLM_MODES) if cclm else modes

@@ -38,6 +38,7 @@ class PictureGeometry:
     max_tb_log2: int
     nxn_enabled: bool          # min_cu_size == 4: 8x8 CUs may split into four 4x4 luma blocks
     max_ts_log2: int = 0       # transform blocks up to this log2 size carry transform_skip_flag (0: none)
+    cclm_enabled: bool = False # chroma modes include the CCLM modes (host.cclm)
 
     @classmethod
     def from_header(cls, h: PictureHeader) -> "PictureGeometry":
@@ -45,7 +46,7 @@ class PictureGeometry:
         width, height = h.PicWidthInLumaSamples, h.PicHeightInLumaSamples
         return cls(width, height, pad(width), pad(height), h.chroma_format_idc,
                    h.CtbSizeY.bit_length() - 1, h.MaxTbSizeY.bit_length() - 1, h.MinCbSizeY == 4,
-                   h.MaxTsSize.bit_length() - 1 if h.MaxTsSize else 0)
+                   h.MaxTsSize.bit_length() - 1 if h.MaxTsSize else 0, h.cclm_enabled_flag)
 
     @property
     def num_components(self) -> int:

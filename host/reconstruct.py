@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from host.cclm import CCLM_MODES, predict_cclm
 from host.intra import INTRA_DC, INTRA_PLANAR, predict_unchecked, reference_samples_unchecked
 from host.partition import (NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, UNIT, CodingUnit, ComponentBlock,
                             PictureGeometry, component_blocks, nn_coded_components)
@@ -57,6 +58,9 @@ class PictureBuffer:
 
     def predict_block(self, blk: ComponentBlock, mode: int, ref: np.ndarray | None = None) -> np.ndarray:
         """Intra prediction of the block; ``ref``: its reference samples, if already gathered."""
+        if mode in CCLM_MODES:
+            return predict_cclm(self.planes[0], self.planes[blk.c_idx], self.avail[blk.c_idx], blk.x, blk.y,
+                                1 << blk.log2_size, mode, self.geo.chroma_shift, self.bit_depth)
         if ref is None:
             ref = self.reference(blk)
         return predict_unchecked(ref, 1 << blk.log2_size, mode, blk.c_idx == 0, self.bit_depth)

@@ -23,6 +23,7 @@ from host.residual_coding import residual_coding
 from host.scan import scan_idx_for
 
 DM_CHROMA_IDX = 4                 # intra_chroma_pred_mode of the derived mode (host.intra.chroma_candidate_modes)
+CCLM_CHROMA_IDX = 5               # chroma mode index of LM; LM-L, LM-T follow (cclm_mode_idx 0..2)
 CBF_NAMES = ("cbf_luma", "cbf_cb", "cbf_cr")
 DC_IDX = 1
 MAX_DELTA_LEVEL = 2
@@ -311,18 +312,30 @@ class TreeSyntax:
             state.mark_luma_mode(x, y, pb_size, mode)
 
     def chroma_intra_mode(self, sc: SyntaxCoder, cu: CodingUnit) -> None:
-        """intra_chroma_pred_mode: one context-coded bin (DM or not), then two bypass bins."""
-        if self.geo.num_components > 1:
-            sc.category = "intra_mode"
-            idx = cu.chroma_mode_idx
+        """cclm_mode_flag and cclm_mode_idx (VVC 7.3.11.5) when CCLM is enabled, else (or when the
+        flag is 0) intra_chroma_pred_mode: one context-coded bin (DM or not), then two bypass bins."""
+        if self.geo.num_components == 1:
+            return
+        sc.category = "intra_mode"
+        idx = cu.chroma_mode_idx
+        x, y = cu.x, cu.y
+        cclm = 0
+        if self.geo.cclm_enabled:
+            cclm = sc.decision(self.ctx.cclm_mode_flag, int(idx >= CCLM_CHROMA_IDX))
+            sc.trace("cclm_mode_flag", cclm, x=x, y=y)
+            if cclm:
+                k = idx - CCLM_CHROMA_IDX
+                k = sc.decision(self.ctx.cclm_mode_idx, int(k > 0))
+                if k:
+                    k += sc.bypass(int(idx - CCLM_CHROMA_IDX == 2))
+                sc.trace("cclm_mode_idx", k, x=x, y=y)
+                idx = CCLM_CHROMA_IDX + k
+        if not cclm:
             is_dm = sc.decision(self.ctx.intra_chroma_pred_mode, int(idx == DM_CHROMA_IDX))
-            if not is_dm:
-                idx = sc.bypass_bits(idx, 2)
-            else:
-                idx = DM_CHROMA_IDX
-            sc.trace("intra_chroma_pred_mode", idx, x=cu.x, y=cu.y)
-            cu.chroma_mode_idx = idx
-            cu.chroma_mode = chroma_candidate_modes(cu.luma_modes[0])[idx]
+            idx = sc.bypass_bits(idx, 2) if not is_dm else DM_CHROMA_IDX
+            sc.trace("intra_chroma_pred_mode", idx, x=x, y=y)
+        cu.chroma_mode_idx = idx
+        cu.chroma_mode = chroma_candidate_modes(cu.luma_modes[0], self.geo.cclm_enabled)[idx]
 
     def cbf_context(self, cu: CodingUnit, blk: ComponentBlock) -> int:
         """Context of coded_block_flag: by component, and whether the block covers the whole CU."""

@@ -22,3 +22,14 @@ def synthetic_rgb(height: int, width: int, seed: int = 0, dtype=np.uint8) -> np.
 def synthetic_gray(height: int, width: int, seed: int = 0, dtype=np.uint8) -> np.ndarray:
     rgb = synthetic_rgb(height, width, seed, dtype).astype(np.float64)
     return np.round(rgb.mean(axis=-1)).astype(dtype)
+
+
+def synthetic_screen(height: int, width: int, seed: int = 0, dtype=np.uint8) -> np.ndarray:
+    """Flat backgrounds with one-sample strokes: the content transform skip exists for."""
+    rng = np.random.default_rng(seed)
+    top = 1023 if dtype == np.uint16 else 255
+    image = np.full((height, width, 3), top * 9 // 10, dtype=np.int64)
+    for _ in range(height * width // 40):
+        y, x = rng.integers(0, height), rng.integers(0, width - 3)
+        image[y, x:x + rng.integers(1, 4)] = rng.integers(0, top // 4, 3)
+    return image.astype(dtype)

@@ -12,7 +12,7 @@ import pytest
 
 import hybridcodec
 from hybridcodec.imageio import read_image
-from pictures import synthetic_gray, synthetic_rgb
+from pictures import synthetic_gray, synthetic_rgb, synthetic_screen
 
 SAMPLE = Path(hybridcodec.__file__).with_name("data") / "sample.png"
 GOLDEN = Path(__file__).with_name("golden_streams.json")
@@ -27,6 +27,9 @@ CASES = {
     "host-tu64-no-lf": (lambda: synthetic_rgb(128, 128, seed=4),
                         dict(mode="host", qp=32, max_tu_size=64, nn_loop_filter=False), False),
     "host-sample-lf": (lambda: read_image(SAMPLE), dict(mode="host", qp=37), False),    # loop filter on
+    "host-screen-ts": (lambda: synthetic_screen(48, 64), dict(mode="host", qp=32), False),
+    "host-old-tools": (lambda: synthetic_rgb(64, 96), dict(mode="host", qp=27, context_init=False, min_cu_size=8,
+                                                       cclm=False, max_ts_size=0), False),
     "hybrid-sample-lf": (lambda: read_image(SAMPLE)[:128, :192], dict(qp=32), True),
     "nn-level2": (lambda: synthetic_rgb(24, 40), dict(mode="nn", level=2), False),
     "nn-patches": (lambda: synthetic_rgb(24, 80), dict(mode="nn", level=2, nn_patch_size=64),

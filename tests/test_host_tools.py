@@ -14,18 +14,7 @@ from hybridcodec import Encoder, EncoderConfig, decode
 from host.contexts import CONTEXT_TABLE
 from host.context_init import TRAINED_INIT
 from host.transform import SKIP, forward_transform_unchecked, inverse_transform, inverse_transform_unchecked
-from pictures import synthetic_gray, synthetic_rgb
-
-
-def screen_like(height: int, width: int, seed: int = 0, dtype=np.uint8) -> np.ndarray:
-    """Flat backgrounds with one-sample strokes: the content transform skip exists for."""
-    rng = np.random.default_rng(seed)
-    top = 1023 if dtype == np.uint16 else 255
-    image = np.full((height, width, 3), top * 9 // 10, dtype=np.int64)
-    for _ in range(height * width // 40):
-        y, x = rng.integers(0, height), rng.integers(0, width - 3)
-        image[y, x:x + rng.integers(1, 4)] = rng.integers(0, top // 4, 3)
-    return image.astype(dtype)
+from pictures import synthetic_gray, synthetic_rgb, synthetic_screen as screen_like
 
 
 def coded(image, **options):
@@ -140,3 +129,55 @@ def test_screen_detection_gates_transform_skip():
     auto, _ = coded(noisy, qp=32, max_ts_size=8)
     forced, _ = coded(noisy, qp=32, max_ts_size=8, ts_screen_detect=False)
     assert read_container(auto.bitstream)[0].MaxTsSize == 0 and read_container(forced.bitstream)[0].MaxTsSize == 8
+
+
+# -- cross-component linear model -------------------------------------------------------------------
+
+def test_linear_model_recovers_a_line_and_degenerates_to_flat():
+    from host.cclm import linear_model
+    ys = np.array([10, 20, 30, 40, 50, 60, 70, 80])
+    a, b = linear_model(ys, 3 * ys // 2 + 7)
+    assert abs(a / 65536 - 1.5) < 1e-3 and abs(((a * 45) >> 16) + b - (3 * 45 // 2 + 7)) <= 1
+    assert linear_model(np.full(5, 9), np.full(5, 4)) == (0, 4)
+    assert linear_model(np.array([3]), np.array([8])) == (0, 8)
+
+
+def test_luma_downsampling_is_the_six_tap_filter():
+    from host.cclm import luma_at_chroma
+    rng = np.random.default_rng(0)
+    luma = rng.integers(0, 1024, (16, 16))
+    got = luma_at_chroma(luma, 0, 0, 8, 8, 1)
+    for y in range(8):
+        for x in range(8):
+            l, c, r = max(2 * x - 1, 0), 2 * x, 2 * x + 1
+            rows = luma[2 * y:2 * y + 2]
+            expect = (rows[:, l].sum() + 2 * rows[:, c].sum() + rows[:, r].sum() + 4) >> 3
+            assert got[y, x] == expect
+    assert np.array_equal(luma_at_chroma(luma, 2, 3, 4, 4, 0), luma[3:7, 2:6])
+
+
+def chroma_follows_luma(height: int, width: int, seed: int = 0, dtype=np.uint8) -> np.ndarray:
+    """Colour that is a different linear function of brightness in each region: what CCLM predicts."""
+    rng = np.random.default_rng(seed)
+    top = 1023 if dtype == np.uint16 else 255
+    base = np.cumsum(np.cumsum(rng.normal(0, 1, (height, width)), 0), 1)
+    base = (base - base.min()) / max(np.ptp(base), 1e-9)
+    image = np.stack([base, 1 - base, 0.5 * base + 0.2], axis=-1) * top
+    return np.clip(image, 0, top).astype(dtype)
+
+
+@pytest.mark.parametrize("options", [dict(qp=22), dict(qp=37), dict(qp=30, chroma_format="444"),
+                                     dict(qp=27, ctu_size=64, min_cu_size=8), dict(qp=32, rdoq=False)])
+def test_cclm_is_chosen_and_decodes_exactly(options):
+    result, trace = coded(chroma_follows_luma(48, 80, seed=options["qp"]), **options)
+    assert read_container(result.bitstream)[0].cclm_enabled_flag
+    assert re.search(r"^cclm_mode_flag .* = 1 \(", trace, flags=re.MULTILINE)
+
+
+def test_cclm_10_bit_awkward_sizes_and_gray():
+    coded(chroma_follows_luma(37, 21, seed=1, dtype=np.uint16), qp=27)
+    coded(chroma_follows_luma(1, 3, seed=2), qp=32)
+    gray, trace = coded(synthetic_gray(24, 40, seed=3), qp=32)
+    assert not read_container(gray.bitstream)[0].cclm_enabled_flag and "cclm" not in trace
+    off, trace = coded(chroma_follows_luma(24, 40), qp=32, cclm=False)
+    assert not read_container(off.bitstream)[0].cclm_enabled_flag and "cclm_mode_flag" not in trace

@@ -24,7 +24,7 @@ from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, Cod
 from host.encoder.quant import qp_to_lambda, quantize_unchecked
 from host.reconstruct import PictureBuffer, block_residual, transform_kind
 from host.scan import scan_idx_for
-from host.syntax import DM_CHROMA_IDX, TreeSyntax
+from host.syntax import CCLM_CHROMA_IDX, DM_CHROMA_IDX, TreeSyntax
 from host.transform import forward_transform_unchecked
 
 LARGE_CU_MODES = (0, 1, 10, 26)   # planar, DC, horizontal, vertical
@@ -505,9 +505,10 @@ class CtuSearch:
         """Choose the CU's chroma mode and leave its coding in the buffer and on the estimator; its SSE."""
         blocks = component_blocks(cu, self.geo)
         chroma = [i for i, b in enumerate(blocks) if b.c_idx > 0]
-        modes = chroma_candidate_modes(cu.luma_modes[0])
+        modes = chroma_candidate_modes(cu.luma_modes[0], self.geo.cclm_enabled)
         candidates = []
-        for idx in (DM_CHROMA_IDX, *range(DM_CHROMA_IDX)):   # DM first; a mode listed twice is tried once
+        for idx in (DM_CHROMA_IDX, *range(DM_CHROMA_IDX), *range(DM_CHROMA_IDX + 1, len(modes))):
+            # DM first; a mode listed twice is tried once
             if all(modes[idx] != modes[c] for c in candidates):
                 candidates.append(idx)
         shortlist = self.cfg.chroma_rd_modes < len(candidates)
@@ -540,9 +541,10 @@ class CtuSearch:
     def _chroma_shortlist(self, candidates: list[int], blocks: list[ComponentBlock],
                           preds: np.ndarray) -> np.ndarray:
         """Which chroma candidates get a full RD check: the ``chroma_rd_modes`` best by SATD of the
-        first Cb and Cr blocks plus the mode's bits (DM: 1, others: 3)."""
+        first Cb and Cr blocks plus the mode's bits (DM: 1, CCLM: 2, others: 3)."""
         orgs = np.stack([self._org_block(blk) for blk in blocks])
-        mode_bits = np.array([1.0 if idx == DM_CHROMA_IDX else 3.0 for idx in candidates])
+        mode_bits = np.array([1.0 if idx == DM_CHROMA_IDX else 2.0 if idx >= CCLM_CHROMA_IDX else 3.0
+                              for idx in candidates])
         cost = satd(orgs[None].astype(np.int64) - preds).sum(axis=1) + self.sqrt_lam * mode_bits
         keep = np.zeros(len(candidates), dtype=bool)
         keep[np.argsort(cost, kind="stable")[:self.cfg.chroma_rd_modes]] = True

@@ -53,12 +53,14 @@ class Encoder:
         nn = c.mode != "host"
         hybrid = c.mode == "hybrid"
         codec = self.nn_codec() if nn else None
+        ts = self.transform_skip_enabled(src)
         return PictureHeader.build(
             width=src.width, height=src.height, bit_depth=src.bit_depth, chroma_format_idc=src.chroma_format,
             ctu_size=c.ctu_size, min_cu_size=c.min_cu_size, max_tu_size=c.max_tu_size, pic_qp=c.qp,
             deblocking_enabled_flag=c.deblocking, dst4_enabled_flag=c.dst4, context_init_flag=c.context_init,
-            transform_skip_enabled_flag=self.transform_skip_enabled(src),
-            log2_max_transform_skip_size_minus2=max(c.max_ts_size.bit_length() - 3, 0),
+            transform_skip_enabled_flag=ts,
+            cclm_enabled_flag=c.cclm and src.chroma_format != 0,
+            log2_max_transform_skip_size_minus2=c.max_ts_size.bit_length() - 3 if ts else 0,
             nn_compress_enable_flag=nn,
             nn_level_offset=c.nn_level_offset if hybrid else 0,
             nn_min_cu_size=(32 if c.nn_decision == "cu" else c.ctu_size) if hybrid else 32,

@@ -249,8 +249,22 @@ def _ffmpeg_round_trip(rgb: np.ndarray, encoder_args: list[str], muxer: str, suf
     return AnchorResult(np.ascontiguousarray(decoded), num_bytes, encode_seconds, decode_seconds)
 
 
+@functools.cache
+def _ffmpeg_exe() -> str | None:
+    """ffmpeg on PATH, else the static build of the imageio-ffmpeg wheel (libx265 and libaom-av1
+    included), so that `pip install imageio-ffmpeg` is enough where no system ffmpeg can be installed."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        return None
+
+
 def _ffmpeg(args: list[str]) -> None:
-    command = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    command = [_ffmpeg_exe() or "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     try:
         subprocess.run(command, check=True, capture_output=True, timeout=FFMPEG_TIMEOUT_S)
     except subprocess.CalledProcessError as exc:
@@ -261,10 +275,11 @@ def _ffmpeg(args: list[str]) -> None:
 
 @functools.cache
 def _ffmpeg_encoders() -> str | None:
-    if shutil.which("ffmpeg") is None:
+    exe = _ffmpeg_exe()
+    if exe is None:
         return None
     try:
-        listing = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, timeout=30)
+        listing = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return listing.stdout.decode(errors="replace")
@@ -274,7 +289,7 @@ def _ffmpeg_encoders() -> str | None:
 def _check_ffmpeg_encoder(encoder: str) -> Availability:
     listing = _ffmpeg_encoders()
     if listing is None:
-        return Availability(False, "ffmpeg not found on PATH (apt-get install -y ffmpeg)")
+        return Availability(False, "ffmpeg not found (apt-get install -y ffmpeg, or pip install imageio-ffmpeg)")
     if f" {encoder} " not in listing:
         return Availability(False, f"this ffmpeg build has no {encoder} encoder")
     return Availability(True)

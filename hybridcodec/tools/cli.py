@@ -37,6 +37,8 @@ def _add_encode(sub) -> None:
     g.add_argument("--max-tu-size", type=int, default=32, choices=[32, 64])
     g.add_argument("--max-ts-size", type=int, default=EncoderConfig.max_ts_size, choices=[0, 4, 8, 16, 32],
                    help="transform skip for transform blocks up to this size, 0 = off (default %(default)s)")
+    g.add_argument("--cclm", action=argparse.BooleanOptionalAction, default=EncoderConfig.cclm,
+                   help="chroma may be predicted from luma: LM, LM-L, LM-T (default %(default)s)")
     g.add_argument("--ts-screen-detect", action=argparse.BooleanOptionalAction, default=EncoderConfig.ts_screen_detect,
                    help="enable transform skip only on pictures detected as screen content (default %(default)s)")
     g.add_argument("--no-deblock", action="store_true", help="disable the deblocking filter")
