@@ -225,7 +225,7 @@ def _ffmpeg_round_trip(rgb: np.ndarray, encoder_args: list[str], muxer: str, suf
     height, width = rgb.shape[:2]
     padded = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
     planes = [p.astype(np.uint8) for p in rgb_to_planes(padded, 8, CHROMA_420)]
-    raw_format = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{padded.shape[1]}x{padded.shape[0]}"]
+    raw_format = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-color_range", "pc", "-s", f"{padded.shape[1]}x{padded.shape[0]}"]
     with tempfile.TemporaryDirectory(prefix="anchor_") as folder:
         source, coded, reconstructed = (Path(folder) / name for name in ("in.yuv", "out" + suffix, "rec.yuv"))
         source.write_bytes(b"".join(p.tobytes() for p in planes))
