@@ -262,7 +262,6 @@ class CtuSearch:
         ``coeffs``: its transform coefficients, if already computed.  Where the block may skip the
         transform (and this is not a mode trial) both codings are tried and the lower J is kept."""
         if blk.log2_size > self.geo.max_ts_log2 or self._trial_quant:
-            cu.ts_blocks.discard(i)
             return self._code_levels(cu, i, blk, org, pred, mode, coeffs, False)
         est = self.est
         start, b0 = est.snapshot(), est.bits
@@ -275,8 +274,7 @@ class CtuSearch:
                            est.snapshot()))
         best = min(trials, key=lambda t: t[0])          # ties: the transform (listed first)
         _, rec, block_sse, cu.cbf[i], cu.coeffs[i], snap = best
-        skipped = best is not trials[0] and cu.cbf[i]
-        cu.ts_blocks.add(i) if skipped else cu.ts_blocks.discard(i)
+        cu.ts_blocks.add(i) if best is not trials[0] and cu.cbf[i] else cu.ts_blocks.discard(i)
         est.restore(snap)
         return rec, block_sse
 
