@@ -35,8 +35,8 @@ def _collect_one(job: tuple[str, int, int, str]) -> str:
 
     class RecordingWriter(SyntaxWriter):
         """The writer, also keeping the context and value of every context-coded bin."""
-        def __init__(self, table, qp):
-            super().__init__(table, qp)
+        def __init__(self, table, qp, trained_init=False):
+            super().__init__(table, qp, trained_init)
             self.record: list[tuple[int, int]] = []
 
         def decision(self, ctx, value=0):
@@ -45,8 +45,8 @@ def _collect_one(job: tuple[str, int, int, str]) -> str:
 
     writers: list[RecordingWriter] = []
 
-    def make_writer(table, qp):
-        writers.append(RecordingWriter(table, qp))
+    def make_writer(table, qp, trained_init=False):
+        writers.append(RecordingWriter(table, qp, trained_init))
         return writers[-1]
 
     picture.SyntaxWriter = make_writer

@@ -12,6 +12,7 @@ picture_header (bit-packed, MSB first)::
     log2_max_tu_size_minus5 u(1)    pic_qp u(6)                     deblocking_enabled_flag u(1)
     dst4_enabled_flag u(1)          context_init_flag u(1)          transform_skip_enabled_flag u(1)
     if transform_skip_enabled_flag: log2_max_transform_skip_size_minus2 u(2)
+    sign_data_hiding_enabled_flag u(1)
     if ChromaArrayType != 0: cclm_enabled_flag u(1)
     nn_compress_enable_flag u(1)    nn_level_offset se(v)
     if nn_compress_enable_flag:
@@ -46,7 +47,7 @@ from bitstream.errors import BitstreamError
 from bitstream.header_coder import CONTAINER_CATEGORY, HEADER_CATEGORY, HeaderCoder, HeaderReader, HeaderWriter
 
 MAGIC = b"HBC"
-VERSION = 3
+VERSION = 4
 MAX_DIMENSION = 32768
 MAX_SAMPLES = 1 << 28
 MODEL_ID_BYTES = 16
@@ -92,6 +93,7 @@ class PictureHeader:
     context_init_flag: bool = True           # contexts start from the trained table (host/context_init.py)
     transform_skip_enabled_flag: bool = False  # transform blocks up to MaxTsSize may skip the transform
     log2_max_transform_skip_size_minus2: int = 0
+    sign_data_hiding_enabled_flag: bool = False  # one sign per coefficient sub-block is inferred from parity
     cclm_enabled_flag: bool = False          # chroma may be predicted from luma (host.cclm)
     nn_compress_enable_flag: bool = False
     nn_level_offset: int = 0
@@ -296,6 +298,7 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
     flag("context_init_flag")
     if flag("transform_skip_enabled_flag"):
         u("log2_max_transform_skip_size_minus2", 2)
+    flag("sign_data_hiding_enabled_flag")
     if e["chroma_format_idc"] != CHROMA_400:
         flag("cclm_enabled_flag")
     flag("nn_compress_enable_flag")

@@ -93,6 +93,7 @@ class SyntaxCoder:
     """
 
     reading = False
+    writing = False             # the writer: values must be codable exactly (an estimate may be rough)
     frac: int
     decision: Callable[..., int]
     bypass: Callable[..., int]
@@ -273,6 +274,8 @@ class SyntaxCoder:
 
 class SyntaxWriter(CabacEncoder, SyntaxCoder):
     """Writes syntax as one CABAC substream; ``finish()`` returns its bytes."""
+
+    writing = True
 
     def __init__(self, table: ContextTable, qp: int, trained_init: bool = False) -> None:
         CabacEncoder.__init__(self, table.initial_states(qp, trained_init))

@@ -39,6 +39,7 @@ class PictureGeometry:
     nxn_enabled: bool          # min_cu_size == 4: 8x8 CUs may split into four 4x4 luma blocks
     max_ts_log2: int = 0       # transform blocks up to this log2 size carry transform_skip_flag (0: none)
     cclm_enabled: bool = False # chroma modes include the CCLM modes (host.cclm)
+    sign_hiding: bool = False  # transformed blocks hide one sign per sub-block (sign_data_hiding_enabled_flag)
 
     @classmethod
     def from_header(cls, h: PictureHeader) -> "PictureGeometry":
@@ -46,7 +47,8 @@ class PictureGeometry:
         width, height = h.PicWidthInLumaSamples, h.PicHeightInLumaSamples
         return cls(width, height, pad(width), pad(height), h.chroma_format_idc,
                    h.CtbSizeY.bit_length() - 1, h.MaxTbSizeY.bit_length() - 1, h.MinCbSizeY == 4,
-                   h.MaxTsSize.bit_length() - 1 if h.MaxTsSize else 0, h.cclm_enabled_flag)
+                   h.MaxTsSize.bit_length() - 1 if h.MaxTsSize else 0, h.cclm_enabled_flag,
+                   h.sign_data_hiding_enabled_flag)
 
     @property
     def num_components(self) -> int:

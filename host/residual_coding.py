@@ -6,7 +6,11 @@ block.  The structure is the normative one; for speed all context selections are
 bypass-coded parts of a sub-block (signs, Rice/Exp-Golomb codewords) go out as one multi-bin call
 when writing.  Blocks of 64x64 code only their top-left 32x32 coefficients (the rest must be zero),
 with the 32x32 contexts.  Parsing is bounded: a remaining-level prefix longer than 32 bins or a level
-outside the 16-bit range raises ``BitstreamError``.  No sign data hiding.
+outside the 16-bit range raises ``BitstreamError``.  Sign data hiding (HEVC 7.3.8.11, ``sign_hiding``):
+in a sub-block whose first and last significant scan positions are more than 3 apart, the sign of the
+first one is not coded but inferred from the parity of the sub-block's sum of absolute levels (odd:
+negative).  The writer refuses levels that break the parity (``host.encoder.sign_hiding`` makes
+them keep it); the estimator rates any levels as if they kept it, for the encoder's fast trials.
 """
 from __future__ import annotations
 
@@ -228,8 +232,9 @@ def _read_remaining(sc: SyntaxCoder, rice: int) -> int:
 # ----------------------------------------------------------------------------------------------
 
 def residual_coding(sc: SyntaxCoder, coeffs: np.ndarray | None, log2_size: int, c_idx: int,
-                    scan_idx: int) -> np.ndarray:
-    """Code one transform block's levels; return them as an (N, N) int32 array.
+                    scan_idx: int, sign_hiding: bool = False) -> np.ndarray:
+    """Code one transform block's levels; return them as an (N, N) int32 array.  ``sign_hiding``:
+    the block's signs follow sign data hiding (SignHidden, see the module docstring).
 
     Writing/estimating: ``coeffs`` holds the levels, with at least one non-zero (coded_block_flag is
     the caller's).  Reading: ``coeffs`` is ignored and the parsed levels are returned.
@@ -365,19 +370,25 @@ def residual_coding(sc: SyntaxCoder, coeffs: np.ndarray | None, log2_size: int, 
                 trace("coeff_abs_level_greater2_flag", f, c_idx=c_idx, xC=pos_x[base + n], yC=pos_y[base + n])
             base_level[first_g1] = 2 + f
 
-        # coeff_sign_flag, all signs of the sub-block as one bypass run (first sig coefficient = MSB).
+        # coeff_sign_flag, all signs of the sub-block as one bypass run (first sig coefficient = MSB);
+        # with SignHidden the sign at firstSigScanPos (the last of sig_n) is not coded.
+        sign_hidden = sign_hiding and num_sig > 1 and sig_n[0] - sig_n[-1] > 3
+        num_signs = num_sig - sign_hidden
         signs_in = 0
         if not reading:
-            for n in sig_n:
+            for n in sig_n[:num_signs]:
                 signs_in = (signs_in << 1) | (levels[base + n] < 0)
-        signs = bypass_bits(signs_in, num_sig)
+            if sign_hidden and sc.writing and (sum(abs_in) & 1) != (levels[base + sig_n[-1]] < 0):
+                raise CodecError("levels break the sign data hiding parity of their sub-block")
+        signs = bypass_bits(signs_in, num_signs)
         if tracing:
-            for j, n in enumerate(sig_n):
-                trace("coeff_sign_flag", (signs >> (num_sig - 1 - j)) & 1, c_idx=c_idx,
+            for j, n in enumerate(sig_n[:num_signs]):
+                trace("coeff_sign_flag", (signs >> (num_signs - 1 - j)) & 1, c_idx=c_idx,
                       xC=pos_x[base + n], yC=pos_y[base + n])
 
         # coeff_abs_level_remaining with HEVC's adaptive Rice parameter.
         rice = 0
+        sum_abs_level = 0
         for j in range(num_sig):
             level = base_level[j]
             threshold = (3 if j == first_g1 else 2) if j < 8 else 1
@@ -394,7 +405,8 @@ def residual_coding(sc: SyntaxCoder, coeffs: np.ndarray | None, log2_size: int, 
                 level += rem
                 if level > 3 << rice and rice < 4:
                     rice += 1
-            if (signs >> (num_sig - 1 - j)) & 1:
+            sum_abs_level += level
+            if (sum_abs_level & 1 if j == num_signs else (signs >> (num_signs - 1 - j)) & 1):
                 if level > -LEVEL_MIN:
                     raise BitstreamError("coefficient level outside the 16-bit range")
                 level = -level

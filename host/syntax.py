@@ -360,7 +360,8 @@ class TreeSyntax:
                     cu.ts_blocks.discard(i)
             mode = cu.luma_modes[blk.pb] if blk.c_idx == 0 else cu.chroma_mode
             scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, geo.chroma_format == 3)
-            cu.coeffs[i] = residual_coding(sc, cu.coeffs[i], blk.log2_size, blk.c_idx, scan)
+            cu.coeffs[i] = residual_coding(sc, cu.coeffs[i], blk.log2_size, blk.c_idx, scan,
+                                           geo.sign_hiding and i not in cu.ts_blocks)
         elif sc.reading:
             cu.coeffs[i] = None
 

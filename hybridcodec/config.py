@@ -23,6 +23,7 @@ class EncoderConfig:
     max_ts_size: int = 32           # transform skip for transform blocks up to this size (4..32; 0: off)
     ts_screen_detect: bool = True   # transform skip only on pictures detected as screen content
     cclm: bool = True               # chroma predicted from luma (cross-component linear model)
+    sign_hiding: bool = True        # sign data hiding: one sign per coefficient sub-block from parity
     deblocking: bool = True
     dst4: bool = True               # DST-VII for 4x4 luma blocks
     context_init: bool = True       # CABAC contexts start from the trained table (context_init_flag)

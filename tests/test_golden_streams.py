@@ -29,7 +29,7 @@ CASES = {
     "host-sample-lf": (lambda: read_image(SAMPLE), dict(mode="host", qp=37), False),    # loop filter on
     "host-screen-ts": (lambda: synthetic_screen(48, 64), dict(mode="host", qp=32), False),
     "host-old-tools": (lambda: synthetic_rgb(64, 96), dict(mode="host", qp=27, context_init=False, min_cu_size=8,
-                                                       cclm=False, max_ts_size=0), False),
+                                                       cclm=False, max_ts_size=0, sign_hiding=False), False),
     "hybrid-sample-lf": (lambda: read_image(SAMPLE)[:128, :192], dict(qp=32), True),
     "nn-level2": (lambda: synthetic_rgb(24, 40), dict(mode="nn", level=2), False),
     "nn-patches": (lambda: synthetic_rgb(24, 80), dict(mode="nn", level=2, nn_patch_size=64),

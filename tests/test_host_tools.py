@@ -181,3 +181,29 @@ def test_cclm_10_bit_awkward_sizes_and_gray():
     assert not read_container(gray.bitstream)[0].cclm_enabled_flag and "cclm" not in trace
     off, trace = coded(chroma_follows_luma(24, 40), qp=32, cclm=False)
     assert not read_container(off.bitstream)[0].cclm_enabled_flag and "cclm_mode_flag" not in trace
+
+
+# -- sign data hiding -----------------------------------------------------------------------------------
+
+def coded_signs(trace: str) -> int:
+    return len(re.findall(r"^coeff_sign_flag ", trace, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("options", [dict(qp=22), dict(qp=37), dict(qp=27, chroma_format="444", min_cu_size=4),
+                                     dict(qp=32, rdoq=False), dict(qp=30, fast_rdoq=True, max_tu_size=64),
+                                     dict(qp=25, ctu_size=64)])
+def test_sign_hiding_decodes_exactly_and_saves_sign_bits(options):
+    image = synthetic_rgb(48, 72, seed=options["qp"])
+    on, trace_on = coded(image, **options)
+    off, trace_off = coded(image, sign_hiding=False, **options)
+    assert read_container(on.bitstream)[0].sign_data_hiding_enabled_flag
+    assert not read_container(off.bitstream)[0].sign_data_hiding_enabled_flag
+    assert coded_signs(trace_on) < coded_signs(trace_off)
+
+
+def test_sign_hiding_10_bit_gray_awkward_sizes_and_with_transform_skip():
+    coded(synthetic_gray(37, 29, seed=5, dtype=np.uint16), qp=22)
+    coded(synthetic_rgb(9, 70, seed=6), qp=27, min_cu_size=4)
+    coded(synthetic_rgb(1, 1), qp=17)
+    _, trace = coded(screen_like(40, 56, seed=4), qp=27, min_cu_size=4, max_ts_size=8)
+    assert skipped_blocks(trace) > 0

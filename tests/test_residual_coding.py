@@ -210,3 +210,67 @@ def test_reader_on_random_bytes_fails_cleanly():
         except BitstreamError:
             outcomes["error"] += 1
     assert outcomes["error"] > 0 and outcomes["ok"] > 0
+
+
+# ---- sign data hiding -----------------------------------------------------------------------------
+
+def sub_block_parities_hold(levels: np.ndarray, log2_size: int, c_idx: int, scan_idx: int) -> bool:
+    """Every sub-block whose first and last significant scan positions are more than 3 apart has a sum
+    of absolute levels whose parity is the sign of its first significant level (odd: negative)."""
+    from host.residual_coding import scan_plan
+    from host.scan import coded_log2_size
+    log2c = coded_log2_size(log2_size)
+    flat = levels[:1 << log2c, :1 << log2c].reshape(-1)[scan_plan(log2c, c_idx, scan_idx).scan].reshape(-1, 16)
+    for sub in flat:
+        sig = np.flatnonzero(sub)
+        if len(sig) > 1 and sig[-1] - sig[0] > 3 and (np.abs(sub).sum() & 1) != (sub[sig[0]] < 0):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("log2_size", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("bit_depth", [8, 10])
+def test_sign_hiding_fixes_parities_and_round_trips(log2_size, bit_depth):
+    from host.encoder.quant import quantize_unchecked
+    from host.encoder.sign_hiding import hide_signs
+    rng = np.random.default_rng(log2_size + bit_depth)
+    size = 1 << log2_size
+    y, x = np.mgrid[:size, :size]
+    coeffs = np.round(rng.laplace(0, 1, (8, size, size)) * 3000 / (1 + x + y)).astype(np.int32)
+    if log2_size == 6:
+        coeffs[:, 32:, :] = coeffs[:, :, 32:] = 0
+    for c_idx, scan_idx in ((0, SCAN_DIAG), (1, SCAN_HOR), (0, SCAN_VER)):
+        plain = quantize_unchecked(coeffs, 30, log2_size, bit_depth)
+        hidden = hide_signs(plain, coeffs, 30, log2_size, c_idx, scan_idx, bit_depth, lam=60.0)
+        assert np.abs(hidden - plain).max() <= 1
+        blocks = [b for b in hidden if b.any()]
+        assert blocks and all(sub_block_parities_hold(b, log2_size, c_idx, scan_idx) for b in blocks)
+        writer = SyntaxWriter(CONTEXT_TABLE, QP)
+        for b in blocks:
+            residual_coding(writer, b, log2_size, c_idx, scan_idx, sign_hiding=True)
+        reader = SyntaxReader(CONTEXT_TABLE, QP, writer.finish())
+        for b in blocks:
+            np.testing.assert_array_equal(residual_coding(reader, None, log2_size, c_idx, scan_idx, True), b)
+        reader.finish()
+
+
+def test_sign_hiding_codes_one_sign_fewer_and_the_writer_checks_parity():
+    block = np.zeros((4, 4), dtype=np.int32)
+    block[0, 0], block[3, 3] = -3, 2           # scan positions 0 and 15: hidden; |sum| odd -> negative
+    _, _, _, plain_trace, _ = write_read([block], 2, 0, SCAN_DIAG)
+    writer = SyntaxWriter(CONTEXT_TABLE, QP)
+    trace: list[str] = []
+    writer.trace_sink = trace.append
+    residual_coding(writer, block, 2, 0, SCAN_DIAG, sign_hiding=True)
+    signs = [line for line in trace if line.startswith("coeff_sign_flag")]
+    assert len(signs) == 1 and "xC=3 yC=3" in signs[0]
+    assert sum(line.startswith("coeff_sign_flag") for line in plain_trace) == 2
+    block[0, 0] = 3                            # positive first level with an odd sum: not codable
+    with pytest.raises(CodecError, match="parity"):
+        residual_coding(SyntaxWriter(CONTEXT_TABLE, QP), block, 2, 0, SCAN_DIAG, sign_hiding=True)
+    estimator = RateEstimator(CONTEXT_TABLE, QP)   # rates it anyway, for the encoder's trials
+    residual_coding(estimator, block, 2, 0, SCAN_DIAG, sign_hiding=True)
+    assert estimator.bits > 0
+    near = np.zeros((4, 4), dtype=np.int32)
+    near[0, 0], near[0, 1] = 3, 1              # scan positions 0 and 2: too close, both signs coded
+    residual_coding(SyntaxWriter(CONTEXT_TABLE, QP), near, 2, 0, SCAN_DIAG, sign_hiding=True)

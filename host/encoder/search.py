@@ -22,6 +22,7 @@ from host.intra import chroma_candidate_modes, most_probable_modes, predict_all_
 from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
                             ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks)
 from host.encoder.quant import qp_to_lambda, quantize_unchecked
+from host.encoder.sign_hiding import hide_signs
 from host.reconstruct import PictureBuffer, block_residual, transform_kind
 from host.scan import scan_idx_for
 from host.syntax import CCLM_CHROMA_IDX, DM_CHROMA_IDX, TreeSyntax
@@ -283,22 +284,29 @@ class CtuSearch:
         kind = transform_kind(blk, self.cfg.dst4_enabled, skip)
         if coeffs is None:
             coeffs = forward_transform_unchecked(org - pred, 1 << blk.log2_size, kind, self.bit_depth)
-        levels = self._quantize(cu, blk, coeffs, mode)
+        levels = self._quantize(cu, blk, coeffs, mode, skip)
         rec = self._reconstruct(blk, levels, pred, kind)
         cu.cbf[i], cu.coeffs[i] = (0, None) if rec is pred else (1, levels)
         cu.ts_blocks.add(i) if skip and cu.cbf[i] else cu.ts_blocks.discard(i)
         self.syntax.transform_block(self.est, cu, i, blk)
         return rec, sse(org, rec)
 
-    def _quantize(self, cu: CodingUnit, blk: ComponentBlock, coeffs: np.ndarray, mode: int) -> np.ndarray:
-        """Levels of one block's (or, without RDOQ, a batch of blocks') coefficients.  RDOQ reads the
-        estimator's current context states, so it runs just before the block's syntax is coded."""
+    def _quantize(self, cu: CodingUnit, blk: ComponentBlock, coeffs: np.ndarray, mode: int,
+                  skip: bool = False) -> np.ndarray:
+        """Levels of one block's coefficients.  RDOQ reads the estimator's current context states, so
+        it runs just before the block's syntax is coded.  Sign data hiding fixes the parities of every
+        coding that may be kept; fast_rdoq mode trials skip it (their sign bits are over-counted
+        alike for every candidate)."""
         qp_c = self.buf.qp_for(blk.c_idx, self.qp)
+        scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, self.geo.chroma_format == 3)
         if self.cfg.rdoq and not self._trial_quant:
-            scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, self.geo.chroma_format == 3)
-            return self._rdoq(coeffs, qp_c, 1 << blk.log2_size, blk.c_idx, self.lam, self.est, self.bit_depth,
-                              scan_idx=scan, cbf_ctx=self.syntax.cbf_context(cu, blk))
-        return quantize_unchecked(coeffs, qp_c, blk.log2_size, self.bit_depth)
+            levels = self._rdoq(coeffs, qp_c, 1 << blk.log2_size, blk.c_idx, self.lam, self.est, self.bit_depth,
+                                scan_idx=scan, cbf_ctx=self.syntax.cbf_context(cu, blk))
+        else:
+            levels = quantize_unchecked(coeffs, qp_c, blk.log2_size, self.bit_depth)
+        if self.geo.sign_hiding and not skip and not self._trial_quant:
+            levels = hide_signs(levels, coeffs, qp_c, blk.log2_size, blk.c_idx, scan, self.bit_depth, self.lam)
+        return levels
 
     def _reconstruct(self, blk: ComponentBlock, levels: np.ndarray, pred: np.ndarray, kind: str) -> np.ndarray:
         """Reconstruction of a block (or a batch of blocks of one kind) from levels and prediction;
@@ -346,7 +354,8 @@ class CtuSearch:
         kind = transform_kind(blk0, self.cfg.dst4_enabled)
         coeffs = forward_transform_unchecked(orgs - preds, 1 << blk0.log2_size, kind, self.bit_depth)
         # RDOQ depends on the context states of each candidate: without it (or under fast_rdoq, where
-        # only the winner is RDOQ-coded again) quantisation runs batched over all candidates.
+        # only the winner is RDOQ-coded again) quantisation runs batched over all candidates; the
+        # winner is coded again with RDOQ and sign data hiding where those are on.
         batched = not self.cfg.rdoq or self.cfg.fast_rdoq
         if batched:
             qp_c = self.buf.qp_for(blk0.c_idx, self.qp)
@@ -382,7 +391,7 @@ class CtuSearch:
             result = run(k, candidate, batched)
             if result[0] < best[0]:
                 best, best_k = result, k
-        if batched and self.cfg.rdoq:
+        if batched and (self.cfg.rdoq or self.geo.sign_hiding):
             best = run(best_k, best[2][0], False)
         return best
 

@@ -58,7 +58,7 @@ class Encoder:
             width=src.width, height=src.height, bit_depth=src.bit_depth, chroma_format_idc=src.chroma_format,
             ctu_size=c.ctu_size, min_cu_size=c.min_cu_size, max_tu_size=c.max_tu_size, pic_qp=c.qp,
             deblocking_enabled_flag=c.deblocking, dst4_enabled_flag=c.dst4, context_init_flag=c.context_init,
-            transform_skip_enabled_flag=ts,
+            transform_skip_enabled_flag=ts, sign_data_hiding_enabled_flag=c.sign_hiding,
             cclm_enabled_flag=c.cclm and src.chroma_format != 0,
             log2_max_transform_skip_size_minus2=c.max_ts_size.bit_length() - 3 if ts else 0,
             nn_compress_enable_flag=nn,

@@ -39,6 +39,9 @@ def _add_encode(sub) -> None:
                    help="transform skip for transform blocks up to this size, 0 = off (default %(default)s)")
     g.add_argument("--cclm", action=argparse.BooleanOptionalAction, default=EncoderConfig.cclm,
                    help="chroma may be predicted from luma: LM, LM-L, LM-T (default %(default)s)")
+    g.add_argument("--sign-hiding", action=argparse.BooleanOptionalAction, default=EncoderConfig.sign_hiding,
+                   help="sign data hiding: one coefficient sign per 4x4 sub-block inferred from the "
+                        "parity of its levels (default %(default)s)")
     g.add_argument("--ts-screen-detect", action=argparse.BooleanOptionalAction, default=EncoderConfig.ts_screen_detect,
                    help="enable transform skip only on pictures detected as screen content (default %(default)s)")
     g.add_argument("--no-deblock", action="store_true", help="disable the deblocking filter")
