@@ -355,7 +355,7 @@ class CtuSearch:
         coeffs = forward_transform_unchecked(orgs - preds, 1 << blk0.log2_size, kind, self.bit_depth)
         # RDOQ depends on the context states of each candidate: without it (or under fast_rdoq, where
         # only the winner is RDOQ-coded again) quantisation runs batched over all candidates; the
-        # winner is coded again with RDOQ and sign data hiding where those are on.
+        # winner is coded again with RDOQ, sign data hiding and the transform-skip check where on.
         batched = not self.cfg.rdoq or self.cfg.fast_rdoq
         if batched:
             qp_c = self.buf.qp_for(blk0.c_idx, self.qp)
@@ -380,7 +380,7 @@ class CtuSearch:
                     self.syntax.transform_block(est, cu, i, blk)
                     distortion += int(distortions[k, j])
                 else:
-                    mode = cu.luma_modes[0] if blk.c_idx == 0 else cu.chroma_mode
+                    mode = cu.luma_modes[blk.pb] if blk.c_idx == 0 else cu.chroma_mode
                     rec, block_sse = self._code_residual(cu, i, blk, orgs[j], preds[k, j], mode, coeffs[k, j])
                     distortion += block_sse
                 per_block.append((cu.cbf[i], cu.coeffs[i], i in cu.ts_blocks, rec))
@@ -388,10 +388,12 @@ class CtuSearch:
 
         best = (math.inf, 0, ())
         for k, candidate in enumerate(candidates):
+            if batched and distortions[k].sum() >= best[0]:
+                continue            # its rate can only add: it cannot win
             result = run(k, candidate, batched)
             if result[0] < best[0]:
                 best, best_k = result, k
-        if batched and (self.cfg.rdoq or self.geo.sign_hiding):
+        if batched and (self.cfg.rdoq or self.geo.sign_hiding or blk0.log2_size <= self.geo.max_ts_log2):
             best = run(best_k, best[2][0], False)
         return best
 
@@ -456,7 +458,7 @@ class CtuSearch:
         if cu.log2_size == MIN_CB_LOG2 and geo.nxn_enabled and not (self.cfg.nxn_skip_residual_free
                                                                      and residual_free):
             self._restore(start)
-            cost = self._try(cu, lambda: self._code_luma(cu, 1, None))
+            cost = self._try(cu, lambda: self._code_luma(cu, 1, None, budget=best[0]))
             if cost < best[0]:
                 nxn_modes = list(cu.luma_modes)
                 best = (cost, lambda: self._recode_luma(cu, start, 1, None, nxn_modes))
@@ -473,9 +475,11 @@ class CtuSearch:
         self._restore(start)
         return self._code_luma(cu, nxn, mode, modes)
 
-    def _code_luma(self, cu: CodingUnit, nxn: int, mode: int | None, modes: list[int] | None = None) -> int:
+    def _code_luma(self, cu: CodingUnit, nxn: int, mode: int | None, modes: list[int] | None = None,
+                   budget: float = math.inf) -> float:
         """Code the luma of the CU with one mode (2Nx2N) or four (NxN, chosen block by block unless
-        given); leaves the luma reconstruction in the buffer and the syntax on the estimator."""
+        given); leaves the luma reconstruction in the buffer and the syntax on the estimator.  Returns
+        the SSE, or infinity once a block-by-block NxN choice has cost ``budget`` or more."""
         cu.part_nxn = nxn
         blocks = component_blocks(cu, self.geo)
         cu.cbf = [0] * len(blocks)
@@ -487,25 +491,42 @@ class CtuSearch:
             self.syntax.luma_intra_modes(self.est, cu)
             return self._code_blocks(cu, luma, blocks)
         if modes is None:
-            # Decide block by block, each predicted from its reconstructed predecessors; then undo and
-            # code the four in syntax order below.
-            ck = self._checkpoint(cu.x, cu.y, cu.size)
-            modes = []
-            for pb, i in enumerate(luma):
-                blk = blocks[i]
-                best = (math.inf, 1)
-                for m in self._luma_shortlist(blk.x, blk.y, 2)[0]:
-                    cu.luma_modes = modes + [m] * (4 - pb)
-                    cost = self._try(cu, lambda: self._code_blocks(cu, [i], blocks), mode_trial=True)
-                    if cost < best[0]:
-                        best = (cost, m)
-                modes.append(best[1])
-                cu.luma_modes = modes + [best[1]] * (3 - pb)
-                self._code_blocks(cu, [i], blocks)
-            self._restore(ck)
+            return self._decide_nxn(cu, blocks, luma, budget)
         cu.luma_modes = list(modes)
         self.syntax.luma_intra_modes(self.est, cu)
         return self._code_blocks(cu, luma, blocks)
+
+    def _decide_nxn(self, cu: CodingUnit, blocks: list[ComponentBlock], luma: list[int], budget: float) -> float:
+        """Choose the four 4x4 modes block by block, each block's candidates batched from its
+        reconstructed predecessors, and leave the NxN coding on the estimator.  The modes' syntax
+        precedes the residuals in the CU, but uses none of their contexts: so the levels chosen block
+        by block (RDOQ reads the context states) are those of the coding in syntax order, and only
+        the syntax is coded again, not the blocks.  The cost of the blocks chosen so far is a lower
+        bound of the NxN cost, so the choice stops (returning infinity) once it reaches ``budget``,
+        the cost NxN must beat: an exact early termination."""
+        start, b0 = self.est.snapshot(), self.est.bits
+        modes: list[int] = []
+        distortion = 0
+        for pb, i in enumerate(luma):
+            blk = blocks[i]
+            shortlist, preds = self._luma_shortlist(blk.x, blk.y, 2)
+
+            def code_mode(mode: int) -> None:
+                cu.luma_modes = modes + [mode] * (4 - pb)
+
+            _, block_sse, decision = self._try_single_blocks(cu, shortlist, blocks, [i],
+                                                             preds[shortlist][:, None], code_mode)
+            self._apply_single_blocks(cu, blocks, [i], decision)
+            modes.append(decision[0])
+            distortion += block_sse
+            if distortion + self.lam * (self.est.bits - b0) >= budget:
+                return math.inf
+        self.est.restore(start)
+        cu.luma_modes = modes
+        self.syntax.luma_intra_modes(self.est, cu)
+        for i in luma:
+            self.syntax.transform_block(self.est, cu, i, blocks[i])
+        return distortion
 
     # -- chroma -----------------------------------------------------------------------------------
     def _decide_chroma(self, cu: CodingUnit) -> int:
