@@ -38,30 +38,22 @@ def luma_at_chroma(luma: np.ndarray, x: int, y: int, width: int, height: int, sh
     return (taps[0::2] + taps[1::2] + 4) >> 3
 
 
-def _neighbours(luma: np.ndarray, chroma: np.ndarray, avail: np.ndarray, x: int, y: int, n: int,
-                mode: int, shift: int) -> tuple[np.ndarray, np.ndarray]:
-    """(Y', C) of the available neighbours the mode uses, above (left to right) then left (top down)."""
-    height, width = chroma.shape
-    ys, cs = [], []
-    above = {INTRA_LT_CCLM: n, INTRA_T_CCLM: 2 * n}.get(mode, 0)
-    left = {INTRA_LT_CCLM: n, INTRA_L_CCLM: 2 * n}.get(mode, 0)
-    if y > 0 and above:
-        count = min(above, width - x)
-        ok = avail[(y - 1) >> 2, x >> 2:(x + count + 3) >> 2].repeat(4)[:count]
-        count = int(ok.argmin()) if not ok.all() else count          # the available prefix
-        if count:
-            ys.append(luma_at_chroma(luma, x, y - 1, count, 1, shift)[0])
-            cs.append(chroma[y - 1, x:x + count].astype(np.int64))
-    if x > 0 and left:
-        count = min(left, height - y)
-        ok = avail[y >> 2:(y + count + 3) >> 2, (x - 1) >> 2].repeat(4)[:count]
-        count = int(ok.argmin()) if not ok.all() else count
-        if count:
-            ys.append(luma_at_chroma(luma, x - 1, y, 1, count, shift)[:, 0])
-            cs.append(chroma[y:y + count, x - 1].astype(np.int64))
-    if not ys:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(ys), np.concatenate(cs)
+def _available_prefix(ok: np.ndarray) -> int:
+    """Length of the leading run of True in ``ok``."""
+    return len(ok) if ok.all() else int(ok.argmin())
+
+
+def _neighbour_counts(avail: np.ndarray, x: int, y: int, n: int, width: int, height: int) -> tuple[int, int]:
+    """How many of the up to 2n chroma neighbours above (from x rightwards) and left (from y down)
+    are available: the leading available run, inside the plane."""
+    above = left = 0
+    if y > 0:
+        count = min(2 * n, width - x)
+        above = _available_prefix(avail[(y - 1) >> 2, x >> 2:(x + count + 3) >> 2].repeat(4)[:count])
+    if x > 0:
+        count = min(2 * n, height - y)
+        left = _available_prefix(avail[y >> 2:(y + count + 3) >> 2, (x - 1) >> 2].repeat(4)[:count])
+    return above, left
 
 
 def linear_model(ys: np.ndarray, cs: np.ndarray) -> tuple[int, int]:
@@ -81,9 +73,31 @@ def predict_cclm(luma: np.ndarray, chroma: np.ndarray, avail: np.ndarray, x: int
                  shift: int, bit_depth: int) -> np.ndarray:
     """CCLM prediction (n, n) int32 of the chroma block at (x, y) of ``chroma`` (its plane, with
     ``avail`` its 4x4 availability) from the reconstructed ``luma`` plane; ``shift`` 1 in 4:2:0."""
-    ys, cs = _neighbours(luma, chroma, avail, x, y, n, mode, shift)
-    if len(ys) == 0:
-        return np.full((n, n), 1 << (bit_depth - 1), dtype=np.int32)
-    a, b = linear_model(ys, cs)
-    pred = ((a * luma_at_chroma(luma, x, y, n, n, shift)) >> _SHIFT) + b
-    return np.clip(pred, 0, (1 << bit_depth) - 1).astype(np.int32)
+    return predict_cclm_modes(luma, [(chroma, avail)], x, y, n, (mode,), shift, bit_depth)[0, 0]
+
+
+def predict_cclm_modes(luma: np.ndarray, chromas: list[tuple[np.ndarray, np.ndarray]], x: int, y: int, n: int,
+                       modes: tuple[int, ...], shift: int, bit_depth: int) -> np.ndarray:
+    """``predict_cclm`` for several (chroma plane, availability) pairs of one block position and
+    several modes, (len(chromas), len(modes), n, n): the filtered luma of the block and of its
+    neighbours is computed once.  A mode's neighbours are the first n (LM) or 2n (LM-L, LM-T) of the
+    available ones above (left to right), then left (top down)."""
+    height, width = chromas[0][0].shape
+    block_luma = luma_at_chroma(luma, x, y, n, n, shift)
+    none = np.zeros(0, dtype=np.int64)
+    above_luma = luma_at_chroma(luma, x, y - 1, min(2 * n, width - x), 1, shift)[0] if y > 0 else none
+    left_luma = luma_at_chroma(luma, x - 1, y, 1, min(2 * n, height - y), shift)[:, 0] if x > 0 else none
+    out = np.empty((len(chromas), len(modes), n, n), dtype=np.int32)
+    for c, (chroma, avail) in enumerate(chromas):
+        n_above, n_left = _neighbour_counts(avail, x, y, n, width, height)
+        for m, mode in enumerate(modes):
+            na = min(n_above, {INTRA_LT_CCLM: n, INTRA_T_CCLM: 2 * n}.get(mode, 0))
+            nl = min(n_left, {INTRA_LT_CCLM: n, INTRA_L_CCLM: 2 * n}.get(mode, 0))
+            if na + nl == 0:
+                out[c, m] = 1 << (bit_depth - 1)
+                continue
+            ys = np.concatenate((above_luma[:na], left_luma[:nl]))
+            cs = np.concatenate((chroma[y - 1, x:x + na], chroma[y:y + nl, x - 1])).astype(np.int64)
+            a, b = linear_model(ys, cs)
+            out[c, m] = np.clip(((a * block_luma) >> _SHIFT) + b, 0, (1 << bit_depth) - 1)
+    return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from host.cclm import CCLM_MODES, predict_cclm
+from host.cclm import CCLM_MODES, predict_cclm, predict_cclm_modes
 from host.intra import INTRA_DC, INTRA_PLANAR, predict_unchecked, reference_samples_unchecked
 from host.partition import (NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, UNIT, CodingUnit, ComponentBlock,
                             PictureGeometry, component_blocks, nn_coded_components)
@@ -64,6 +64,12 @@ class PictureBuffer:
         if ref is None:
             ref = self.reference(blk)
         return predict_unchecked(ref, 1 << blk.log2_size, mode, blk.c_idx == 0, self.bit_depth)
+
+    def predict_cclm_modes(self, blks: list[ComponentBlock], modes: tuple[int, ...]) -> np.ndarray:
+        """CCLM predictions (len(blks), len(modes), n, n) of chroma blocks at one position (Cb, Cr)."""
+        b = blks[0]
+        return predict_cclm_modes(self.planes[0], [(self.planes[k.c_idx], self.avail[k.c_idx]) for k in blks],
+                                  b.x, b.y, 1 << b.log2_size, modes, self.geo.chroma_shift, self.bit_depth)
 
     def add_residual(self, pred: np.ndarray, residual: np.ndarray) -> np.ndarray:
         """pred + residual clipped to the sample range."""

@@ -37,6 +37,8 @@ class EncoderConfig:
                                        # 2: +0.45 %, ~7 % faster
     fast_rdoq: bool = True             # mode trials quantise plainly, RDOQ codes the chosen mode only
     nxn_skip_residual_free: bool = True   # no NxN trial where the 8x8 CU's best 2Nx2N luma has no residual
+    nxn_skip_bits: float = 0.0      # no NxN trial where the 8x8 CU's best 2Nx2N luma costs fewer bits
+    nxn_rd_modes: int = 3           # rd_modes of the 4x4 blocks in an NxN trial
     level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
     nn_model: str = "hyperprior-4p" # block codec: a plugin name (`hybridcodec models`) or a built-in-architecture .npz
     nn_rdoq_scale: float = 4.0      # latent RDOQ: weight of its distortion estimate (nntools.encoder.rdoq.RDOQ_SCALE,
@@ -88,6 +90,8 @@ class EncoderConfig:
             (self.max_tu_size <= self.ctu_size, "max_tu_size must not exceed ctu_size"),
             (self.max_ts_size in (0, 4, 8, 16, 32), f"max_ts_size must be 0, 4, 8, 16 or 32, got {self.max_ts_size!r}"),
             (isinstance(self.rd_modes, int) and 1 <= self.rd_modes <= 35, "rd_modes must be 1..35"),
+            (isinstance(self.nxn_rd_modes, int) and 1 <= self.nxn_rd_modes <= 35, "nxn_rd_modes must be 1..35"),
+            (self.nxn_skip_bits >= 0, "nxn_skip_bits must be >= 0"),
             (isinstance(self.chroma_rd_modes, int) and 1 <= self.chroma_rd_modes <= 5,
              "chroma_rd_modes must be 1..5"),
             (isinstance(self.zero_cbf_split_stop, bool), "zero_cbf_split_stop must be a bool"),

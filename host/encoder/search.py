@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from bitstream.syntax_coder import RateEstimator
+from host.cclm import CCLM_MODES
 from host.encoder.cost import satd, sse
 from host.intra import chroma_candidate_modes, most_probable_modes, predict_all_modes_unchecked
 from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
@@ -44,6 +45,8 @@ class SearchConfig:
     chroma_rd_modes: int = 5            # chroma modes (best by SATD) that get a full RD check
     fast_rdoq: bool = False             # mode trials quantise plainly; RDOQ codes the chosen mode only
     nxn_skip_residual_free: bool = False   # no NxN trial for an 8x8 CU whose best 2Nx2N luma has no residual
+    nxn_skip_bits: float = 0.0          # no NxN trial where the 8x8 CU's best 2Nx2N luma costs fewer bits
+    nxn_rd_modes: int = 3               # rd_modes of the 4x4 blocks of an NxN trial
 
 
 class CtuSearch:
@@ -417,7 +420,8 @@ class CtuSearch:
         return np.einsum("...ij,...ij->...", d, d)
 
     # -- luma -------------------------------------------------------------------------------------
-    def _luma_shortlist(self, x: int, y: int, log2: int) -> tuple[list[int], np.ndarray | None]:
+    def _luma_shortlist(self, x: int, y: int, log2: int, rd_modes: int | None = None
+                        ) -> tuple[list[int], np.ndarray | None]:
         """Luma modes worth a full RD check, and all 35 predictions when the block is a single
         transform block (then they are the candidates' predictions too)."""
         mpm = most_probable_modes(*self.state.neighbour_modes(x, y, self.geo.ctu_log2))
@@ -430,7 +434,7 @@ class CtuSearch:
         mode_bits = np.full(35, 6.0)
         mode_bits[list(mpm)] = (2.0, 3.0, 3.0)
         cost = satd(org[None].astype(np.int64) - preds) + self.sqrt_lam * mode_bits
-        order = [int(m) for m in np.argsort(cost, kind="stable")[:self.cfg.rd_modes]]
+        order = [int(m) for m in np.argsort(cost, kind="stable")[:rd_modes or self.cfg.rd_modes]]
         return list(dict.fromkeys(order + [mpm[0]])), preds
 
     def _decide_luma(self, cu: CodingUnit) -> int:
@@ -448,15 +452,15 @@ class CtuSearch:
             cost, distortion, decision = self._try_single_blocks(cu, modes, blocks, [0], preds[modes][:, None],
                                                                  code_mode)
             best = (cost, lambda: self._apply_single_luma(cu, blocks, decision, distortion))
-            residual_free = not decision[1][0][0]
+            cheap = (self.cfg.nxn_skip_residual_free and not decision[1][0][0]
+                     or cost - distortion < self.cfg.nxn_skip_bits * self.lam)
         else:
-            best, residual_free = (math.inf, None), False
+            best, cheap = (math.inf, None), False
             for mode in modes:
                 cost = self._try(cu, lambda: self._code_luma(cu, 0, mode), mode_trial=True)
                 if cost < best[0]:
                     best = (cost, lambda m=mode: self._recode_luma(cu, start, 0, m, None))
-        if cu.log2_size == MIN_CB_LOG2 and geo.nxn_enabled and not (self.cfg.nxn_skip_residual_free
-                                                                     and residual_free):
+        if cu.log2_size == MIN_CB_LOG2 and geo.nxn_enabled and not cheap:
             self._restore(start)
             cost = self._try(cu, lambda: self._code_luma(cu, 1, None, budget=best[0]))
             if cost < best[0]:
@@ -509,7 +513,7 @@ class CtuSearch:
         distortion = 0
         for pb, i in enumerate(luma):
             blk = blocks[i]
-            shortlist, preds = self._luma_shortlist(blk.x, blk.y, 2)
+            shortlist, preds = self._luma_shortlist(blk.x, blk.y, 2, self.cfg.nxn_rd_modes)
 
             def code_mode(mode: int) -> None:
                 cu.luma_modes = modes + [mode] * (4 - pb)
@@ -543,8 +547,12 @@ class CtuSearch:
         if len(chroma) == 2 or shortlist:
             first = chroma[:2]                    # the first Cb and Cr blocks: predicted from outside the CU
             refs = [self.buf.reference(blocks[i]) for i in first]
-            preds = np.stack([[self.buf.predict_block(blocks[i], modes[idx], ref)
-                               for i, ref in zip(first, refs)] for idx in candidates])
+            lm = [idx for idx in candidates if modes[idx] in CCLM_MODES]
+            lm_preds = self.buf.predict_cclm_modes([blocks[i] for i in first], tuple(modes[idx] for idx in lm)) \
+                if lm else None
+            preds = np.stack([lm_preds[:, lm.index(idx)] if idx in lm else
+                              [self.buf.predict_block(blocks[i], modes[idx], ref) for i, ref in zip(first, refs)]
+                              for idx in candidates])
         if shortlist:
             keep = self._chroma_shortlist(candidates, [blocks[i] for i in first], preds)
             candidates = [c for c, kept in zip(candidates, keep) if kept]

@@ -105,7 +105,8 @@ class Encoder:
         return SearchConfig(rd_modes=c.rd_modes, rdoq=c.rdoq, dst4_enabled=c.dst4,
                             zero_cbf_split_stop=c.zero_cbf_split_stop,
                             large_cu_bottom_up=c.large_cu_bottom_up, chroma_rd_modes=c.chroma_rd_modes,
-                            fast_rdoq=c.fast_rdoq, nxn_skip_residual_free=c.nxn_skip_residual_free)
+                            fast_rdoq=c.fast_rdoq, nxn_skip_residual_free=c.nxn_skip_residual_free,
+                            nxn_skip_bits=c.nxn_skip_bits, nxn_rd_modes=c.nxn_rd_modes)
 
     def encode(self, image: np.ndarray, trace_sink=None, progress: bool = False) -> EncodeResult:
         t0 = time.perf_counter()

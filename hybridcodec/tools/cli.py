@@ -66,6 +66,10 @@ def _add_encode(sub) -> None:
     f.add_argument("--nxn-skip-residual-free", action=argparse.BooleanOptionalAction,
                    default=EncoderConfig.nxn_skip_residual_free,
                    help="no NxN trial for an 8x8 CU whose best 2Nx2N luma has no residual (default %(default)s)")
+    f.add_argument("--nxn-skip-bits", type=float, default=EncoderConfig.nxn_skip_bits, metavar="BITS",
+                   help="no NxN trial for an 8x8 CU whose best 2Nx2N luma costs fewer bits (default %(default)s)")
+    f.add_argument("--nxn-rd-modes", type=int, default=EncoderConfig.nxn_rd_modes, metavar="N",
+                   help="luma modes given a full RD check in each 4x4 block of an NxN trial (default %(default)s)")
     n = p.add_argument_group("neural tool (mode hybrid: host and NN compete per CU; mode nn: whole picture)")
     n.add_argument("--level", type=int, default=EncoderConfig.level,
                    help="rate level 0..7 of mode nn (default %(default)s); hybrid derives it from the QP")
