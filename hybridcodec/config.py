@@ -39,6 +39,9 @@ class EncoderConfig:
     nxn_skip_residual_free: bool = True   # no NxN trial where the 8x8 CU's best 2Nx2N luma has no residual
     nxn_skip_bits: float = 0.0      # no NxN trial where the 8x8 CU's best 2Nx2N luma costs fewer bits
     nxn_rd_modes: int = 3           # rd_modes of the 4x4 blocks in an NxN trial
+    search_workers: int = 0         # processes searching host-only pictures' CTU rows in a wavefront;
+                                    # 0: one per torch thread (--threads), i.e. per core by default.
+                                    # Any count gives the same bitstream (host.encoder.wavefront)
     level: int = 4                  # neural-tool rate level 0..7 (mode "nn"); higher = more bits
     nn_model: str = "hyperprior-4p" # block codec: a plugin name (`hybridcodec models`) or a built-in-architecture .npz
     nn_rdoq_scale: float = 4.0      # latent RDOQ: weight of its distortion estimate (nntools.encoder.rdoq.RDOQ_SCALE,
@@ -92,6 +95,7 @@ class EncoderConfig:
             (isinstance(self.rd_modes, int) and 1 <= self.rd_modes <= 35, "rd_modes must be 1..35"),
             (isinstance(self.nxn_rd_modes, int) and 1 <= self.nxn_rd_modes <= 35, "nxn_rd_modes must be 1..35"),
             (self.nxn_skip_bits >= 0, "nxn_skip_bits must be >= 0"),
+            (isinstance(self.search_workers, int) and 0 <= self.search_workers <= 64, "search_workers must be 0..64"),
             (isinstance(self.chroma_rd_modes, int) and 1 <= self.chroma_rd_modes <= 5,
              "chroma_rd_modes must be 1..5"),
             (isinstance(self.zero_cbf_split_stop, bool), "zero_cbf_split_stop must be a bool"),

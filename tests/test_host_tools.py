@@ -207,3 +207,28 @@ def test_sign_hiding_10_bit_gray_awkward_sizes_and_with_transform_skip():
     coded(synthetic_rgb(1, 1), qp=17)
     _, trace = coded(screen_like(40, 56, seed=4), qp=27, min_cu_size=4, max_ts_size=8)
     assert skipped_blocks(trace) > 0
+
+
+# -- wavefront search ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("options", [dict(ctu_size=64, qp=30), dict(ctu_size=64, qp=22, chroma_format="444"),
+                                     dict(qp=37)])
+def test_wavefront_search_gives_one_bitstream_for_any_worker_count(options):
+    """Rows start from the contexts after the second CTU above, so decisions do not depend on how many
+    processes search them; every count decodes to the encoder's reconstruction."""
+    image = synthetic_rgb(200, 150 if options.get("ctu_size") == 64 else 260, seed=8)
+    streams = {coded(image, search_workers=w, **options)[0].bitstream for w in (1, 2, 3)}
+    assert len(streams) == 1
+
+
+def test_wavefront_worker_failure_is_reported(monkeypatch):
+    import host.encoder.search as search
+    original = search.CtuSearch.search_node
+
+    def fail_in_second_row(self, x, y, log2, depth):     # row 1 is the forked worker's
+        if y == 64:
+            raise ValueError("boom")
+        return original(self, x, y, log2, depth)
+    monkeypatch.setattr(search.CtuSearch, "search_node", fail_in_second_row)
+    with pytest.raises(ValueError, match="boom"):
+        coded(synthetic_rgb(150, 100, seed=9), ctu_size=64, search_workers=2)

@@ -14,6 +14,7 @@ from bitstream.syntax_coder import RateEstimator, SyntaxWriter
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
 from host.decoder import end_of_ctu, loop_filter
 from host.encoder.search import CtuSearch, SearchConfig
+from host.encoder.wavefront import search_picture
 from host.partition import CodingNode, CodingUnit, CuMode, ParseState, PictureGeometry
 from host.reconstruct import PictureBuffer
 from host.syntax import LoopFilterCtbFlags, NNTreeParams, TreeSyntax, coding_tree_unit
@@ -47,9 +48,11 @@ def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode
 
 
 def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchConfig,
-                trace_sink=None, progress=None, nn=None, rd_sink=None, post_search=None) -> HostEncoding:
+                trace_sink=None, progress=None, nn=None, rd_sink=None, post_search=None,
+                workers: int = 1) -> HostEncoding:
     """``original``: planes at the coded size (padded by the caller).  ``nn``: the NN candidate
-    provider of a hybrid picture (``hybridcodec.encoder.nn_search.NNCandidates``), None for host-only.
+    provider of a hybrid picture (``hybridcodec.encoder.nn_search.NNCandidates``), None for host-only:
+    then the CTUs are searched in a wavefront (``host.encoder.wavefront``) by ``workers`` processes.
     ``trace_sink``: the syntax trace of the serialisation; ``rd_sink``: the search's decisions.
     ``post_search(header, deblocked planes, cus) -> (header, CTU flags, planes, stats)``: the neural
     loop filter's decisions (``nntools.encoder.loop_filter``), None to leave it off."""
@@ -61,15 +64,17 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     search = CtuSearch(geo, header.pic_qp, header.BitDepth, original, buf, state,
                        TreeSyntax(geo, state, HOST_CONTEXTS, nn_params), est, cfg,
                        rd_sink=rd_sink, nn=nn)
-    ctus = []
-    for x, y in geo.ctu_origins():
-        root = search_ctu(search, x, y)
-        if nn is not None:
+    if nn is None:
+        ctus = search_picture(search, search_ctu, 1 if rd_sink is not None else workers, progress)
+    else:
+        ctus = []
+        for x, y in geo.ctu_origins():
+            root = search_ctu(search, x, y)
             nn.commit(root)
-        ctus.append(root)
-        est.terminate(0)
-        if progress is not None:
-            progress.update(1)
+            ctus.append(root)
+            est.terminate(0)
+            if progress is not None:
+                progress.update(1)
     cus = [cu for r in ctus for cu in r.leaves()]
     if nn is not None and not any(cu.mode == CuMode.NN for cu in cus):
         header, nn_params = header.without_nn(), None     # same decisions and samples, no flags to pay

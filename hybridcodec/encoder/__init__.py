@@ -1,6 +1,8 @@
 """The encoder of the public API: configuration in, bitstream + reconstruction + statistics out."""
 from __future__ import annotations
 
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -108,6 +110,14 @@ class Encoder:
                             fast_rdoq=c.fast_rdoq, nxn_skip_residual_free=c.nxn_skip_residual_free,
                             nxn_skip_bits=c.nxn_skip_bits, nxn_rd_modes=c.nxn_rd_modes)
 
+    def search_workers(self) -> int:
+        """Processes of the host search: as configured, else one per torch thread where torch is loaded
+        (``--threads``; an experiment pool sets 1 per worker), else one per usable core."""
+        if self.config.search_workers:
+            return self.config.search_workers
+        torch = sys.modules.get("torch")
+        return torch.get_num_threads() if torch is not None else len(os.sched_getaffinity(0))
+
     def encode(self, image: np.ndarray, trace_sink=None, progress: bool = False) -> EncodeResult:
         t0 = time.perf_counter()
         c = self.config
@@ -134,7 +144,7 @@ class Encoder:
         rd_sink = getattr(trace_sink, "rd_sink", None)
         post_search = self.loop_filter_search(src)
         host = encode_host(header, src.planes, self.search_config(), progress=bar, nn=nn, rd_sink=rd_sink,
-                           post_search=post_search)
+                           post_search=post_search, workers=self.search_workers())
         result = self._package(src, host, nn, t0)
         if host_check:
             host, result = self._host_picture_check(src, header, host, result, nn, t0, bar, rd_sink, post_search)
@@ -189,7 +199,7 @@ class Encoder:
         search priced nn_compress_flag into every host alternative, so the picture without NN syntax
         is searched on its own: hybrid never costs more than host-only."""
         host_only = encode_host(header.without_nn(), src.planes, self.search_config(), progress=bar,
-                                rd_sink=rd_sink, post_search=post_search)
+                                rd_sink=rd_sink, post_search=post_search, workers=self.search_workers())
         packaged = self._package(src, host_only, None, t0)
         j_hybrid, j_host = self._cost(result, src, header), self._cost(packaged, src, header)
         if rd_sink is not None:     # the rd trace holds both searches' decisions, then this one

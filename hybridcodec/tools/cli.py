@@ -66,6 +66,9 @@ def _add_encode(sub) -> None:
     f.add_argument("--nxn-skip-residual-free", action=argparse.BooleanOptionalAction,
                    default=EncoderConfig.nxn_skip_residual_free,
                    help="no NxN trial for an 8x8 CU whose best 2Nx2N luma has no residual (default %(default)s)")
+    f.add_argument("--search-workers", type=int, default=EncoderConfig.search_workers, metavar="N",
+                   help="processes searching a host-only picture's CTU rows in a wavefront; the bitstream "
+                        "is the same for any N (default %(default)s: one per --threads)")
     f.add_argument("--nxn-skip-bits", type=float, default=EncoderConfig.nxn_skip_bits, metavar="BITS",
                    help="no NxN trial for an 8x8 CU whose best 2Nx2N luma costs fewer bits (default %(default)s)")
     f.add_argument("--nxn-rd-modes", type=int, default=EncoderConfig.nxn_rd_modes, metavar="N",
