@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from bitstream.errors import InputError
+from host.encoder.search import FAST_RDOQ_TRIALS
 
 MODES = ("hybrid", "host", "nn")
 NN_FLAG_CODINGS = ("contexts", "one", "bypass")     # nn_flag_coding 0, 1, 2
@@ -35,7 +36,9 @@ class EncoderConfig:
                                        # splits further: +0.17 %, ~20 % faster
     chroma_rd_modes: int = 5           # chroma modes (best by SATD) given a full RD check, 1..5;
                                        # 2: +0.45 %, ~7 % faster
-    fast_rdoq: bool = True             # mode trials quantise plainly, RDOQ codes the chosen mode only
+    fast_rdoq: tuple[str, ...] = ("nxn", "chroma")   # mode trials that quantise plainly, RDOQ coding the
+                                    # chosen mode only: of "luma" (2Nx2N), "nxn" (4x4 blocks), "chroma";
+                                    # True: all three, False or (): RDOQ in every trial
     nxn_skip_residual_free: bool = True   # no NxN trial where the 8x8 CU's best 2Nx2N luma has no residual
     nxn_skip_bits: float = 0.0      # no NxN trial where the 8x8 CU's best 2Nx2N luma costs fewer bits
     nxn_rd_modes: int = 3           # rd_modes of the 4x4 blocks in an NxN trial
@@ -83,6 +86,7 @@ class EncoderConfig:
     nn_lf_chroma: bool = True       # filter chroma too (4:2:0)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fast_rdoq", _trial_kinds(self.fast_rdoq))
         checks = [
             (isinstance(self.qp, int) and 0 <= self.qp <= 51, f"qp must be an integer 0..51, got {self.qp!r}"),
             (self.mode in MODES, f"mode must be one of {MODES}, got {self.mode!r}"),
@@ -95,6 +99,7 @@ class EncoderConfig:
             (isinstance(self.rd_modes, int) and 1 <= self.rd_modes <= 35, "rd_modes must be 1..35"),
             (isinstance(self.nxn_rd_modes, int) and 1 <= self.nxn_rd_modes <= 35, "nxn_rd_modes must be 1..35"),
             (self.nxn_skip_bits >= 0, "nxn_skip_bits must be >= 0"),
+            (set(self.fast_rdoq) <= set(FAST_RDOQ_TRIALS), f"fast_rdoq must be a bool or kinds from {FAST_RDOQ_TRIALS}"),
             (isinstance(self.search_workers, int) and 0 <= self.search_workers <= 64, "search_workers must be 0..64"),
             (isinstance(self.chroma_rd_modes, int) and 1 <= self.chroma_rd_modes <= 5,
              "chroma_rd_modes must be 1..5"),
@@ -140,3 +145,18 @@ class EncoderConfig:
         if unknown:
             raise InputError(f"unknown encoder option(s): {', '.join(sorted(unknown))}")
         return replace(self, **options)
+
+
+def _trial_kinds(value) -> tuple[str, ...]:
+    """``fast_rdoq`` as a tuple of trial kinds: True/"all" all of them, False/"none" none, a
+    comma-separated string or a sequence the kinds named."""
+    if value is True or value == "all":
+        return FAST_RDOQ_TRIALS
+    if value is False or value in ("none", ""):
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    try:
+        return tuple(str(v).strip() for v in value)
+    except TypeError:
+        raise InputError(f"fast_rdoq must be a bool or kinds from {FAST_RDOQ_TRIALS}, got {value!r}") from None

@@ -48,7 +48,8 @@ def test_batched_candidates_cost_what_single_trials_cost(rdoq, chroma_format, lo
         search.syntax.luma_intra_modes(search.est, cu)
     for mode in (0, 1, 7, 10, 18, 26, 33):
         start = search._checkpoint(cu.x, cu.y, cu.size)
-        batched = search._try_single_blocks(cu, [mode], blocks, [0], preds[[mode]][:, None], code_luma_mode)[0]
+        batched = search._try_single_blocks(cu, [mode], blocks, [0], preds[[mode]][:, None], code_luma_mode,
+                                          "luma")[0]
         search._restore(start)
         assert batched == search._try(cu, lambda: search._code_luma(cu, 0, mode))
 
@@ -62,7 +63,7 @@ def test_batched_candidates_cost_what_single_trials_cost(rdoq, chroma_format, lo
     for idx in range(5):
         start = search._checkpoint(cu.x, cu.y, cu.size)
         preds = np.stack([[search.buf.predict_block(blocks[i], modes[idx]) for i in chroma]])
-        batched = search._try_single_blocks(cu, [idx], blocks, chroma, preds, code_chroma_mode)[0]
+        batched = search._try_single_blocks(cu, [idx], blocks, chroma, preds, code_chroma_mode, "chroma")[0]
         search._restore(start)
         cu.chroma_mode_idx, cu.chroma_mode = idx, modes[idx]
         assert batched == search._try(cu, lambda: search._code_chroma(cu, chroma, blocks))

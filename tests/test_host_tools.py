@@ -100,9 +100,20 @@ def test_context_init_flag_round_trips_and_is_used(qp):
 # -- encoder speed switches ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("options", [dict(fast_rdoq=True), dict(nxn_skip_residual_free=True, min_cu_size=4),
-                                     dict(fast_rdoq=True, min_cu_size=4, chroma_format="444", qp=22)])
+                                     dict(fast_rdoq=True, min_cu_size=4, chroma_format="444", qp=22),
+                                     dict(fast_rdoq=False, nxn_skip_bits=12.0, nxn_rd_modes=2),
+                                     dict(fast_rdoq="luma", chroma_format="444", ctu_size=64)])
 def test_speed_switches_decode_exactly(options):
     coded(synthetic_rgb(40, 72, seed=7), **{"qp": 32, **options})
+
+
+def test_fast_rdoq_names_trial_kinds():
+    assert EncoderConfig().fast_rdoq == ("nxn", "chroma")
+    assert EncoderConfig(fast_rdoq=True).fast_rdoq == ("luma", "nxn", "chroma") == EncoderConfig(fast_rdoq="all").fast_rdoq
+    assert EncoderConfig(fast_rdoq=False).fast_rdoq == () == EncoderConfig(fast_rdoq="none").fast_rdoq
+    assert EncoderConfig(fast_rdoq="luma, chroma").fast_rdoq == ("luma", "chroma")
+    with pytest.raises(InputError, match="fast_rdoq"):
+        EncoderConfig(fast_rdoq="nxn,everything")
 
 
 def test_nxn_skip_only_drops_trials_that_2nx2n_would_win_without_residual():

@@ -30,6 +30,7 @@ from host.syntax import CCLM_CHROMA_IDX, DM_CHROMA_IDX, TreeSyntax
 from host.transform import forward_transform_unchecked
 
 LARGE_CU_MODES = (0, 1, 10, 26)   # planar, DC, horizontal, vertical
+FAST_RDOQ_TRIALS = ("luma", "nxn", "chroma")   # mode trials of 2Nx2N luma, of NxN 4x4 blocks, of chroma
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class SearchConfig:
     large_cu_bottom_up: bool = False    # CUs above the transform size: try the split first, the
                                         # unsplit CU only if no quadrant split further
     chroma_rd_modes: int = 5            # chroma modes (best by SATD) that get a full RD check
-    fast_rdoq: bool = False             # mode trials quantise plainly; RDOQ codes the chosen mode only
+    fast_rdoq: tuple[str, ...] = ()     # mode trials of these kinds (FAST_RDOQ_TRIALS) quantise plainly;
+                                        # RDOQ codes the chosen mode only
     nxn_skip_residual_free: bool = False   # no NxN trial for an 8x8 CU whose best 2Nx2N luma has no residual
     nxn_skip_bits: float = 0.0          # no NxN trial where the 8x8 CU's best 2Nx2N luma costs fewer bits
     nxn_rd_modes: int = 3               # rd_modes of the 4x4 blocks of an NxN trial
@@ -324,14 +326,14 @@ class CtuSearch:
         rec[coded] = self.buf.add_residual(pred[coded], block_residual(levels[coded], qp_c, blk, kind, self.bit_depth))
         return rec
 
-    def _try(self, cu: CodingUnit, code, mode_trial: bool = False) -> float:
+    def _try(self, cu: CodingUnit, code, mode_trial: str = "") -> float:
         """Cost of one candidate: run ``code`` (which reconstructs and codes), then undo everything.
         A ``mode_trial`` (one of several modes, the winner coded again) quantises plainly under
         ``fast_rdoq``."""
         ck = self._checkpoint(cu.x, cu.y, cu.size)
         b0 = self.est.bits
         outer = self._trial_quant
-        self._trial_quant = outer or (mode_trial and self.cfg.fast_rdoq)
+        self._trial_quant = outer or mode_trial in self.cfg.fast_rdoq
         try:
             distortion = code()
         finally:
@@ -341,7 +343,7 @@ class CtuSearch:
         return cost
 
     def _try_single_blocks(self, cu: CodingUnit, candidates: list[int], blocks: list[ComponentBlock],
-                           indices: list[int], preds: np.ndarray, code_mode) -> tuple[float, int, tuple]:
+                           indices: list[int], preds: np.ndarray, code_mode, trial: str) -> tuple[float, int, tuple]:
         """Candidate modes for the transform blocks ``indices`` of the CU when their predictions
         (candidate, block) do not depend on each other's reconstruction: transform, quantisation and
         reconstruction run batched over all candidates, then each candidate's syntax is coded on the
@@ -359,7 +361,7 @@ class CtuSearch:
         # RDOQ depends on the context states of each candidate: without it (or under fast_rdoq, where
         # only the winner is RDOQ-coded again) quantisation runs batched over all candidates; the
         # winner is coded again with RDOQ, sign data hiding and the transform-skip check where on.
-        batched = not self.cfg.rdoq or self.cfg.fast_rdoq
+        batched = not self.cfg.rdoq or trial in self.cfg.fast_rdoq
         if batched:
             qp_c = self.buf.qp_for(blk0.c_idx, self.qp)
             levels = quantize_unchecked(coeffs, qp_c, blk0.log2_size, self.bit_depth)
@@ -450,14 +452,14 @@ class CtuSearch:
                 cu.luma_modes = [mode]
                 self.syntax.luma_intra_modes(self.est, cu)
             cost, distortion, decision = self._try_single_blocks(cu, modes, blocks, [0], preds[modes][:, None],
-                                                                 code_mode)
+                                                                 code_mode, "luma")
             best = (cost, lambda: self._apply_single_luma(cu, blocks, decision, distortion))
             cheap = (self.cfg.nxn_skip_residual_free and not decision[1][0][0]
                      or cost - distortion < self.cfg.nxn_skip_bits * self.lam)
         else:
             best, cheap = (math.inf, None), False
             for mode in modes:
-                cost = self._try(cu, lambda: self._code_luma(cu, 0, mode), mode_trial=True)
+                cost = self._try(cu, lambda: self._code_luma(cu, 0, mode), mode_trial="luma")
                 if cost < best[0]:
                     best = (cost, lambda m=mode: self._recode_luma(cu, start, 0, m, None))
         if cu.log2_size == MIN_CB_LOG2 and geo.nxn_enabled and not cheap:
@@ -519,7 +521,7 @@ class CtuSearch:
                 cu.luma_modes = modes + [mode] * (4 - pb)
 
             _, block_sse, decision = self._try_single_blocks(cu, shortlist, blocks, [i],
-                                                             preds[shortlist][:, None], code_mode)
+                                                             preds[shortlist][:, None], code_mode, "nxn")
             self._apply_single_blocks(cu, blocks, [i], decision)
             modes.append(decision[0])
             distortion += block_sse
@@ -561,14 +563,15 @@ class CtuSearch:
             def code_mode(idx: int) -> None:
                 cu.chroma_mode_idx, cu.chroma_mode = idx, modes[idx]
                 self.syntax.chroma_intra_mode(self.est, cu)
-            _, distortion, decision = self._try_single_blocks(cu, candidates, blocks, chroma, preds, code_mode)
+            _, distortion, decision = self._try_single_blocks(cu, candidates, blocks, chroma, preds, code_mode,
+                                                              "chroma")
             cu.chroma_mode_idx, cu.chroma_mode = decision[0], modes[decision[0]]
             self._apply_single_blocks(cu, blocks, chroma, decision)
             return distortion
         best = (math.inf, 4)
         for idx in candidates:
             cu.chroma_mode_idx, cu.chroma_mode = idx, modes[idx]
-            cost = self._try(cu, lambda: self._code_chroma(cu, chroma, blocks), mode_trial=True)
+            cost = self._try(cu, lambda: self._code_chroma(cu, chroma, blocks), mode_trial="chroma")
             if cost < best[0]:
                 best = (cost, idx)
         cu.chroma_mode_idx, cu.chroma_mode = best[1], modes[best[1]]

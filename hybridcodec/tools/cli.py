@@ -61,8 +61,9 @@ def _add_encode(sub) -> None:
                    default=EncoderConfig.large_cu_bottom_up,
                    help="CUs above the transform size: try the split first, the whole CU only when "
                         "no quadrant splits further (default %(default)s)")
-    f.add_argument("--fast-rdoq", action=argparse.BooleanOptionalAction, default=EncoderConfig.fast_rdoq,
-                   help="mode trials quantise plainly; RDOQ codes the chosen mode only (default %(default)s)")
+    f.add_argument("--fast-rdoq", default=",".join(EncoderConfig.fast_rdoq), metavar="KINDS",
+                   help="mode trials that quantise plainly, RDOQ coding the chosen mode only: comma-separated "
+                        "from luma (2Nx2N), nxn (4x4 blocks), chroma; all; none (default %(default)s)")
     f.add_argument("--nxn-skip-residual-free", action=argparse.BooleanOptionalAction,
                    default=EncoderConfig.nxn_skip_residual_free,
                    help="no NxN trial for an 8x8 CU whose best 2Nx2N luma has no residual (default %(default)s)")
