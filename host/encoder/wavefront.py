@@ -9,7 +9,7 @@ rows in order, several search them in a wavefront, with identical results.  The 
 afterwards by the normative writer with its contexts running on continuously, so the format is
 unchanged; only the encoder's rate estimates at the start of a row differ from sequential ones.
 
-Workers are forked processes sharing the reconstruction and parse-state arrays through anonymous
+Workers are forked processes (one worker where the platform cannot fork) sharing the reconstruction and parse-state arrays through anonymous
 shared memory; each searches the rows r with r mod workers = its index and sends its CTUs' decisions
 back at the end.
 """
@@ -68,7 +68,7 @@ def search_picture(search, search_ctu: Callable, workers: int, progress=None) ->
     start = est.snapshot()
     shared = _Rows(rows, cols, len(start.prob0))
     shared.sync[0] = (start.prob0, start.prob1)
-    workers = max(1, min(workers, rows))
+    workers = max(1, min(workers, rows)) if "fork" in multiprocessing.get_all_start_methods() else 1
     if workers == 1:
         return [node for r in range(rows) for node in _search_row(search, search_ctu, shared, r, start,
                                                                   lambda: True, progress)]

@@ -116,7 +116,9 @@ class Encoder:
         if self.config.search_workers:
             return self.config.search_workers
         torch = sys.modules.get("torch")
-        return torch.get_num_threads() if torch is not None else len(os.sched_getaffinity(0))
+        if torch is not None:
+            return torch.get_num_threads()
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
     def encode(self, image: np.ndarray, trace_sink=None, progress: bool = False) -> EncodeResult:
         t0 = time.perf_counter()
