@@ -26,6 +26,7 @@ from host.scan import COEFF_SCAN, MAX_LOG2_TB, MIN_LOG2_TB, SCAN_VER, coded_log2
 
 LEVEL_MIN = -32768          # TransCoeffLevel range (16-bit, HEVC 7.4.9.11)
 LEVEL_MAX = 32767
+SIGN_HIDING_DISTANCE = 3    # a sub-block hides a sign when lastSigScanPos - firstSigScanPos > this
 MAX_REMAINING_PREFIX = 32   # longest accepted unary prefix of coeff_abs_level_remaining
 
 # Number of contexts per syntax element (luma followed by chroma).
@@ -372,7 +373,7 @@ def residual_coding(sc: SyntaxCoder, coeffs: np.ndarray | None, log2_size: int, 
 
         # coeff_sign_flag, all signs of the sub-block as one bypass run (first sig coefficient = MSB);
         # with SignHidden the sign at firstSigScanPos (the last of sig_n) is not coded.
-        sign_hidden = sign_hiding and num_sig > 1 and sig_n[0] - sig_n[-1] > 3
+        sign_hidden = sign_hiding and num_sig > 1 and sig_n[0] - sig_n[-1] > SIGN_HIDING_DISTANCE
         num_signs = num_sig - sign_hidden
         signs_in = 0
         if not reading:

@@ -303,13 +303,15 @@ class CtuSearch:
         coding that may be kept; fast_rdoq mode trials skip it (their sign bits are over-counted
         alike for every candidate)."""
         qp_c = self.buf.qp_for(blk.c_idx, self.qp)
+        if self._trial_quant or not (self.cfg.rdoq or self.geo.sign_hiding and not skip):
+            return quantize_unchecked(coeffs, qp_c, blk.log2_size, self.bit_depth)
         scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, self.geo.chroma_format == 3)
-        if self.cfg.rdoq and not self._trial_quant:
+        if self.cfg.rdoq:
             levels = self._rdoq(coeffs, qp_c, 1 << blk.log2_size, blk.c_idx, self.lam, self.est, self.bit_depth,
                                 scan_idx=scan, cbf_ctx=self.syntax.cbf_context(cu, blk))
         else:
             levels = quantize_unchecked(coeffs, qp_c, blk.log2_size, self.bit_depth)
-        if self.geo.sign_hiding and not skip and not self._trial_quant:
+        if self.geo.sign_hiding and not skip:
             levels = hide_signs(levels, coeffs, qp_c, blk.log2_size, blk.c_idx, scan, self.bit_depth, self.lam)
         return levels
 

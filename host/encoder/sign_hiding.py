@@ -5,8 +5,8 @@ of a sub-block (in scan order) from the parity of the sub-block's sum of absolut
 its first and last significant scan positions are more than 3 apart (``host.residual_coding``).
 Where quantisation left the wrong parity, one level of the sub-block moves by one, the move of least
 cost: the change in quantisation error, from the unrounded magnitude as HM's ``signBitHidingHDQ``
-measures it, plus lambda times a rough change in bits (a new or removed significant coefficient about
-2 bits, a level crossing 1/2 about 1).  Moves that would change the sub-block's first or last
+measures it, plus lambda times a rough change in bits (``_SIG_BITS`` for a new or removed significant
+coefficient, ``_GREATER1_BITS`` for a level crossing between 1 and 2; tuned on dev crops).  Moves that would change the sub-block's first or last
 significant position (and so whether, or which, sign is hidden) are not candidates; raising a level
 always is, so every sub-block can be fixed.  Vectorised over sub-blocks and over a batch of blocks.
 """
@@ -15,10 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from host.encoder.quant import _quant_params
-from host.residual_coding import LEVEL_MAX, scan_plan
+from host.residual_coding import LEVEL_MAX, SIGN_HIDING_DISTANCE, scan_plan
 from host.scan import coded_log2_size
 
-SBH_THRESHOLD = 3            # hidden when lastSigScanPos - firstSigScanPos > 3 (HEVC)
 _SIG_BITS = 3.5              # sig_coeff_flag + coeff_sign_flag of a coefficient that appears or vanishes
 _GREATER1_BITS = 1.5         # a level crossing between 1 and 2
 
@@ -41,7 +40,7 @@ def hide_signs(levels: np.ndarray, coeffs: np.ndarray, qp: int, log2_size: int, 
     idx = np.arange(16)
     first = np.where(nz, idx, 16).min(axis=-1)
     last = np.where(nz, idx, -1).max(axis=-1)
-    active = (count > 1) & (last - first > SBH_THRESHOLD)
+    active = (count > 1) & (last - first > SIGN_HIDING_DISTANCE)
     if not active.any():
         return levels
     mag = np.abs(lv)
@@ -73,10 +72,8 @@ def hide_signs(levels: np.ndarray, coeffs: np.ndarray, qp: int, log2_size: int, 
     sign = np.where(old != 0, np.sign(old), np.where(c[sel + (p,)] < 0, -1, 1))
     lv[sel + (p,)] = old + np.where(use_up[sel], sign, -sign)
 
-    out = levels.copy()
-    scanned = np.empty_like(flat_levels)
-    scanned[...] = lv.reshape(flat_levels.shape)
     region = np.empty((*lead, coded * coded), dtype=levels.dtype)
-    region[..., plan.scan] = scanned
+    region[..., plan.scan] = lv.reshape(flat_levels.shape)
+    out = levels.copy()
     out[..., :coded, :coded] = region.reshape(*lead, coded, coded)
     return out
