@@ -12,7 +12,8 @@ picture_header (bit-packed, MSB first)::
     log2_max_tu_size_minus5 u(1)    pic_qp u(6)                     deblocking_enabled_flag u(1)
     dst4_enabled_flag u(1)          context_init_flag u(1)          transform_skip_enabled_flag u(1)
     if transform_skip_enabled_flag: log2_max_transform_skip_size_minus2 u(2)
-    sign_data_hiding_enabled_flag u(1)
+    dep_quant_enabled_flag u(1)
+    if !dep_quant_enabled_flag: sign_data_hiding_enabled_flag u(1)
     if ChromaArrayType != 0: cclm_enabled_flag u(1)
     nn_compress_enable_flag u(1)    nn_level_offset se(v)
     if nn_compress_enable_flag:
@@ -47,7 +48,7 @@ from bitstream.errors import BitstreamError
 from bitstream.header_coder import CONTAINER_CATEGORY, HEADER_CATEGORY, HeaderCoder, HeaderReader, HeaderWriter
 
 MAGIC = b"HBC"
-VERSION = 4
+VERSION = 5
 MAX_DIMENSION = 32768
 MAX_SAMPLES = 1 << 28
 MODEL_ID_BYTES = 16
@@ -93,6 +94,7 @@ class PictureHeader:
     context_init_flag: bool = True           # contexts start from the trained table (host/context_init.py)
     transform_skip_enabled_flag: bool = False  # transform blocks up to MaxTsSize may skip the transform
     log2_max_transform_skip_size_minus2: int = 0
+    dep_quant_enabled_flag: bool = False     # transformed blocks use dependent (trellis-coded) quantisation
     sign_data_hiding_enabled_flag: bool = False  # one sign per coefficient sub-block is inferred from parity
     cclm_enabled_flag: bool = False          # chroma may be predicted from luma (host.cclm)
     nn_compress_enable_flag: bool = False
@@ -229,6 +231,8 @@ class PictureHeader:
         if self.nn_compress_enable_flag:
             _check(valid_model_name(self.nn_model_name), "nn_model_name", repr(self.nn_model_name),
                    f"1..{MODEL_NAME_MAX} characters of A-Z a-z 0-9 . _ + -, not starting with . _ + -")
+        _check(not (self.dep_quant_enabled_flag and self.sign_data_hiding_enabled_flag),
+               "sign_data_hiding_enabled_flag", 1, "0 (inferred) when dep_quant_enabled_flag is 1")
         self._check_loop_filter()
         _check(len(self.extension_data) <= MAX_EXTENSION_BYTES, "extension_length", len(self.extension_data),
                f"at most {MAX_EXTENSION_BYTES}")
@@ -298,7 +302,8 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
     flag("context_init_flag")
     if flag("transform_skip_enabled_flag"):
         u("log2_max_transform_skip_size_minus2", 2)
-    flag("sign_data_hiding_enabled_flag")
+    if not flag("dep_quant_enabled_flag"):
+        flag("sign_data_hiding_enabled_flag")
     if e["chroma_format_idc"] != CHROMA_400:
         flag("cclm_enabled_flag")
     flag("nn_compress_enable_flag")

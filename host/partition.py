@@ -40,6 +40,7 @@ class PictureGeometry:
     max_ts_log2: int = 0       # transform blocks up to this log2 size carry transform_skip_flag (0: none)
     cclm_enabled: bool = False # chroma modes include the CCLM modes (host.cclm)
     sign_hiding: bool = False  # transformed blocks hide one sign per sub-block (sign_data_hiding_enabled_flag)
+    dep_quant: bool = False    # transformed blocks are dequantised by dependent quantisation (dep_quant_enabled_flag)
 
     @classmethod
     def from_header(cls, h: PictureHeader) -> "PictureGeometry":
@@ -48,7 +49,7 @@ class PictureGeometry:
         return cls(width, height, pad(width), pad(height), h.chroma_format_idc,
                    h.CtbSizeY.bit_length() - 1, h.MaxTbSizeY.bit_length() - 1, h.MinCbSizeY == 4,
                    h.MaxTsSize.bit_length() - 1 if h.MaxTsSize else 0, h.cclm_enabled_flag,
-                   h.sign_data_hiding_enabled_flag)
+                   h.sign_data_hiding_enabled_flag, h.dep_quant_enabled_flag)
 
     @property
     def num_components(self) -> int:

@@ -84,6 +84,42 @@ def dequantize_unchecked(levels: np.ndarray, qp: int, log2_size: int, bit_depth:
     return clip16((levels.astype(np.int64) * scale + rounding) >> shift).astype(np.int32)
 
 
+def dependent_quantizers(levels_in_scan: np.ndarray) -> np.ndarray:
+    """Quantiser (0: Q0, 1: Q1) of every position of blocks (..., M) of levels in scan order.
+
+    Dependent quantisation (VVC 7.4.12.11 / 8.7.3) walks the positions in coding order, from the last
+    significant one down to the DC, with a 4-state machine: state' = (0 2, 2 0, 1 3, 3 1)[state][k & 1],
+    starting in state 0; states 2 and 3 use Q1.  Writing state = 2·b1 + b0, a step is b1' = b0 xor
+    parity, b0' = b1, so the quantiser of scan position s is the xor of the parities at s + 1, s + 3,
+    s + 5, ... (positions after the last significant one have parity 0): two strided suffix xors.
+    """
+    parity = (np.abs(levels_in_scan) & 1).astype(np.uint8)
+    suffix = np.zeros_like(parity)
+    for first in (0, 1):
+        run = parity[..., first::2][..., ::-1]
+        suffix[..., first::2] = np.bitwise_xor.accumulate(run, axis=-1)[..., ::-1]
+    quantizer = np.zeros_like(parity)
+    quantizer[..., :-1] = suffix[..., 1:]
+    return quantizer
+
+
+def dequantize_dependent_unchecked(levels: np.ndarray, qp: int, log2_size: int, bit_depth: int,
+                                   scan: np.ndarray) -> np.ndarray:
+    """Dependent-quantisation scaling of levels (..., N, N), ``scan`` the raster index of every coded
+    position in scan order (N x N: the coded region).  Q0 reconstructs even multiples 2k of half the
+    step of qp + 1, Q1 odd ones 2k - sgn(k): the union of the two quantisers is twice as dense as
+    either, and the parity chain makes the encoder's choice among them a trellis path."""
+    n = levels.shape[-1]
+    flat = levels.reshape(*levels.shape[:-2], n * n).astype(np.int64)
+    in_scan = flat[..., scan]
+    doubled = 2 * in_scan - dependent_quantizers(in_scan) * np.sign(in_scan)
+    values = np.empty_like(flat)
+    values[..., scan] = doubled
+    scale, rounding, shift = _dequant_params(qp + 1, log2_size, bit_depth)
+    coeffs = (values * scale + (rounding << 1)) >> (shift + 1)
+    return clip16(coeffs).reshape(levels.shape).astype(np.int32)
+
+
 def clip16(values: np.ndarray) -> np.ndarray:
     return np.minimum(np.maximum(values, COEFF_MIN), COEFF_MAX)
 

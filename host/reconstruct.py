@@ -11,7 +11,8 @@ from host.cclm import CCLM_MODES, predict_cclm, predict_cclm_modes
 from host.intra import INTRA_DC, INTRA_PLANAR, predict_unchecked, reference_samples_unchecked
 from host.partition import (NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, UNIT, CodingUnit, ComponentBlock,
                             PictureGeometry, component_blocks, nn_coded_components)
-from host.quant import chroma_qp, dequantize_unchecked
+from host.quant import chroma_qp, dequantize_dependent_unchecked, dequantize_unchecked
+from host.scan import COEFF_SCAN, coded_log2_size, scan_idx_for
 from host.transform import DCT2, DST7, SKIP, inverse_transform_unchecked
 
 
@@ -21,13 +22,19 @@ def transform_kind(blk: ComponentBlock, dst4_enabled: bool, transform_skip: bool
     return DST7 if (dst4_enabled and blk.c_idx == 0 and blk.log2_size == 2) else DCT2
 
 
-def block_residual(levels: np.ndarray, qp: int, blk: ComponentBlock, kind: str, bit_depth: int) -> np.ndarray:
+def block_residual(levels: np.ndarray, qp: int, blk: ComponentBlock, kind: str, bit_depth: int,
+                   dq_scan_idx: int | None = None) -> np.ndarray:
     """Dequantised, inverse-transformed (``kind``, see ``transform_kind``) residual of a block's levels
-    (integers within 16 bits, as parsed or quantised; a batch (..., N, N) of blocks of one kind works)."""
+    (integers within 16 bits, as parsed or quantised; a batch (..., N, N) of blocks of one kind works).
+    ``dq_scan_idx``: the block's scanIdx when dependent quantisation applies to it, else None."""
     log2_size = blk.log2_size
     if log2_size == 6:        # only the low-frequency 32x32 levels can be non-zero (zero-out)
         levels = levels[..., :32, :32]
-    coeffs = dequantize_unchecked(levels, qp, log2_size, bit_depth)
+    if dq_scan_idx is None:
+        coeffs = dequantize_unchecked(levels, qp, log2_size, bit_depth)
+    else:
+        scan = COEFF_SCAN[(coded_log2_size(log2_size), dq_scan_idx)]
+        coeffs = dequantize_dependent_unchecked(levels, qp, log2_size, bit_depth, scan)
     return inverse_transform_unchecked(coeffs, 1 << log2_size, kind, bit_depth)
 
 
@@ -42,6 +49,13 @@ class PictureBuffer:
         self.planes = [np.zeros(geo.plane_shape(c), dtype=np.int32) for c in range(geo.num_components)]
         self.avail = [np.zeros((h // UNIT, w // UNIT), dtype=bool)
                       for h, w in (geo.plane_shape(c) for c in range(geo.num_components))]
+
+    def dq_scan_idx(self, blk: ComponentBlock, mode: int, kind: str) -> int | None:
+        """scanIdx of a block that dependent quantisation applies to (transformed blocks of a picture
+        with dep_quant_enabled_flag), else None: the parity chain runs in the block's coding order."""
+        if not self.geo.dep_quant or kind == SKIP:
+            return None
+        return scan_idx_for(blk.log2_size, blk.c_idx, mode, self.geo.chroma_format == 3)
 
     def qp_for(self, c_idx: int, qp: int) -> int:
         if c_idx == 0:
@@ -129,7 +143,8 @@ class PictureBuffer:
             residual = None
             if cu.cbf[i]:
                 kind = transform_kind(blk, dst4_enabled, i in cu.ts_blocks)
-                residual = block_residual(cu.coeffs[i], self.qp_for(blk.c_idx, qp), blk, kind, self.bit_depth)
+                residual = block_residual(cu.coeffs[i], self.qp_for(blk.c_idx, qp), blk, kind, self.bit_depth,
+                                          self.dq_scan_idx(blk, mode, kind))
             self.reconstruct_block(blk, mode, residual)
 
     def save_region(self, x: int, y: int, size: int):

@@ -128,7 +128,7 @@ def test_model_id_only_with_the_neural_tool() -> None:
 def raw_header(**codes: int) -> bytes:
     """A container whose header fields are given as raw codes (so invalid codes can be written)."""
     code = dict(w=1919, h=1079, bd=0, cf=1, ctu=0, mincu=0, maxtu=0, qp=32, dbk=1, dst=1, ctxinit=1, ts=0,
-                maxts=0, sdh=0, cclm=0, nn=0, off=0, lf=0, lf_luma=0, lf_chroma=0, ch=2, obd=0, cm=0, ext=0) | codes
+                maxts=0, dq=0, sdh=0, cclm=0, nn=0, off=0, lf=0, lf_luma=0, lf_chroma=0, ch=2, obd=0, cm=0, ext=0) | codes
     w = BitWriter()
     w.write_bytes(MAGIC)
     w.u(VERSION, 8)
@@ -137,7 +137,9 @@ def raw_header(**codes: int) -> bytes:
         w.u(code[name], n)
     if code["ts"]:
         w.u(code["maxts"], 2)
-    w.u(code["sdh"], 1)
+    w.u(code["dq"], 1)
+    if not code["dq"]:
+        w.u(code["sdh"], 1)
     if code["cf"]:
         w.u(code["cclm"], 1)
     w.u(code["nn"], 1)

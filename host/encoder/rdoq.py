@@ -28,17 +28,17 @@ from host.scan import SCAN_DIAG, SCAN_VER, coded_log2_size
 
 _MPS_COST = np.asarray(MPS_COST, dtype=np.float64) / FRAC_ONE
 _LPS_COST = np.asarray(LPS_COST, dtype=np.float64) / FRAC_ONE
-_SIGN_BITS = 1.0
+SIGN_BITS = 1.0
 _REM_TABLE_SIZE = 64
 _REMAINING_BITS = [[float(remaining_length(v, rice)) for v in range(_REM_TABLE_SIZE)] for rice in range(5)]
 
 
-def _remaining_bits(value: int, rice: int) -> float:
+def remaining_bits(value: int, rice: int) -> float:
     return _REMAINING_BITS[rice][value] if value < _REM_TABLE_SIZE else float(remaining_length(value, rice))
 
 
 @lru_cache(maxsize=None)
-def _position_tables(log2_size: int, c_idx: int, scan_idx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+def position_tables(log2_size: int, c_idx: int, scan_idx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                          np.ndarray]:
     """Per coding-order position: last x / y prefix and suffix length as coded; sig ctx offsets."""
     plan = scan_plan(log2_size, c_idx, scan_idx)
@@ -108,7 +108,7 @@ def rdoq(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, estimat
     d_floor = (u - floor) ** 2 * dist_unit
     d_ceil = (u - floor - 1) ** 2 * dist_unit
 
-    rates = _BlockRates.of(estimator, lam, cbf_ctx)
+    rates = BlockRates.of(estimator, lam, cbf_ctx)
     chosen, cost, sig_cost, csbf_cost = _greedy_levels(
         plan, c_idx, scan_idx, int(nonzero[-1]), level_round.tolist(), floor.tolist(), d_zero.tolist(),
         d_floor.tolist(), d_ceil.tolist(), rates)
@@ -122,7 +122,7 @@ def rdoq(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, estimat
 
 
 @dataclass(frozen=True)
-class _BlockRates:
+class BlockRates:
     """Lambda-scaled bit costs of coding 0 / 1 with every context, plus the cbf costs."""
     lam: float
     zero: np.ndarray
@@ -131,7 +131,7 @@ class _BlockRates:
     bases: ResidualContexts
 
     @classmethod
-    def of(cls, estimator: RateEstimator, lam: float, cbf_ctx: int | None) -> "_BlockRates":
+    def of(cls, estimator: RateEstimator, lam: float, cbf_ctx: int | None) -> "BlockRates":
         cost0, cost1 = _context_costs(estimator)
         zero, one = lam * cost0, lam * cost1
         cbf = (0.0, 0.0) if cbf_ctx is None else (float(zero[cbf_ctx]), float(one[cbf_ctx]))
@@ -140,7 +140,7 @@ class _BlockRates:
 
 def _greedy_levels(plan: ScanPlan, c_idx: int, scan_idx: int, last0: int, level_round: list[int],
                    floor: list[int], d_zero: list[float], d_floor: list[float], d_ceil: list[float],
-                   rates: _BlockRates) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   rates: BlockRates) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reverse-scan greedy level choice and coded_sub_block_flag zeroing.
 
     Returns per position the chosen level, its cost (D + lambda R including the sig_coeff_flag; D0
@@ -151,7 +151,7 @@ def _greedy_levels(plan: ScanPlan, c_idx: int, scan_idx: int, last0: int, level_
     zero, one = rates.zero, rates.one
     chroma = c_idx > 0
     last_sb = last0 >> 4
-    sig_ctx = _position_tables(plan.log2_size, c_idx, scan_idx)[3][:last_sb + 1] + bases.sig
+    sig_ctx = position_tables(plan.log2_size, c_idx, scan_idx)[3][:last_sb + 1] + bases.sig
     sig0_tab = zero[sig_ctx].tolist()
     sig1_tab = one[sig_ctx].tolist()
     num_sets = 2 if chroma else 4
@@ -164,9 +164,9 @@ def _greedy_levels(plan: ScanPlan, c_idx: int, scan_idx: int, last0: int, level_
     csbf_ctx = bases.csbf + (2 if chroma else 0)
     csbf_0 = zero[csbf_ctx:csbf_ctx + 2].tolist()
     csbf_1 = one[csbf_ctx:csbf_ctx + 2].tolist()
-    lam_sign = rates.lam * _SIGN_BITS
+    lam_sign = rates.lam * SIGN_BITS
     lam = rates.lam
-    rem_bits = _remaining_bits
+    rem_bits = remaining_bits
 
     num = len(level_round)
     chosen = [0] * num
@@ -260,9 +260,20 @@ def _greedy_levels(plan: ScanPlan, c_idx: int, scan_idx: int, last0: int, level_
     return (np.array(chosen, dtype=np.int64), np.array(cost), np.array(sig_cost), np.array(csbf_cost))
 
 
+def last_position_costs(plan: ScanPlan, c_idx: int, scan_idx: int, rates: BlockRates) -> np.ndarray:
+    """Lambda-scaled bits of the last significant position (prefixes and suffixes), per scan position."""
+    bases = rates.bases
+    prefix_x, prefix_y, suffix_bits, _ = position_tables(plan.log2_size, c_idx, scan_idx)
+    cmax = (plan.log2_size << 1) - 1
+    rel = np.asarray(plan.last_ctx, dtype=np.intp)
+    cost_x = _unary_prefix_cost(bases.last_x + rel, cmax, rates.zero, rates.one)
+    cost_y = _unary_prefix_cost(bases.last_y + rel, cmax, rates.zero, rates.one)
+    return cost_x[prefix_x] + cost_y[prefix_y] + rates.lam * suffix_bits
+
+
 def _best_last_position(plan: ScanPlan, c_idx: int, scan_idx: int, chosen: np.ndarray, cost: np.ndarray,
                         sig_cost: np.ndarray, csbf_cost: np.ndarray, d_zero: np.ndarray,
-                        rates: _BlockRates) -> int:
+                        rates: BlockRates) -> int:
     """Scan position of the last significant coefficient minimising the block cost (-1: all zero).
 
     Ending at p removes the sig_coeff_flag of p, leaves every later coefficient uncoded (D0) and
@@ -271,14 +282,7 @@ def _best_last_position(plan: ScanPlan, c_idx: int, scan_idx: int, chosen: np.nd
     candidates = np.flatnonzero(chosen)
     if candidates.size == 0:
         return -1
-    bases = rates.bases
-    prefix_x, prefix_y, suffix_bits, _ = _position_tables(plan.log2_size, c_idx, scan_idx)
-    cmax = (plan.log2_size << 1) - 1
-    rel = np.asarray(plan.last_ctx, dtype=np.intp)
-    cost_x = _unary_prefix_cost(bases.last_x + rel, cmax, rates.zero, rates.one)
-    cost_y = _unary_prefix_cost(bases.last_y + rel, cmax, rates.zero, rates.one)
-    last_cost = (cost_x[prefix_x[candidates]] + cost_y[prefix_y[candidates]]
-                 + rates.lam * suffix_bits[candidates])
+    last_cost = last_position_costs(plan, c_idx, scan_idx, rates)[candidates]
     csbf_before = np.concatenate([[0.0], np.cumsum(csbf_cost)])[candidates >> 4]
     d_zero_upto = np.cumsum(d_zero)
     total_d_zero = d_zero_upto[-1]

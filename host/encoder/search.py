@@ -19,6 +19,7 @@ import numpy as np
 from bitstream.syntax_coder import RateEstimator
 from host.cclm import CCLM_MODES
 from host.encoder.cost import satd, sse
+from host.encoder.dep_quant import dep_quant
 from host.intra import chroma_candidate_modes, most_probable_modes, predict_all_modes_unchecked
 from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
                             ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks)
@@ -35,7 +36,7 @@ FAST_RDOQ_TRIALS = ("luma", "nxn", "chroma")   # mode trials of 2Nx2N luma, of N
 
 @dataclass(frozen=True)
 class SearchConfig:
-    rd_modes: int = 3          # luma modes of the SATD shortlist that get a full RD check
+    rd_modes: int = 4          # luma modes of the SATD shortlist that get a full RD check
     rdoq: bool = False
     dst4_enabled: bool = True
     early_split_stop: bool = True   # stop evaluating children once their cost exceeds the unsplit CU's
@@ -290,7 +291,8 @@ class CtuSearch:
         if coeffs is None:
             coeffs = forward_transform_unchecked(org - pred, 1 << blk.log2_size, kind, self.bit_depth)
         levels = self._quantize(cu, blk, coeffs, mode, skip)
-        rec = self._reconstruct(blk, levels, pred, kind)
+        rec = self._reconstruct(blk, levels, pred, kind,
+                                None if self._trial_quant else self.buf.dq_scan_idx(blk, mode, kind))
         cu.cbf[i], cu.coeffs[i] = (0, None) if rec is pred else (1, levels)
         cu.ts_blocks.add(i) if skip and cu.cbf[i] else cu.ts_blocks.discard(i)
         self.syntax.transform_block(self.est, cu, i, blk)
@@ -303,9 +305,13 @@ class CtuSearch:
         coding that may be kept; fast_rdoq mode trials skip it (their sign bits are over-counted
         alike for every candidate)."""
         qp_c = self.buf.qp_for(blk.c_idx, self.qp)
-        if self._trial_quant or not (self.cfg.rdoq or self.geo.sign_hiding and not skip):
+        dependent = self.geo.dep_quant and not skip
+        if self._trial_quant or not (self.cfg.rdoq or self.geo.sign_hiding and not skip or dependent):
             return quantize_unchecked(coeffs, qp_c, blk.log2_size, self.bit_depth)
         scan = scan_idx_for(blk.log2_size, blk.c_idx, mode, self.geo.chroma_format == 3)
+        if dependent:
+            return dep_quant(coeffs, qp_c, 1 << blk.log2_size, blk.c_idx, self.lam, self.est, self.bit_depth,
+                             scan_idx=scan, cbf_ctx=self.syntax.cbf_context(cu, blk))
         if self.cfg.rdoq:
             levels = self._rdoq(coeffs, qp_c, 1 << blk.log2_size, blk.c_idx, self.lam, self.est, self.bit_depth,
                                 scan_idx=scan, cbf_ctx=self.syntax.cbf_context(cu, blk))
@@ -315,17 +321,20 @@ class CtuSearch:
             levels = hide_signs(levels, coeffs, qp_c, blk.log2_size, blk.c_idx, scan, self.bit_depth, self.lam)
         return levels
 
-    def _reconstruct(self, blk: ComponentBlock, levels: np.ndarray, pred: np.ndarray, kind: str) -> np.ndarray:
+    def _reconstruct(self, blk: ComponentBlock, levels: np.ndarray, pred: np.ndarray, kind: str,
+                     dq_scan_idx: int | None = None) -> np.ndarray:
         """Reconstruction of a block (or a batch of blocks of one kind) from levels and prediction;
-        returns ``pred`` itself when every level is zero."""
+        returns ``pred`` itself when every level is zero.  Plainly quantised mode trials reconstruct
+        without dependent quantisation (``dq_scan_idx`` None): a model for ranking, never kept."""
         coded = levels.reshape(*levels.shape[:-2], -1).any(axis=-1)
         if not coded.any():
             return pred
         qp_c = self.buf.qp_for(blk.c_idx, self.qp)
         if coded.all():
-            return self.buf.add_residual(pred, block_residual(levels, qp_c, blk, kind, self.bit_depth))
+            return self.buf.add_residual(pred, block_residual(levels, qp_c, blk, kind, self.bit_depth, dq_scan_idx))
         rec = pred.copy()
-        rec[coded] = self.buf.add_residual(pred[coded], block_residual(levels[coded], qp_c, blk, kind, self.bit_depth))
+        rec[coded] = self.buf.add_residual(pred[coded], block_residual(levels[coded], qp_c, blk, kind, self.bit_depth,
+                                                                       dq_scan_idx))
         return rec
 
     def _try(self, cu: CodingUnit, code, mode_trial: str = "") -> float:
@@ -400,7 +409,8 @@ class CtuSearch:
             result = run(k, candidate, batched)
             if result[0] < best[0]:
                 best, best_k = result, k
-        if batched and (self.cfg.rdoq or self.geo.sign_hiding or blk0.log2_size <= self.geo.max_ts_log2):
+        if batched and (self.cfg.rdoq or self.geo.sign_hiding or self.geo.dep_quant
+                        or blk0.log2_size <= self.geo.max_ts_log2):
             best = run(best_k, best[2][0], False)
         return best
 

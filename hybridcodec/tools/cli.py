@@ -42,6 +42,9 @@ def _add_encode(sub) -> None:
     g.add_argument("--sign-hiding", action=argparse.BooleanOptionalAction, default=EncoderConfig.sign_hiding,
                    help="sign data hiding: one coefficient sign per 4x4 sub-block inferred from the "
                         "parity of its levels (default %(default)s)")
+    g.add_argument("--dep-quant", action=argparse.BooleanOptionalAction, default=EncoderConfig.dep_quant,
+                   help="dependent quantisation: two interleaved quantisers chosen by a 4-state parity "
+                        "chain, levels by trellis search; replaces sign hiding (default %(default)s)")
     g.add_argument("--ts-screen-detect", action=argparse.BooleanOptionalAction, default=EncoderConfig.ts_screen_detect,
                    help="enable transform skip only on pictures detected as screen content (default %(default)s)")
     g.add_argument("--no-deblock", action="store_true", help="disable the deblocking filter")
@@ -50,7 +53,8 @@ def _add_encode(sub) -> None:
                    help="CABAC contexts start equiprobable instead of from the trained table")
     g.add_argument("--no-rdoq", action="store_true",
                    help="plain dead-zone quantisation instead of RDOQ (faster, ~6 %% more bits)")
-    g.add_argument("--rd-modes", type=int, default=3, help="luma modes given a full RD check (default 3)")
+    g.add_argument("--rd-modes", type=int, default=EncoderConfig.rd_modes,
+                   help="luma modes given a full RD check (default %(default)s)")
     f = p.add_argument_group("encoder speed heuristics (trade a little coding efficiency for speed)")
     f.add_argument("--chroma-rd-modes", type=int, default=EncoderConfig.chroma_rd_modes,
                    help="chroma modes given a full RD check, 1..5, best by SATD (default %(default)s)")
