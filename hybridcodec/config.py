@@ -30,16 +30,16 @@ class EncoderConfig:
     dst4: bool = True               # DST-VII for 4x4 luma blocks
     context_init: bool = True       # CABAC contexts start from the trained table (context_init_flag)
     rdoq: bool = True               # rate-distortion optimised quantisation (measured: -6 to -7 % BD-rate)
-    rd_modes: int = 4               # luma modes of the SATD shortlist that get a full RD check
+    rd_modes: int = 3               # luma modes of the SATD shortlist that get a full RD check
     # Encoder speed heuristics; measured on 4 dev pictures at QP 22..37 (BD-rate with PSNR-Y):
     zero_cbf_split_stop: bool = True   # don't try splitting a CU coded without residual: +0.00 %, ~5 % faster
     large_cu_bottom_up: bool = True    # CUs above max_tu_size: split first, whole CU only if no quadrant
                                        # splits further: +0.17 %, ~20 % faster
     chroma_rd_modes: int = 5           # chroma modes (best by SATD) given a full RD check, 1..5;
                                        # 2: +0.45 %, ~7 % faster
-    fast_rdoq: tuple[str, ...] = ("nxn",)   # mode trials that quantise plainly, RDOQ (or the DQ trellis)
-                                    # coding the chosen mode only: of "luma" (2Nx2N), "nxn" (4x4 blocks),
-                                    # "chroma"; True: all three, False or (): RDOQ in every trial
+    fast_rdoq: tuple[str, ...] = ("nxn", "chroma")   # mode trials that quantise plainly, RDOQ (or the DQ
+                                    # trellis) coding the chosen mode only: of "luma" (2Nx2N), "nxn" (4x4
+                                    # blocks), "chroma"; True: all three, False or (): RDOQ in every trial
     nxn_skip_residual_free: bool = True   # no NxN trial where the 8x8 CU's best 2Nx2N luma has no residual
     nxn_skip_bits: float = 0.0      # no NxN trial where the 8x8 CU's best 2Nx2N luma costs fewer bits
     nxn_rd_modes: int = 3           # rd_modes of the 4x4 blocks in an NxN trial

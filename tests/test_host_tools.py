@@ -108,7 +108,7 @@ def test_speed_switches_decode_exactly(options):
 
 
 def test_fast_rdoq_names_trial_kinds():
-    assert EncoderConfig().fast_rdoq == ("nxn",)
+    assert EncoderConfig().fast_rdoq == ("nxn", "chroma")
     assert EncoderConfig(fast_rdoq=True).fast_rdoq == ("luma", "nxn", "chroma") == EncoderConfig(fast_rdoq="all").fast_rdoq
     assert EncoderConfig(fast_rdoq=False).fast_rdoq == () == EncoderConfig(fast_rdoq="none").fast_rdoq
     assert EncoderConfig(fast_rdoq="luma, chroma").fast_rdoq == ("luma", "chroma")

@@ -5,10 +5,11 @@ Levels are chosen in coding order (reverse scan) for every state at once: each s
 cheapest path, J = D + lambda R, where a level k taken in state s moves to state (0 2, 2 0, 1 3, 3 1)[s][k & 1]
 and is reconstructed by Q0 (even half steps 2k) in states 0 and 1, by Q1 (odd half steps 2k - sgn k)
 in states 2 and 3.  A path may start (its last significant coefficient) at any position, in state 0,
-paying the last-position bits instead of the sig_coeff_flag.  Rates come from the estimator's current
-context states as in RDOQ (``host.encoder.rdoq``): sig_coeff_flag by position and the neighbouring
-sub-blocks of a first rounding, greater1/greater2 in the sub-block's first context, Rice 0 remainders.
-The coded_sub_block_flags are left to the syntax: a sub-block the trellis leaves empty is skipped.
+paying the last-position bits instead of the sig_coeff_flag, and may pass a whole sub-block with
+coded_sub_block_flag = 0 (sixteen zeros leave the state unchanged).  Rates come from the estimator's
+current context states as in RDOQ (``host.encoder.rdoq``): sig_coeff_flag and coded_sub_block_flag
+contexts from the neighbouring sub-blocks of a first rounding; greater1/greater2 contexts and the Rice
+parameter follow each surviving path, as HEVC adapts them (without that the trellis lost ~1% to RDOQ).
 """
 from __future__ import annotations
 
@@ -52,10 +53,11 @@ def dep_quant(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, es
     s_max = int(codable[-1])
     unit = (g * 2.0 ** (14 + qp_prime // 6) / scale) ** 2       # D of one half step, pixel-domain SSE
     rates = BlockRates.of(estimator, lam, cbf_ctx)
-    sig0, sig1 = _sig_rates(plan, c_idx, scan_idx, v, s_max, rates)
+    patterns = _sub_block_patterns(plan, v, s_max)
+    sig0, sig1 = _sig_rates(plan, c_idx, scan_idx, patterns, rates)
     levels = _LevelRates(rates, c_idx)
     last_cost = last_position_costs(plan, c_idx, scan_idx, rates).tolist()
-    csbf0, csbf1 = _csbf_rates(plan, c_idx, v, s_max, rates)
+    csbf0, csbf1 = _csbf_rates(c_idx, patterns, rates)
     v_list = v[:s_max + 1].tolist()
     chroma = c_idx > 0
 
@@ -138,10 +140,9 @@ def dep_quant(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, es
     return out
 
 
-def _csbf_rates(plan, c_idx: int, v: np.ndarray, s_max: int, rates: BlockRates) -> tuple[list, list]:
+def _csbf_rates(c_idx: int, patterns: list[int], rates: BlockRates) -> tuple[list, list]:
     """Lambda-scaled cost of coded_sub_block_flag 0 / 1 per sub-block, context from the right and
-    below sub-blocks of a first rounding (as the sig_coeff_flag patterns)."""
-    patterns = _sub_block_patterns(plan, v, s_max)
+    below sub-blocks' ``patterns``."""
     ctx = rates.bases.csbf + (2 if c_idx else 0) + np.minimum(patterns, 1)
     return rates.zero[ctx].tolist(), rates.one[ctx].tolist()
 
@@ -251,9 +252,8 @@ def _candidates(v: float, unit: float) -> tuple[list, list]:
     return q0, q1
 
 
-def _sig_rates(plan, c_idx: int, scan_idx: int, v: np.ndarray, s_max: int, rates: BlockRates):
-    """Lambda-scaled sig_coeff_flag costs (0, 1) per scan position up to ``s_max``."""
-    num_sb = (s_max >> 4) + 1
-    patterns = _sub_block_patterns(plan, v, s_max)
+def _sig_rates(plan, c_idx: int, scan_idx: int, patterns: list[int], rates: BlockRates):
+    """Lambda-scaled sig_coeff_flag costs (0, 1) per scan position of the sub-blocks of ``patterns``."""
+    num_sb = len(patterns)
     sig_ctx = position_tables(plan.log2_size, c_idx, scan_idx)[3][np.arange(num_sb), patterns] + rates.bases.sig
     return rates.zero[sig_ctx].reshape(-1).tolist(), rates.one[sig_ctx].reshape(-1).tolist()

@@ -36,7 +36,7 @@ FAST_RDOQ_TRIALS = ("luma", "nxn", "chroma")   # mode trials of 2Nx2N luma, of N
 
 @dataclass(frozen=True)
 class SearchConfig:
-    rd_modes: int = 4          # luma modes of the SATD shortlist that get a full RD check
+    rd_modes: int = 3          # luma modes of the SATD shortlist that get a full RD check
     rdoq: bool = False
     dst4_enabled: bool = True
     early_split_stop: bool = True   # stop evaluating children once their cost exceeds the unsplit CU's
