@@ -17,9 +17,10 @@ import numpy as np
 
 from bitstream.syntax_coder import RateEstimator
 from host.encoder.quant import QUANT_SCALE
-from host.encoder.rdoq import SIGN_BITS, BlockRates, last_position_costs, position_tables, remaining_bits
+from host.encoder.rdoq import (LEVEL_STATE_START, BlockRates, LevelRates, last_position_costs, level_state_after,
+                               level_state_entering, position_tables)
 from host.quant import LEVEL_SCALE, qp_bd_offset
-from host.residual_coding import CHROMA_GREATER1_OFFSET, CHROMA_GREATER2_OFFSET, LEVEL_MAX, scan_plan
+from host.residual_coding import LEVEL_MAX, scan_plan
 from host.scan import coded_log2_size
 
 _NEXT_STATE = ((0, 2), (2, 0), (1, 3), (3, 1))
@@ -55,14 +56,14 @@ def dep_quant(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, es
     rates = BlockRates.of(estimator, lam, cbf_ctx)
     patterns = _sub_block_patterns(plan, v, s_max)
     sig0, sig1 = _sig_rates(plan, c_idx, scan_idx, patterns, rates)
-    levels = _LevelRates(rates, c_idx)
+    levels = LevelRates(rates, c_idx)
     last_cost = last_position_costs(plan, c_idx, scan_idx, rates).tolist()
     csbf0, csbf1 = _csbf_rates(c_idx, patterns, rates)
     v_list = v[:s_max + 1].tolist()
     chroma = c_idx > 0
 
     cost = [_INF] * 4
-    info: list[tuple] = [_FRESH] * 4           # per state: its path's greater1/Rice context state
+    info: list[tuple] = [LEVEL_STATE_START] * 4           # per state: its path's greater1/Rice context state
     back: list[list[tuple[int, int] | None]] = []
     skipped: dict[int, list[bool]] = {}
     not_started = 0.0
@@ -71,7 +72,7 @@ def dep_quant(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, es
         vs = v_list[s]
         d_zero = vs * vs * unit
         if s & 15 == 15:                            # entering a sub-block: HEVC's per-sub-block contexts
-            info = [_entering(i) for i in info]
+            info = [level_state_entering(i) for i in info]
             if s >> 4:                              # its coded_sub_block_flag is coded
                 entry, entry_info, entry_d_zero = cost, info, 0.0
                 cost = [c + csbf1[s >> 4] for c in cost]
@@ -90,7 +91,7 @@ def dep_quant(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, es
             continue
         base_set = 0 if (s < 16 or chroma) else 2
         new = [_INF] * 4
-        new_info: list[tuple] = [_FRESH] * 4
+        new_info: list[tuple] = [LEVEL_STATE_START] * 4
         step: list[tuple[int, int] | None] = [None] * 4
         for state in range(4):
             c = cost[state]
@@ -105,13 +106,13 @@ def dep_quant(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, es
                 total = c + dist + z1 + levels.cost(k, here, base_set)
                 target = _NEXT_STATE[state][k & 1]
                 if total < new[target]:
-                    new[target], step[target], new_info[target] = total, (state, k), _after(k, here)
+                    new[target], step[target], new_info[target] = total, (state, k), level_state_after(k, here)
         start = not_started + last_cost[s]
         for k, dist in q0:                          # this position as the last significant one
-            total = start + dist + levels.cost(k, _FRESH, base_set)
+            total = start + dist + levels.cost(k, LEVEL_STATE_START, base_set)
             target = _NEXT_STATE[0][k & 1]
             if total < new[target]:
-                new[target], step[target], new_info[target] = total, (-1, k), _after(k, _FRESH)
+                new[target], step[target], new_info[target] = total, (-1, k), level_state_after(k, LEVEL_STATE_START)
         not_started += d_zero
         entry_d_zero += d_zero
         back.append(step)
@@ -173,62 +174,6 @@ def _skip_sub_block(s: int, cost: list, info: list, entry: list, entry_info: lis
     skipped[s >> 4] = flags
     return ([e + skip_cost if f else c for e, c, f in zip(entry, cost, flags)],
             [ei if f else i for ei, i, f in zip(entry_info, info, flags)])
-
-
-# Context state of a path inside a sub-block: (greater1Ctx, coefficients so far, a greater1 seen,
-# cRiceParam, the previous coded sub-block had a greater1) -- HEVC 9.3.4.2.6/7 and 9.3.3.11.
-_FRESH = (1, 0, False, 0, False)
-
-
-def _entering(info: tuple) -> tuple:
-    """A path's context state at the start of the next sub-block."""
-    _, count, seen, _, previous = info
-    return (1, 0, False, 0, seen if count else previous)
-
-
-def _after(k: int, info: tuple) -> tuple:
-    """A path's context state after coding |level| k >= 1 (as host.residual_coding adapts it)."""
-    ctx, count, seen, rice, previous = info
-    if count >= 8:
-        remaining = True
-    elif k > 1:
-        remaining, seen, ctx = seen or k > 2, True, 0
-    else:
-        remaining = False
-        if 0 < ctx < 3:
-            ctx += 1
-    if remaining and k > 3 << rice and rice < 4:
-        rice += 1
-    return (ctx, count + 1, seen, rice, previous)
-
-
-class _LevelRates:
-    """Lambda-scaled bits of |level| k >= 1 and its sign in a path's context state."""
-
-    def __init__(self, rates: BlockRates, c_idx: int):
-        bases, chroma = rates.bases, c_idx > 0
-        sets = 2 if chroma else 4
-        g1 = bases.greater1 + (CHROMA_GREATER1_OFFSET if chroma else 0)
-        g2 = bases.greater2 + (CHROMA_GREATER2_OFFSET if chroma else 0)
-        self.g1_0 = rates.zero[g1:g1 + 4 * sets].reshape(sets, 4).tolist()
-        self.g1_1 = rates.one[g1:g1 + 4 * sets].reshape(sets, 4).tolist()
-        self.g2_0 = rates.zero[g2:g2 + sets].tolist()
-        self.g2_1 = rates.one[g2:g2 + sets].tolist()
-        self.lam = rates.lam
-        self.sign = rates.lam * SIGN_BITS
-
-    def cost(self, k: int, info: tuple, base_set: int) -> float:
-        ctx, count, seen, rice, previous = info
-        if count >= 8:
-            return self.sign + self.lam * remaining_bits(k - 1, rice)
-        ctx_set = base_set + previous
-        if k == 1:
-            return self.sign + self.g1_0[ctx_set][ctx]
-        if seen:
-            return self.sign + self.g1_1[ctx_set][ctx] + self.lam * remaining_bits(k - 2, rice)
-        if k == 2:
-            return self.sign + self.g1_1[ctx_set][ctx] + self.g2_0[ctx_set]
-        return self.sign + self.g1_1[ctx_set][ctx] + self.g2_1[ctx_set] + self.lam * remaining_bits(k - 3, rice)
 
 
 def _candidates(v: float, unit: float) -> tuple[list, list]:

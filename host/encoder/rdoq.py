@@ -138,6 +138,62 @@ class BlockRates:
         return cls(lam, zero, one, cbf, residual_context_bases(estimator.table))
 
 
+# Context state of the levels coded so far in a sub-block (of one path, for the DQ trellis): (greater1Ctx, coefficients so far, a greater1 seen,
+# cRiceParam, the previous coded sub-block had a greater1) -- HEVC 9.3.4.2.6/7 and 9.3.3.11.
+LEVEL_STATE_START = (1, 0, False, 0, False)
+
+
+def level_state_entering(info: tuple) -> tuple:
+    """A path's context state at the start of the next sub-block."""
+    _, count, seen, _, previous = info
+    return (1, 0, False, 0, seen if count else previous)
+
+
+def level_state_after(k: int, info: tuple) -> tuple:
+    """A path's context state after coding |level| k >= 1 (as host.residual_coding adapts it)."""
+    ctx, count, seen, rice, previous = info
+    if count >= 8:
+        remaining = True
+    elif k > 1:
+        remaining, seen, ctx = seen or k > 2, True, 0
+    else:
+        remaining = False
+        if 0 < ctx < 3:
+            ctx += 1
+    if remaining and k > 3 << rice and rice < 4:
+        rice += 1
+    return (ctx, count + 1, seen, rice, previous)
+
+
+class LevelRates:
+    """Lambda-scaled bits of |level| k >= 1 and its sign in a path's context state."""
+
+    def __init__(self, rates: BlockRates, c_idx: int):
+        bases, chroma = rates.bases, c_idx > 0
+        sets = 2 if chroma else 4
+        g1 = bases.greater1 + (CHROMA_GREATER1_OFFSET if chroma else 0)
+        g2 = bases.greater2 + (CHROMA_GREATER2_OFFSET if chroma else 0)
+        self.g1_0 = rates.zero[g1:g1 + 4 * sets].reshape(sets, 4).tolist()
+        self.g1_1 = rates.one[g1:g1 + 4 * sets].reshape(sets, 4).tolist()
+        self.g2_0 = rates.zero[g2:g2 + sets].tolist()
+        self.g2_1 = rates.one[g2:g2 + sets].tolist()
+        self.lam = rates.lam
+        self.sign = rates.lam * SIGN_BITS
+
+    def cost(self, k: int, info: tuple, base_set: int) -> float:
+        ctx, count, seen, rice, previous = info
+        if count >= 8:
+            return self.sign + self.lam * remaining_bits(k - 1, rice)
+        ctx_set = base_set + previous
+        if k == 1:
+            return self.sign + self.g1_0[ctx_set][ctx]
+        if seen:
+            return self.sign + self.g1_1[ctx_set][ctx] + self.lam * remaining_bits(k - 2, rice)
+        if k == 2:
+            return self.sign + self.g1_1[ctx_set][ctx] + self.g2_0[ctx_set]
+        return self.sign + self.g1_1[ctx_set][ctx] + self.g2_1[ctx_set] + self.lam * remaining_bits(k - 3, rice)
+
+
 def _greedy_levels(plan: ScanPlan, c_idx: int, scan_idx: int, last0: int, level_round: list[int],
                    floor: list[int], d_zero: list[float], d_floor: list[float], d_ceil: list[float],
                    rates: BlockRates) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -154,13 +210,8 @@ def _greedy_levels(plan: ScanPlan, c_idx: int, scan_idx: int, last0: int, level_
     sig_ctx = position_tables(plan.log2_size, c_idx, scan_idx)[3][:last_sb + 1] + bases.sig
     sig0_tab = zero[sig_ctx].tolist()
     sig1_tab = one[sig_ctx].tolist()
-    num_sets = 2 if chroma else 4
-    g1 = bases.greater1 + (CHROMA_GREATER1_OFFSET if chroma else 0)
-    g1_0 = zero[g1:g1 + 4 * num_sets].reshape(num_sets, 4).tolist()
-    g1_1 = one[g1:g1 + 4 * num_sets].reshape(num_sets, 4).tolist()
-    g2 = bases.greater2 + (CHROMA_GREATER2_OFFSET if chroma else 0)
-    g2_0 = zero[g2:g2 + num_sets].tolist()
-    g2_1 = one[g2:g2 + num_sets].tolist()
+    levels = LevelRates(rates, c_idx)
+    g1_0, g1_1, g2_0, g2_1 = levels.g1_0, levels.g1_1, levels.g2_0, levels.g2_1
     csbf_ctx = bases.csbf + (2 if chroma else 0)
     csbf_0 = zero[csbf_ctx:csbf_ctx + 2].tolist()
     csbf_1 = one[csbf_ctx:csbf_ctx + 2].tolist()
@@ -191,10 +242,7 @@ def _greedy_levels(plan: ScanPlan, c_idx: int, scan_idx: int, last0: int, level_
         ctx_set = (0 if (i == 0 or chroma) else 2) + prev_had_greater1
         g1c0, g1c1 = g1_0[ctx_set], g1_1[ctx_set]
         g2c0, g2c1 = g2_0[ctx_set], g2_1[ctx_set]
-        num_sig = 0
-        greater1_ctx = 1
-        seen_greater1 = False
-        rice = 0
+        state = LEVEL_STATE_START
         for n in range((last0 & 15) if i == last_sb else 15, -1, -1):
             pos = base + n
             rounded = level_round[pos]
@@ -206,6 +254,7 @@ def _greedy_levels(plan: ScanPlan, c_idx: int, scan_idx: int, last0: int, level_
             best_level = 0
             best = inf if is_last else d_zero[pos] + sig0[n]
             low = floor[pos]
+            greater1_ctx, num_sig, seen_greater1, rice, _ = state
             for level, dist in ((low, d_floor[pos]), (low + 1, d_ceil[pos])):
                 if level == 0 or dist >= best:
                     continue
@@ -230,19 +279,8 @@ def _greedy_levels(plan: ScanPlan, c_idx: int, scan_idx: int, last0: int, level_
                 sig_cost[pos] = sig0[n]
                 continue
             sig_cost[pos] = 0.0 if is_last else sig1[n]
-            if num_sig >= 8:
-                remaining_coded = True
-            elif best_level > 1:
-                remaining_coded = seen_greater1 or best_level > 2
-                seen_greater1 = True
-                greater1_ctx = 0
-            else:
-                remaining_coded = False
-                if 0 < greater1_ctx < 3:
-                    greater1_ctx += 1
-            if remaining_coded and best_level > 3 << rice and rice < 4:
-                rice += 1
-            num_sig += 1
+            state = level_state_after(best_level, state)
+        _, num_sig, seen_greater1, _, _ = state
         block_cost = sum(cost[base:base + 16])
         if csbf_coded:
             flag_ctx = right | below
