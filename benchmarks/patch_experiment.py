@@ -11,8 +11,8 @@ MS-SSIM-RGB (in dB), with the mean number of patches per picture and the coded a
 over the picture area: the 16-aligned picture, nothing coded twice).
 
 Timing: one dev picture resized (cv2, INTER_AREA down, INTER_CUBIC up) to 832x480, 1280x720 and
-1920x1080 (--timing-sizes), coded at --timing-level in one piece, as patches analysed 8 at a time (the
-batch) without and with an overlap of 32, and one at a time with the overlap; encode and decode seconds
+1920x1080 (--timing-sizes), coded at --timing-level in one piece and as patches (coded one at a time:
+each reads its decoded neighbours) without and with an overlap of 32; encode and decode seconds
 (the best of --repeat runs, one coding at a time after the RD points, so nothing else of ours runs beside it).
 
 Printed and written to OUT/patch_experiment.md / .json.
@@ -78,21 +78,19 @@ def resized(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
-def timing_table(picture: Path, sizes: list[str], level: int, patch: int, overlap: int, batch: int,
+def timing_table(picture: Path, sizes: list[str], level: int, patch: int, overlap: int,
                  repeat: int) -> list[dict]:
     from hybridcodec.decoder import decode
     from hybridcodec.encoder import Encoder
     from hybridcodec.imageio import read_image
-    methods = {"one piece": (0, overlap, None), "patches in parallel, no overlap": (patch, 0, batch),
-               "patches in parallel, with overlap": (patch, overlap, batch),
-               "patches one at a time, with overlap": (patch, overlap, 1)}
+    methods = {"one piece": (0, overlap), "patches, no overlap": (patch, 0), "patches, with overlap": (patch, overlap)}
     source = read_image(picture)
     Encoder(mode="nn").nn_codec()                          # weights loaded before any timing
     table = []
     for width, height in (map(int, size.split("x")) for size in sizes):
         image = resized(source, width, height)
-        for name, (size, n, b) in methods.items():
-            encoder = Encoder(mode="nn", level=level, nn_patch_size=size, nn_patch_overlap=n, nn_patch_batch=b or 1,
+        for name, (size, n) in methods.items():
+            encoder = Encoder(mode="nn", level=level, nn_patch_size=size, nn_patch_overlap=n,
                               **({} if size else ONE_PIECE))
             encode_s, decode_s, exact = math.inf, math.inf, True
             for _ in range(repeat):
@@ -104,7 +102,7 @@ def timing_table(picture: Path, sizes: list[str], level: int, patch: int, overla
                 exact &= bool(np.array_equal(decoded, result.reconstruction))
             count = coded_patches(width, height, {"nn_patch_size": size, "nn_patch_overlap": n})[0]
             table.append({"resolution": f"{width}x{height}", "method": name, "encode_s": encode_s,
-                          "decode_s": decode_s, "patches": count if size else None, "batch": b,
+                          "decode_s": decode_s, "patches": count if size else None,
                           "overlap": n if size else None, "bpp": 8 * len(result.bitstream) / (width * height),
                           "exact": exact})
             print(f"{width}x{height} {name}: encode {encode_s:.1f} s, decode {decode_s:.1f} s", flush=True)
@@ -128,11 +126,11 @@ def report(rd: list[dict], timing: list[dict], args: argparse.Namespace, picture
         import torch
         lines += ["", f"Coding time at level {args.timing_level} ({args.timing_picture.name} resized; best of "
                   f"{args.repeat}; {torch.get_num_threads()} torch threads on this machine)", "",
-                  "| resolution | method | encode s | decode s | patches | batch | N | bpp | exact |",
+                  "| resolution | method | encode s | decode s | patches | N | bpp | exact |",
                   "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for t in timing:
             lines.append(f"| {t['resolution']} | {t['method']} | {t['encode_s']:.2f} | {t['decode_s']:.2f} | "
-                         f"{dash(t['patches'], 'd')} | {dash(t['batch'], 'd')} | {dash(t['overlap'], 'd')} | "
+                         f"{dash(t['patches'], 'd')} | {dash(t['overlap'], 'd')} | "
                          f"{t['bpp']:.4f} | {'yes' if t['exact'] else 'NO'} |")
     return "\n".join(lines)
 
@@ -149,7 +147,6 @@ def main() -> None:
     p.add_argument("--timing-sizes", nargs="+", default=list(TIMING_SIZES), help="WxH")
     p.add_argument("--timing-level", type=int, default=3)
     p.add_argument("--timing-overlap", type=int, default=32)
-    p.add_argument("--timing-batch", type=int, default=8)
     p.add_argument("--repeat", type=int, default=1, help="timing runs per entry (the best is kept)")
     p.add_argument("--no-timing", action="store_true")
     args = p.parse_args()
@@ -162,7 +159,7 @@ def main() -> None:
     assert all(r["exact"] for r in rows), "decoder output differs from the encoder reconstruction"
     rd = rd_table(rows, named)
     timing = [] if args.no_timing else timing_table(args.timing_picture, args.timing_sizes, args.timing_level,
-                                                    args.patch, args.timing_overlap, args.timing_batch, args.repeat)
+                                                    args.patch, args.timing_overlap, args.repeat)
     write_report(args.out, "patch_experiment", report(rd, timing, args, len(pictures)), {"rd": rd, "timing": timing})
 
 

@@ -66,7 +66,6 @@ class EncoderConfig:
                                     # AUTO_PATCH_SIZE); 64 .. 2048 (a power of two): patches of that size
     nn_patch_overlap: int = 32      # luma samples around each patch its analysis sees (encoder-only), even;
                                     # 32 covers g_a's reach, so the latents continue across patch borders
-    nn_patch_batch: int = 4         # patches analysed at once (memory ~ batch x patch)
     memory_budget_mb: int = 3072    # peak memory the encoder plans for; larger pictures: InputError
     # Online optimisation of the NN coding (encoder-only, seed 000; decoder unchanged):
     nn_refine_steps: int = 0        # gradient steps on λ·D + R per NN-coded picture or CU candidate
@@ -117,7 +116,6 @@ class EncoderConfig:
             (isinstance(self.nn_patch_overlap, int) and self.nn_patch_overlap % 2 == 0
              and 0 <= self.nn_patch_overlap <= MAX_PATCH_OVERLAP,
              f"nn_patch_overlap must be even and 0..{MAX_PATCH_OVERLAP}"),
-            (isinstance(self.nn_patch_batch, int) and self.nn_patch_batch >= 1, "nn_patch_batch must be >= 1"),
             (isinstance(self.memory_budget_mb, int) and self.memory_budget_mb >= 512, "memory_budget_mb must be >= 512"),
             (self.nn_rdoq_scale >= 0, "nn_rdoq_scale must be >= 0"),
             (isinstance(self.nn_refine_steps, int) and self.nn_refine_steps >= 0, "nn_refine_steps must be >= 0"),

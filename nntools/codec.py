@@ -79,6 +79,28 @@ def scale_indices(logsig: torch.Tensor, log_delta: torch.Tensor) -> torch.Tensor
     return torch.clamp(torch.floor(v), 0, NUM_SCALES - 1).to(torch.int64)
 
 
+CONTEXT_REACH = 2      # latent positions around its own that a context convolution (5 x 5) reads
+
+
+class Neighbours:
+    """Decoded ŷ around a region that its context passes read (§7.1: the last rows of the row of patches
+    above): ``field`` (1, M, h + 2R, w + 2R) holds them around the h x w region, R = CONTEXT_REACH, and
+    ``available`` marks them.  Each pass sees them through the same stage masks as the region's own
+    positions, as in a picture coded in one piece."""
+
+    def __init__(self, bundle: "NNBundle", field: torch.Tensor, available: torch.Tensor):
+        r = CONTEXT_REACH
+        self.inner = (slice(None), slice(None), slice(r, field.shape[2] - r), slice(r, field.shape[3] - r))
+        masks = bundle.stage_masks(field.shape[2], field.shape[3])   # R even: the pattern of the patch's own
+        self.visible = [field * (available * sum(masks[:k])) for k in range(1, len(masks))]
+
+    def context_input(self, inner: torch.Tensor, k: int) -> torch.Tensor:
+        """Pass k's context input: the patch's masked ŷ ``inner`` inside the visible neighbours."""
+        window = self.visible[k - 1].clone()
+        window[self.inner] = inner
+        return window
+
+
 @dataclass
 class StageParams:
     mu: torch.Tensor
@@ -95,12 +117,16 @@ class LatentCoder:
         self.delta = bundle.delta[level].view(1, -1, 1, 1)
         self.log_delta = bundle.log_delta[level].view(1, -1, 1, 1)
 
-    def stage_params(self, hyper: torch.Tensor, y_hat: torch.Tensor, seen: torch.Tensor, k: int) -> StageParams:
+    def stage_params(self, hyper: torch.Tensor, y_hat: torch.Tensor, seen: torch.Tensor, k: int,
+                     neighbours: Neighbours | None = None) -> StageParams:
         m = self.b.config.latent
         if k == 0:
             ctx = torch.zeros_like(hyper)
-        else:
+        elif neighbours is None:
             ctx = self.b.context[min(k - 1, len(self.b.context) - 1)](y_hat * seen)
+        else:
+            window = neighbours.context_input(y_hat * seen, k)
+            ctx = self.b.context[min(k - 1, len(self.b.context) - 1)](window)[neighbours.inner]
         params = self.b.entropy_parameters(torch.cat([hyper, ctx], dim=1))
         return StageParams(params[:, :m], scale_indices(params[:, m:], self.log_delta))
 
@@ -148,8 +174,10 @@ def decode_region(bundle: NNBundle, dec: RansDecoder, height: int, width: int, l
     return bundle.g_s(decode_latent_region(bundle, dec, height, width, level))
 
 
-def decode_latent_region(bundle: NNBundle, dec: RansDecoder, height: int, width: int, level: int) -> torch.Tensor:
-    """The latent ŷ of one region (its synthesis may then run batched with other regions')."""
+def decode_latent_region(bundle: NNBundle, dec: RansDecoder, height: int, width: int, level: int,
+                         neighbours: Neighbours | None = None) -> torch.Tensor:
+    """The latent ŷ of one region (its synthesis may then run batched with other regions'); a patch's
+    context passes also read its decoded ``neighbours`` (``nntools.patches.above``)."""
     coder = LatentCoder(bundle, level)
     cfg = bundle.config
     hy, wy = height // 8, width // 8
@@ -160,7 +188,7 @@ def decode_latent_region(bundle: NNBundle, dec: RansDecoder, height: int, width:
     y_hat = torch.zeros((1, cfg.latent, hy, wy), dtype=torch.float64)
     seen = torch.zeros_like(masks[0])
     for k, mask in enumerate(masks):
-        p = coder.stage_params(hyper, y_hat, seen, k)
+        p = coder.stage_params(hyper, y_hat, seen, k, neighbours)
         values = dec.decode_pass(select(p.index, mask))
         symbols = torch.zeros_like(y_hat).masked_scatter(
             mask.expand_as(y_hat).bool(), torch.from_numpy(values.astype(np.float64)))

@@ -32,7 +32,7 @@ CASES = {
                                                        cclm=False, max_ts_size=0, sign_hiding=False), False),
     "hybrid-sample-lf": (lambda: read_image(SAMPLE)[:128, :192], dict(qp=32), True),
     "nn-level2": (lambda: synthetic_rgb(24, 40), dict(mode="nn", level=2), False),
-    "nn-patches": (lambda: synthetic_rgb(24, 80), dict(mode="nn", level=2, nn_patch_size=64),
+    "nn-patches": (lambda: synthetic_rgb(88, 80), dict(mode="nn", level=2, nn_patch_size=64),
                    False),
     "hybrid-default": (lambda: synthetic_rgb(64, 64, seed=5), dict(qp=30), False),
     "hybrid-nn-cus": (lambda: synthetic_rgb(64, 64), dict(qp=30), True),

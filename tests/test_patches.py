@@ -24,7 +24,8 @@ from pictures import synthetic_gray, synthetic_rgb
     ((100, 150), {"nn_patch_size": 64, "nn_patch_overlap": 0}),
     ((130, 70), {"nn_patch_size": 64, "nn_patch_overlap": 2, "chroma_format": "444"}),
     ((40, 40), {"nn_patch_size": 64, "nn_patch_overlap": 8}),
-    ((96, 200), {"nn_patch_size": 64, "nn_patch_overlap": 48, "nn_patch_batch": 3}),
+    ((96, 200), {"nn_patch_size": 64, "nn_patch_overlap": 48}),
+    ((200, 264), {"nn_patch_size": 64, "nn_patch_overlap": 16}),
     ((70, 130), {"nn_patch_size": 128, "nn_patch_overlap": 6}),
 ])
 def test_patch_coding_decodes_to_reconstruction(shape, options):
@@ -39,11 +40,30 @@ def test_gray_patches():
     assert np.array_equal(decode_full(result.bitstream).picture, result.reconstruction)
 
 
-@pytest.mark.parametrize("batch", [1, 2, 100])
-def test_any_patch_batch_decodes_exactly(batch):
-    """The batch only groups the encoder's analysis (its float RDOQ gain estimate sees the group)."""
-    result = Encoder(mode="nn", level=2, nn_patch_size=64, nn_patch_batch=batch).encode(synthetic_rgb(80, 200, 3))
-    assert np.array_equal(decode_full(result.bitstream).picture, result.reconstruction)
+def test_patch_rows_read_the_row_above_as_one_piece():
+    """A row of patches' context passes read the last decoded latent rows of the row above through the
+    stage masks, as one-piece coding does: away from its bottom (the next row is not decoded yet) its
+    context equals the one-piece context, in every pass; the first row reads nothing above it."""
+    from nntools.codec import CONTEXT_REACH
+    from nntools.patches import above
+    bundle, r = load_bundle(), CONTEXT_REACH
+    torch.manual_seed(5)
+    field = activation(torch.randn(1, bundle.config.latent, 11, 9, dtype=torch.float64) * 3)
+    masks = bundle.stage_masks(11, 9)
+    for k in range(1, len(masks)):
+        conv = bundle.context[min(k - 1, len(bundle.context) - 1)]
+        one_piece = conv(field * sum(masks[:k]))
+        last_rows = None
+        for top in range(0, 11, 4):                                 # rows of patches of 64 luma: 4, 4, 3 latents
+            row = field[:, :, top:top + 4]
+            seen = sum(bundle.stage_masks(row.shape[2], 9)[:k])
+            neighbours = above(bundle, last_rows, row.shape[2])
+            assert (neighbours is None) == (top == 0)
+            ctx = conv(row * seen) if neighbours is None else \
+                conv(neighbours.context_input(row * seen, k))[neighbours.inner]
+            rows = row.shape[2] - r if top + 4 < 11 else row.shape[2]
+            assert torch.equal(ctx[:, :, :rows], one_piece[:, :, top:top + rows]), (k, top)
+            last_rows = row[:, :, -r:]
 
 
 @pytest.mark.parametrize("tile", [1, 2, 3, 5])
@@ -116,7 +136,7 @@ def test_picture_above_the_budget_is_coded_in_patches():
     from hybridcodec.config import EncoderConfig
     from hybridcodec.encoder.memory import plan_memory
     image = synthetic_rgb(320, 320, 9)
-    options = dict(mode="nn", level=3, nn_patch_batch=1, nn_patch_overlap=0)
+    options = dict(mode="nn", level=3, nn_patch_overlap=0)
     in_patches = plan_memory(320, 320, EncoderConfig(**options, nn_patch_size=256)).estimate_mb
     budget = int(in_patches) + 1
     assert plan_memory(320, 320, EncoderConfig(**options, memory_budget_mb=10 ** 6)).estimate_mb > budget

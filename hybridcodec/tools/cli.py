@@ -135,8 +135,6 @@ def _add_encode(sub) -> None:
     q.add_argument("--nn-patch-overlap", type=int, default=EncoderConfig.nn_patch_overlap, metavar="N",
                    help="luma samples around each patch that its analysis sees (encoder-only: no extra bits), "
                         "even (default %(default)s)")
-    q.add_argument("--nn-patch-batch", type=int, default=EncoderConfig.nn_patch_batch, metavar="B",
-                   help="patches analysed at once; memory grows with B x P^2 (default %(default)s)")
     q.add_argument("--memory-budget", dest="memory_budget_mb", type=int, default=EncoderConfig.memory_budget_mb,
                    metavar="MB", help="peak memory the encoder plans for: NN pictures go to patches above it, "
                                       "pictures that cannot fit are refused (default %(default)s)")

@@ -13,7 +13,8 @@ import torch
 
 from bitstream.rans import RansEncoder, estimate_bits, lane_count_for
 from bitstream.header_coder import HeaderWriter
-from nntools.codec import ALIGN, LatentCoder, NNBundle, hyper_features, nn_latent_stream, select, z_indexes
+from nntools.codec import (ALIGN, CONTEXT_REACH, LatentCoder, Neighbours, NNBundle, hyper_features,
+                           nn_latent_stream, select, z_indexes)
 from nntools.synthesis import FieldSynthesis, synthesis_margin, synthesise
 from nntools.encoder.rdoq import RDOQ_SCALE, Rdoq, rdoq_symbols, synthesis_gains
 from nntools.encoder.refine import Box, RefineConfig, latents_of, refine_latents, region_of
@@ -48,6 +49,7 @@ class CodedRegion:
     bits: float                 # ideal code length of the passes (the stream adds its flush words)
     x_hat: torch.Tensor | None  # (1, 6, H, W) exact synthesis output as the decoder computes it (if asked)
     y_hat: torch.Tensor         # (1, M, H / 8, W / 8) the dequantised latents it was synthesised from
+    y: torch.Tensor             # the latents that were quantised (analysed, or refined)
 
 
 def code_regions(bundle: NNBundle, x: torch.Tensor, level: int, refine: RefineConfig | None = None,
@@ -102,10 +104,12 @@ def input_gains(bundle: NNBundle, x: torch.Tensor) -> torch.Tensor:
 
 def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, level: int,
                      rdoq: Rdoq | None = None, gains: torch.Tensor | None = None,
-                     synthesise: bool = True, hyper: torch.Tensor | None = None) -> list[CodedRegion]:
+                     synthesise: bool = True, hyper: torch.Tensor | None = None,
+                     neighbours: Neighbours | None = None) -> list[CodedRegion]:
     """Symbols of given latents through the normative entropy-model recursion, and their exact synthesis.
     Plain rounding, or RDOQ with the synthesis ``gains`` when ``rdoq`` is active.  ``hyper``: the
-    hyper-decoder's features to use instead of those of z_hat (an analysis of other entropy models)."""
+    hyper-decoder's features to use instead of those of z_hat (an analysis of other entropy models);
+    ``neighbours``: the decoded latents a row of patches' context passes read (``nntools.patches.above``)."""
     coder = LatentCoder(bundle, level)
     hyper = hyper_features(bundle, z_hat, y.shape[2], y.shape[3]) if hyper is None else hyper
     masks = bundle.stage_masks(y.shape[2], y.shape[3])
@@ -114,7 +118,7 @@ def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, lev
     z_idx = z_indexes(bundle, (1,) + tuple(z_hat.shape[1:]))
     passes = [[(z_hat[b].numpy().reshape(-1).astype(np.int32), z_idx)] for b in range(len(y))]
     for k, mask in enumerate(masks):
-        p = coder.stage_params(hyper, y_hat, seen, k)
+        p = coder.stage_params(hyper, y_hat, seen, k, neighbours)
         r = (y - p.mu) / coder.delta
         if rdoq is not None and rdoq.active:
             symbols = rdoq_symbols(r, p.index, mask, coder.delta, gains, bundle.tables, rdoq)
@@ -127,7 +131,8 @@ def quantise_regions(bundle: NNBundle, y: torch.Tensor, z_hat: torch.Tensor, lev
         seen = seen + mask
     x_hat = bundle.g_s(y_hat) if synthesise else None
     return [CodedRegion(item, sum(estimate_bits(s, i, bundle.tables) for s, i in item),
-                        None if x_hat is None else x_hat[b:b + 1], y_hat[b:b + 1]) for b, item in enumerate(passes)]
+                        None if x_hat is None else x_hat[b:b + 1], y_hat[b:b + 1], y[b:b + 1])
+            for b, item in enumerate(passes)]
 
 
 class StreamWriter:
@@ -178,44 +183,55 @@ def encode_picture(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
 
 
 def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: int, bit_depth: int, level: int,
-                   patch: int, context: int = 0, batch: int = 4, refine: RefineConfig | None = None,
+                   patch: int, context: int = 0, refine: RefineConfig | None = None,
                    rdoq_scale: float = RDOQ_SCALE) -> tuple[bytes, list[np.ndarray]]:
     """Whole-picture NN coding as patches (``nntools.patches``): the payload after nn_level and the
-    decoder's reconstruction.  Each patch is analysed with ``context`` luma samples of the picture around it (the
-    encoder's overlap: its latents then continue their neighbours'), and up to ``batch`` patches of one
-    row and shape at once, so the float tensors never exceed ``batch`` patches whatever the picture size;
-    each row's latents go to the normative synthesis and each patch's symbols to the rANS encoder as
-    soon as they are coded."""
-    from nntools.patches import PatchGrid
+    decoder's reconstruction.  Each patch is analysed (and refined) alone, with ``context`` luma samples of
+    the picture around it (the encoder's overlap: its latents then continue their neighbours'), so the
+    float tensors never exceed one patch's window whatever the picture size; each row of patches is then
+    quantised as one region whose context passes read the row above, as the decoder does, and its
+    latents go to the normative synthesis and its symbols to the rANS encoder."""
+    from nntools.patches import PatchGrid, above
     from nntools.encoder.input import planes_to_input
     h, w = planes[0].shape
     grid = PatchGrid(w, h, patch)
     synthesis = FieldSynthesis(bundle, h, w, chroma_format, bit_depth)
     lam, peak = float(training_slopes(bundle.config.lambdas, bit_depth)[level]), (1 << bit_depth) - 1
+    rdoq = Rdoq(lam, peak, rdoq_scale)
     extent = -(-context // ALIGN) * ALIGN          # whole latent positions; samples past ``context`` replicated
     writer = StreamWriter(bundle)
+    last_rows = None
     for y in grid.ys:
-        row: list[torch.Tensor] = []
-        xs = list(grid.xs)
-        for start in range(0, len(xs), batch):
-            # A patch's window stops at the aligned picture's edge, as one-piece analysis does; patches
-            # whose windows have one shape and place the patch alike are analysed together.
-            boxes = {x: window_box(grid, x, y, extent) for x in xs[start:start + batch]}
-            geometry = {x: (b[2] - b[0], b[3] - b[1], x - b[0], y - b[1], grid.shape_at(x, y))
-                        for x, b in boxes.items()}
-            for key in dict.fromkeys(geometry.values()):
-                same = [x for x in boxes if geometry[x] == key]
-                _, _, left, top, (ph, pw) = key
-                inputs = torch.cat([planes_to_input(window_planes(planes, x, y, ph, pw, boxes[x], context,
-                                                                  chroma_format), chroma_format, bit_depth)
-                                    for x in same])
-                core = (top // ALIGN, left // ALIGN, ph // ALIGN, pw // ALIGN)
-                for region in code_regions(bundle, inputs, level, refine, lam, peak, rdoq_scale, core=core,
-                                           synthesise=False):
-                    writer.add(region)
-                    row.append(region.y_hat)
-        synthesis.add(torch.cat(row, dim=3))
+        latents = []
+        for x in grid.xs:
+            # A patch's window stops at the aligned picture's edge, as one-piece analysis does.
+            box = window_box(grid, x, y, extent)
+            ph, pw = grid.shape_at(x, y)
+            window = planes_to_input(window_planes(planes, x, y, ph, pw, box, context, chroma_format),
+                                     chroma_format, bit_depth)
+            core = ((y - box[1]) // ALIGN, (x - box[0]) // ALIGN, ph // ALIGN, pw // ALIGN)
+            latents.append(patch_latents(bundle, window, core, level, refine, lam, peak, rdoq_scale))
+        y_row = torch.cat(latents, dim=3)
+        with torch.no_grad():
+            z_hat = torch.round(analysis(bundle).h_a(y_row.float()).double())
+        gains = synthesis_gains(analysis(bundle).g_s, y_row, synthesis_margin(bundle)) if rdoq.active else None
+        region, = quantise_regions(bundle, y_row, z_hat, level, rdoq, gains, synthesise=False,
+                                   neighbours=above(bundle, last_rows, y_row.shape[2]))
+        writer.add(region)
+        synthesis.add(region.y_hat)
+        last_rows = region.y_hat[:, :, -CONTEXT_REACH:]
     return writer.finish(), synthesis.planes()
+
+
+def patch_latents(bundle: NNBundle, window: torch.Tensor, core: Box, level: int, refine: RefineConfig | None,
+                  lam_sse: float, peak: int, rdoq_scale: float) -> torch.Tensor:
+    """The latents of a patch (``core`` of its analysis ``window``) for its row's coding: analysed, or,
+    with refinement, those whose coding of the patch alone had the lowest J (``code_regions``)."""
+    if refine is not None and refine.active:
+        return code_regions(bundle, window, level, refine, lam_sse, peak, rdoq_scale, core=core,
+                            synthesise=False)[0].y
+    with torch.no_grad():
+        return latents_of(analysis(bundle).g_a(window.float()).double(), region_of(window, core)[1])
 
 
 def window_box(grid, x: int, y: int, extent: int) -> tuple[int, int, int, int]:

@@ -53,7 +53,7 @@ class HyperpriorEncoder(BlockCodecEncoder):
         p, c = self.picture, self.picture.config
         if patch_size:
             payload, planes = encode_patches(self.bundle, p.original, p.chroma_format, p.bit_depth, level,
-                                             patch_size, c.nn_patch_overlap, c.nn_patch_batch, self.refine,
+                                             patch_size, c.nn_patch_overlap, self.refine,
                                              self.rdoq_scale)
         else:
             payload, planes = encode_picture(self.bundle, p.original, p.chroma_format, p.bit_depth, level,
