@@ -317,10 +317,6 @@ class RateEstimator(CabacEstimator, SyntaxCoder):
         return EstimatorSnapshot(self._prob0[:], self._prob1[:], self.frac,
                                  dict(self._frac_by_category), self._category)
 
-    def context_states(self, start: int, stop: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """The probability states of contexts start..stop-1 (read-only, hashable: rate tables key on them)."""
-        return tuple(self._prob0[start:stop]), tuple(self._prob1[start:stop])
-
     def restore(self, snap: EstimatorSnapshot) -> None:
         """Return to the state of ``snap`` (a snapshot may be restored any number of times)."""
         self._prob0[:] = snap.prob0

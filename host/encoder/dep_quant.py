@@ -56,9 +56,8 @@ def dep_quant(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, es
     rates = BlockRates.of(estimator, lam, cbf_ctx)
     patterns = _sub_block_patterns(plan, v, s_max)
     sig0, sig1 = _sig_rates(plan, c_idx, scan_idx, patterns, rates)
-    levels = rates.residual.once(("levels", c_idx), lambda: LevelRates(rates, c_idx))
-    last_cost = rates.residual.once(("last", plan.log2_size, c_idx, scan_idx),
-                                    lambda: last_position_costs(plan, c_idx, scan_idx, rates).tolist())
+    levels = LevelRates(rates, c_idx)
+    last_cost = last_position_costs(plan, c_idx, scan_idx, rates).tolist()
     csbf0, csbf1 = _csbf_rates(c_idx, patterns, rates)
     v_list = v[:s_max + 1].tolist()
     chroma = c_idx > 0

@@ -11,7 +11,7 @@ pixel-domain SSE of the orthonormal transform at the codec's bit depth (the unit
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -22,8 +22,7 @@ from bitstream.syntax_coder import RateEstimator
 from host.encoder.quant import QUANT_SCALE
 from host.quant import qp_bd_offset
 from host.residual_coding import (CHROMA_GREATER1_OFFSET, CHROMA_GREATER2_OFFSET, LEVEL_MAX,
-                                  NUM_CSBF_CTX, NUM_GREATER1_CTX, NUM_GREATER2_CTX, NUM_LAST_PREFIX_CTX,
-                                  NUM_SIG_CTX, ResidualContexts, ScanPlan, last_position_binarization,
+                                  ResidualContexts, ScanPlan, last_position_binarization,
                                   remaining_length, residual_context_bases, scan_plan)
 from host.scan import SCAN_DIAG, SCAN_VER, coded_log2_size
 
@@ -53,9 +52,10 @@ def position_tables(log2_size: int, c_idx: int, scan_idx: int) -> tuple[np.ndarr
     return prefix_x, prefix_y, suffix_bits, sig_ctx
 
 
-def _bin_costs(prob0, prob1) -> tuple[np.ndarray, np.ndarray]:
-    """Bits of coding 0 and 1 with contexts in the estimator's probability states ``prob0``/``prob1``."""
-    state9 = (np.asarray(prob1, dtype=np.int64) + (np.asarray(prob0, dtype=np.int64) << 4)) >> 9
+def _context_costs(estimator: RateEstimator) -> tuple[np.ndarray, np.ndarray]:
+    """Bits of coding 0 and 1 with every context, from the estimator's current states."""
+    snap = estimator.snapshot()
+    state9 = (np.asarray(snap.prob1, dtype=np.int64) + (np.asarray(snap.prob0, dtype=np.int64) << 4)) >> 9
     mps_is_one = state9 >= 32
     mps, lps = _MPS_COST[state9], _LPS_COST[state9]
     return np.where(mps_is_one, lps, mps), np.where(mps_is_one, mps, lps)
@@ -122,83 +122,20 @@ def rdoq(coeffs: np.ndarray, qp: int, size: int, c_idx: int, lam: float, estimat
 
 
 @dataclass(frozen=True)
-class ResidualRates:
-    """Lambda-scaled bit costs of coding 0 / 1 with every residual context (indexed from ``bases``,
-    which count from the first residual context), and tables derived from them per block kind."""
+class BlockRates:
+    """Lambda-scaled bit costs of coding 0 / 1 with every context, plus the cbf costs."""
     lam: float
     zero: np.ndarray
     one: np.ndarray
-    bases: ResidualContexts
-    derived: dict = field(default_factory=dict, compare=False)
-
-    def once(self, key: tuple, make):
-        """``make()``, computed once per key for these context states (last-position costs, level rates)."""
-        value = self.derived.get(key)
-        if value is None:
-            value = self.derived[key] = make()
-        return value
-
-
-_RESIDUAL_RATES: dict[tuple, ResidualRates] = {}
-_RESIDUAL_RATES_MAX = 32
-
-
-@lru_cache(maxsize=None)
-def _residual_span(bases: ResidualContexts) -> tuple[int, int]:
-    """First and one-past-last context of the residual syntax elements."""
-    spans = ((bases.last_x, NUM_LAST_PREFIX_CTX), (bases.last_y, NUM_LAST_PREFIX_CTX), (bases.csbf, NUM_CSBF_CTX),
-             (bases.sig, NUM_SIG_CTX), (bases.greater1, NUM_GREATER1_CTX), (bases.greater2, NUM_GREATER2_CTX))
-    return min(b for b, _ in spans), max(b + n for b, n in spans)
-
-
-def residual_rates(estimator: RateEstimator, lam: float) -> ResidualRates:
-    """Rates of the residual contexts in the estimator's current states.  The mode trials of a block
-    start from the same residual context states, so the tables are kept for a few recent states."""
-    bases = residual_context_bases(estimator.table)
-    first, stop = _residual_span(bases)
-    prob0, prob1 = estimator.context_states(first, stop)
-    key = (lam, prob0, prob1)
-    rates = _RESIDUAL_RATES.get(key)
-    if rates is None:
-        if len(_RESIDUAL_RATES) >= _RESIDUAL_RATES_MAX:
-            _RESIDUAL_RATES.clear()
-        cost0, cost1 = _bin_costs(prob0, prob1)
-        shifted = ResidualContexts(*(getattr(bases, f.name) - first for f in fields(ResidualContexts)))
-        rates = _RESIDUAL_RATES[key] = ResidualRates(lam, lam * cost0, lam * cost1, shifted)
-    return rates
-
-
-@dataclass(frozen=True)
-class BlockRates:
-    """The residual rates of a block plus the lambda-scaled costs of its coded_block_flag 0 / 1."""
-    residual: ResidualRates
     cbf: tuple[float, float]
-
-    @property
-    def lam(self) -> float:
-        return self.residual.lam
-
-    @property
-    def zero(self) -> np.ndarray:
-        return self.residual.zero
-
-    @property
-    def one(self) -> np.ndarray:
-        return self.residual.one
-
-    @property
-    def bases(self) -> ResidualContexts:
-        return self.residual.bases
+    bases: ResidualContexts
 
     @classmethod
     def of(cls, estimator: RateEstimator, lam: float, cbf_ctx: int | None) -> "BlockRates":
-        cbf = (0.0, 0.0)
-        if cbf_ctx is not None:
-            (prob0,), (prob1,) = estimator.context_states(cbf_ctx, cbf_ctx + 1)
-            state9 = (prob1 + (prob0 << 4)) >> 9
-            mps, lps = lam * float(_MPS_COST[state9]), lam * float(_LPS_COST[state9])
-            cbf = (lps, mps) if state9 >= 32 else (mps, lps)
-        return cls(residual_rates(estimator, lam), cbf)
+        cost0, cost1 = _context_costs(estimator)
+        zero, one = lam * cost0, lam * cost1
+        cbf = (0.0, 0.0) if cbf_ctx is None else (float(zero[cbf_ctx]), float(one[cbf_ctx]))
+        return cls(lam, zero, one, cbf, residual_context_bases(estimator.table))
 
 
 # Context state of the levels coded so far in a sub-block (of one path, for the DQ trellis): (greater1Ctx, coefficients so far, a greater1 seen,

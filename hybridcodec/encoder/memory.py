@@ -16,6 +16,7 @@ from hybridcodec.config import AUTO_PATCH_SIZE, EncoderConfig
 BASE_MB = 400               # interpreter, torch, weights
 NN_FIXED_MB = 500           # NN coding whatever the picture: RDOQ gain estimate, a synthesis tile
 NN_WINDOW_BYTES = 350       # per luma sample of the patch window being analysed (one at a time)
+NN_ROW_BYTES = 120          # per luma sample of the row of patches being quantised (latents, masks, RDOQ)
 NN_ONE_PIECE_BYTES = 400    # per luma sample of a picture analysed in one piece (float activations)
 PICTURE_BYTES = {           # per luma sample of the picture, whatever else runs
     "host": 120,            # source and reconstruction planes, CU records, loop-filter tiles
@@ -48,7 +49,7 @@ def plan_memory(width: int, height: int, cfg: EncoderConfig, patches: bool = Tru
             fixed += NN_FIXED_MB
         if whole_nn:
             grows += NN_ONE_PIECE_BYTES * samples if patch_size == 0 else \
-                NN_WINDOW_BYTES * _window(patch_size, cfg)
+                NN_WINDOW_BYTES * _window(patch_size, cfg) + NN_ROW_BYTES * width * min(patch_size, height)
         return fixed + grows / MB
 
     if whole_nn and patches and patch == 0 and estimate(0) > cfg.memory_budget_mb:
