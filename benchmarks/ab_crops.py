@@ -4,7 +4,8 @@ Each argument is one configuration, ``key=value,key=value`` of EncoderConfig fie
 ``a+b+`` writes the tuple ``(a, b)``).  Points are cached in ``--cache`` under ``--label|config``, so a
 reference measured once (e.g. with another checkout on PYTHONPATH) serves later runs.  Prints the mean
 over the crops of the BD-rate (PSNR of the BT.601 luma of the RGB output) against ``--ref`` and the
-summed encode time, single-process (search_workers=1 is added).  Session 32's tool decisions:
+summed encode CPU time (process time: robust to other jobs sharing the machine), single-process
+(search_workers=1 is added).  Session 32's tool decisions:
 
     PYTHONPATH=<old checkout> python benchmarks/ab_crops.py --label head31 ''
     python benchmarks/ab_crops.py --label dq --ref 'head31|' 'dep_quant=True' 'dep_quant=True,fast_rdoq=()'
@@ -68,13 +69,13 @@ def main() -> None:
     for text in args.configs:
         key = f"{args.label}|{text}"
         options = {"search_workers": 1, **parse_options(text)}
-        points, seconds = [], 0.0
-        for image in pictures:
+        points, seconds = cache.get(key, ([], 0.0))
+        for image in pictures[len(points):]:
             rates, psnrs = [], []
             for qp in QPS:
-                start = time.perf_counter()
+                start = time.process_time()
                 out = Encoder(EncoderConfig(mode="host", qp=qp, nn_loop_filter=False, **options)).encode(image)
-                seconds += time.perf_counter() - start
+                seconds += time.process_time() - start
                 rates.append(len(out.bitstream) * 8)
                 psnrs.append(luma_psnr(image, out.reconstruction))
             points.append((rates, psnrs))
@@ -84,7 +85,7 @@ def main() -> None:
         ref = cache[args.ref or f"{args.label}|{args.configs[0]}"][0]
         per_crop = [bd_rate(r[0], r[1], t[0], t[1]) for r, t in zip(ref, points)]
         print(f"{key:60s} BD-Y {np.mean(per_crop):+.3f}%  per crop {' '.join(f'{b:+.2f}' for b in per_crop)}  "
-              f"encode {seconds:.1f} s", flush=True)
+              f"encode CPU {seconds:.1f} s", flush=True)
 
 
 if __name__ == "__main__":
