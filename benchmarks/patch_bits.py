@@ -23,11 +23,11 @@ from hybridcodec.encoder.source import prepare_source
 from hybridcodec.eval.experiments import write_report
 from hybridcodec.imageio import read_image
 from nntools.codec import hyper_features, z_indexes
-from nntools.encoder import analysis, quantise_regions
+from nntools.encoder import analysis, quantise_patch_row, quantise_regions
 from nntools.encoder.input import planes_to_input
 from nntools.encoder.rdoq import RDOQ_SCALE, Rdoq, synthesis_gains
 from nntools.codec import CONTEXT_REACH
-from nntools.patches import PatchGrid, above
+from nntools.patches import PatchGrid
 from nntools.synthesis import synthesis_margin
 from nntools.training.level_map import training_slopes
 from nntools.zoo import load_bundle
@@ -53,10 +53,7 @@ def measure(bundle, planes: list[np.ndarray], level: int, patch: int) -> dict:
     last_rows = None
     for py in grid.ys:
         band = y[:, :, py // 16:(py + grid.shape_at(0, py)[0]) // 16]
-        with torch.no_grad():
-            z_band = torch.round(model.h_a(band.float()).double())
-        region = quantise_regions(bundle, band, z_band, level, rdoq, gains, False,
-                                  neighbours=above(bundle, last_rows, band.shape[2]))[0]
+        region = quantise_patch_row(bundle, band, level, rdoq, gains, last_rows)
         rows += region.bits
         last_rows = region.y_hat[:, :, -CONTEXT_REACH:]
     for px, py in grid.origins():

@@ -84,18 +84,18 @@ CONTEXT_REACH = 2      # latent positions around its own that a context convolut
 
 class Neighbours:
     """Decoded ŷ around a region that its context passes read (§7.1: the last rows of the row of patches
-    above): ``field`` (1, M, h + 2R, w + 2R) holds them around the h x w region, R = CONTEXT_REACH, and
-    ``available`` marks them.  Each pass sees them through the same stage masks as the region's own
+    above): ``field`` (1, M, h + 2R, w + 2R) holds them around the h x w region, R = CONTEXT_REACH, zero
+    where nothing is decoded.  Each pass sees them through the same stage masks as the region's own
     positions, as in a picture coded in one piece."""
 
-    def __init__(self, bundle: "NNBundle", field: torch.Tensor, available: torch.Tensor):
+    def __init__(self, bundle: "NNBundle", field: torch.Tensor):
         r = CONTEXT_REACH
         self.inner = (slice(None), slice(None), slice(r, field.shape[2] - r), slice(r, field.shape[3] - r))
-        masks = bundle.stage_masks(field.shape[2], field.shape[3])   # R even: the pattern of the patch's own
-        self.visible = [field * (available * sum(masks[:k])) for k in range(1, len(masks))]
+        masks = bundle.stage_masks(field.shape[2], field.shape[3])   # R even: the pattern of the region's own
+        self.visible = [field * sum(masks[:k]) for k in range(1, len(masks))]
 
     def context_input(self, inner: torch.Tensor, k: int) -> torch.Tensor:
-        """Pass k's context input: the patch's masked ŷ ``inner`` inside the visible neighbours."""
+        """Pass k's context input: the region's masked ŷ ``inner`` inside the visible neighbours."""
         window = self.visible[k - 1].clone()
         window[self.inner] = inner
         return window

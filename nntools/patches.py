@@ -74,10 +74,8 @@ def above(bundle: NNBundle, rows: torch.Tensor | None, height: int) -> Neighbour
         return None
     r, (_, channels, have, width) = CONTEXT_REACH, rows.shape
     field = torch.zeros((1, channels, height + 2 * r, width + 2 * r), dtype=torch.float64)
-    available = torch.zeros((1, 1, height + 2 * r, width + 2 * r), dtype=torch.float64)
     field[:, :, r - have:r, r:r + width] = rows
-    available[:, :, r - have:r, r:r + width] = 1
-    return Neighbours(bundle, field, available)
+    return Neighbours(bundle, field)
 
 
 def decode_patches(bundle: NNBundle, payload: bytes, grid: PatchGrid, level: int, chroma_format: int,

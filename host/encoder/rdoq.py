@@ -138,8 +138,9 @@ class BlockRates:
         return cls(lam, zero, one, cbf, residual_context_bases(estimator.table))
 
 
-# Context state of the levels coded so far in a sub-block (of one path, for the DQ trellis): (greater1Ctx, coefficients so far, a greater1 seen,
-# cRiceParam, the previous coded sub-block had a greater1) -- HEVC 9.3.4.2.6/7 and 9.3.3.11.
+# Context state of the levels coded so far in a sub-block (RDOQ's pass, or one path of the DQ trellis):
+# (greater1Ctx, coefficients so far, a greater1 seen, cRiceParam, the previous coded sub-block had a
+# greater1) -- HEVC 9.3.4.2.6/7 and 9.3.3.11.
 LEVEL_STATE_START = (1, 0, False, 0, False)
 
 

@@ -191,7 +191,7 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
     float tensors never exceed one patch's window whatever the picture size; each row of patches is then
     quantised as one region whose context passes read the row above, as the decoder does, and its
     latents go to the normative synthesis and its symbols to the rANS encoder."""
-    from nntools.patches import PatchGrid, above
+    from nntools.patches import PatchGrid
     from nntools.encoder.input import planes_to_input
     h, w = planes[0].shape
     grid = PatchGrid(w, h, patch)
@@ -212,15 +212,23 @@ def encode_patches(bundle: NNBundle, planes: list[np.ndarray], chroma_format: in
             core = ((y - box[1]) // ALIGN, (x - box[0]) // ALIGN, ph // ALIGN, pw // ALIGN)
             latents.append(patch_latents(bundle, window, core, level, refine, lam, peak, rdoq_scale))
         y_row = torch.cat(latents, dim=3)
-        with torch.no_grad():
-            z_hat = torch.round(analysis(bundle).h_a(y_row.float()).double())
         gains = synthesis_gains(analysis(bundle).g_s, y_row, synthesis_margin(bundle)) if rdoq.active else None
-        region, = quantise_regions(bundle, y_row, z_hat, level, rdoq, gains, synthesise=False,
-                                   neighbours=above(bundle, last_rows, y_row.shape[2]))
+        region = quantise_patch_row(bundle, y_row, level, rdoq, gains, last_rows)
         writer.add(region)
         synthesis.add(region.y_hat)
         last_rows = region.y_hat[:, :, -CONTEXT_REACH:]
     return writer.finish(), synthesis.planes()
+
+
+def quantise_patch_row(bundle: NNBundle, y_row: torch.Tensor, level: int, rdoq: Rdoq, gains: torch.Tensor | None,
+                       last_rows: torch.Tensor | None) -> CodedRegion:
+    """A row of patches' latents coded as its region (``nntools.patches``): z from the row's hyper-analysis,
+    context passes reading ``last_rows``, the last decoded latent rows of the row above (None: first row)."""
+    from nntools.patches import above
+    with torch.no_grad():
+        z_hat = torch.round(analysis(bundle).h_a(y_row.float()).double())
+    return quantise_regions(bundle, y_row, z_hat, level, rdoq, gains, synthesise=False,
+                            neighbours=above(bundle, last_rows, y_row.shape[2]))[0]
 
 
 def patch_latents(bundle: NNBundle, window: torch.Tensor, core: Box, level: int, refine: RefineConfig | None,
