@@ -9,7 +9,8 @@ exactly "filter on" against "filter off", the rest of the encoder held fixed.  T
 
 Variants (curve labels): ``off``; ``lf`` (the default: per-CTU flags, scales, chroma); ``lf-all-ctus``
 (no per-CTU flags); ``lf-no-scale``; ``lf-luma-only``; and ``lf:NAME`` for each ``--weights NAME=FILE``
-(other exported models, default decisions).  ``--rd FOLDER`` adds the curves of a ``hybridcodec rd``
+(other exported models, default decisions); with ``--alf``, ``alf`` (the adaptive loop filter
+alone) and ``lf+alf`` (the neural filter, then the adaptive one).  ``--rd FOLDER`` adds the curves of a ``hybridcodec rd``
 run of the same pictures (the default hybrid) against the same ``off`` curve.  Writes rows.jsonl,
 bd.json and bd.md (with per-QP deltas and the flag statistics per QP).
 """
@@ -25,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from bitstream.container import SubstreamType, write_container
+from host.encoder.alf import AlfSearchConfig
+from host.encoder.alf import decide as decide_alf
 from host.encoder.picture import serialise
 from host.encoder.quant import qp_to_lambda
 from host.partition import PictureGeometry
@@ -46,7 +49,8 @@ ABLATIONS = {"lf": LoopFilterSearchConfig(), "lf-all-ctus": LoopFilterSearchConf
              "lf-no-scale": LoopFilterSearchConfig(scale=False), "lf-luma-only": LoopFilterSearchConfig(chroma=False)}
 
 
-def code_variant(image: np.ndarray, src, host, weights, cfg: LoopFilterSearchConfig | None, verify: bool) -> dict:
+def code_variant(image: np.ndarray, src, host, weights, cfg: LoopFilterSearchConfig | None, verify: bool,
+                 alf_cfg: AlfSearchConfig | None = None) -> dict:
     """Decide, write and measure one variant of one cached host picture; ``verify``: decode the
     bitstream and compare with the encoder's reconstruction (the pure-Python parse takes seconds, so
     only the default variant is decoded; the others' samples come from the same normative filter)."""
@@ -56,7 +60,11 @@ def code_variant(image: np.ndarray, src, host, weights, cfg: LoopFilterSearchCon
         lam = qp_to_lambda(header.pic_qp, header.BitDepth)
         header, lf, planes, stats = decide(weights, header, src.planes, host.planes, host.cus, lam, cfg)
     search_s = time.perf_counter() - t0
-    payload, bits = serialise(header, PictureGeometry.from_header(header), host.ctus, None, None, lf)
+    alf, alf_stats = None, {"enabled": False}
+    if alf_cfg is not None:
+        lam = qp_to_lambda(header.pic_qp, header.BitDepth)
+        header, alf, planes, alf_stats = decide_alf(header, src.planes, planes, lam, alf_cfg)
+    payload, bits = serialise(header, PictureGeometry.from_header(header), host.ctus, None, None, lf, alf)
     data = write_container(header, [(SubstreamType.HOST_CABAC, payload)])
     out, exact, decode_s = output_picture(planes, header), None, None
     if verify:
@@ -70,7 +78,7 @@ def code_variant(image: np.ndarray, src, host, weights, cfg: LoopFilterSearchCon
             "psnr_rgb": psnr_rgb(image, out) if image.ndim == 3 else None,
             "ms_ssim_rgb": float(np.mean([ms_ssim(image[c], out[c]) for c in channels])),
             "exact": exact, "lf_search_s": search_s, "decode_s": decode_s,
-            "lf_flag_bits": bits.get("loop_filter", 0.0), "lf": stats}
+            "lf_flag_bits": bits.get("loop_filter", 0.0), "lf": stats, "alf": alf_stats}
 
 
 def run(folder: str, qps: list[int], cache: Path, out: Path, variants: dict) -> list[dict]:
@@ -79,7 +87,7 @@ def run(folder: str, qps: list[int], cache: Path, out: Path, variants: dict) -> 
     rows_path = out / "rows.jsonl"
     def key(name: str, qp: int, label: str, model: str | None) -> tuple:
         return name, qp, label, model          # a row belongs to the weights that made it
-    ids = {label: w.model_id.hex() if w is not None else None for label, (w, _) in variants.items()}
+    ids = {label: w.model_id.hex() if w is not None else None for label, (w, _, _) in variants.items()}
     done = {key(r["name"], r["param"], r["label"], r["model"]) for r in map(json.loads, rows_path.read_text().splitlines())} \
         if rows_path.exists() else set()
     jobs = [(pic, qp) for pic in list_images(folder) for qp in qps]
@@ -91,10 +99,10 @@ def run(folder: str, qps: list[int], cache: Path, out: Path, variants: dict) -> 
             image = read_image(pic)
             src, host = load_or_search(pic, qp, cache)
             for label in todo:
-                weights, cfg = variants[label]
+                weights, cfg, alf_cfg = variants[label]
                 row = {"name": pic.name, "codec": "host", "param": qp, "options": [["lf", label]], "label": label,
                        "model": ids[label],
-                       **code_variant(image, src, host, weights, cfg, label in ("off", "lf"))}
+                       **code_variant(image, src, host, weights, cfg, label in ("off", "lf", "lf+alf"), alf_cfg)}
                 f.write(json.dumps(row) + "\n")
                 f.flush()
     rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
@@ -154,17 +162,22 @@ def main() -> None:
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--weights", nargs="*", default=[], metavar="NAME=FILE", help="more models to compare")
     p.add_argument("--no-ablations", action="store_true", help="only off and lf")
+    p.add_argument("--alf", action="store_true",
+                   help="add the adaptive loop filter's variants: alf (without the neural filter) and lf+alf")
     p.add_argument("--rd", type=Path, nargs="*", default=[], metavar="FOLDER",
                    help="'hybridcodec rd' output folders whose curves (e.g. the default hybrid) join the table")
     a = p.parse_args()
     weights = filter_weights(a.model)
-    variants = {"off": (None, None)}
+    variants = {"off": (None, None, None)}
     for label, cfg in ABLATIONS.items():
         if label == "lf" or not a.no_ablations:
-            variants[label] = (weights, cfg)
+            variants[label] = (weights, cfg, None)
+    if a.alf:
+        variants["alf"] = (None, None, AlfSearchConfig())
+        variants["lf+alf"] = (weights, LoopFilterSearchConfig(), AlfSearchConfig())
     for spec in a.weights:
         name, path = spec.split("=", 1)
-        variants[f"lf:{name}"] = (filter_weights(path), LoopFilterSearchConfig())
+        variants[f"lf:{name}"] = (filter_weights(path), LoopFilterSearchConfig(), None)
     rows = [r for r in run(a.folder, a.qp, Path(a.cache), Path(a.out), variants) if r["param"] in a.qp]
     names = {r["name"] for r in rows}
     extra = [r for folder in a.rd for r in load_rows(folder / "points.jsonl").values()

@@ -26,6 +26,14 @@ picture_header (bit-packed, MSB first)::
         nn_lf_luma_mode u(2)                 if nn_lf_luma_mode: nn_lf_scale[0] u(7)
         if ChromaArrayType == 1:
             nn_lf_chroma_mode u(2)           if nn_lf_chroma_mode: nn_lf_scale[1] u(7), nn_lf_scale[2] u(7)
+    alf_enabled_flag u(1)
+    if alf_enabled_flag:
+        alf_luma_mode u(2)
+        if alf_luma_mode:
+            alf_luma_num_filters_signalled_minus1 u(5)
+            if alf_luma_num_filters_signalled_minus1: 25 x alf_luma_coeff_delta_idx u(Ceil(Log2(num filters)))
+            num filters x 12 x alf_luma_coeff se(v)
+        if ChromaArrayType != 0: alf_cb_mode u(2) (6 x alf_cb_coeff se(v)), alf_cr_mode u(2) (6 x alf_cr_coeff)
     output_channels_minus1 u(2)     output_bit_depth_16_flag u(1)   color_matrix u(8)
     byte_alignment (zero bits)
     if nn_compress_enable_flag:
@@ -48,7 +56,7 @@ from bitstream.errors import BitstreamError
 from bitstream.header_coder import CONTAINER_CATEGORY, HEADER_CATEGORY, HeaderCoder, HeaderReader, HeaderWriter
 
 MAGIC = b"HBC"
-VERSION = 6
+VERSION = 7
 MAX_DIMENSION = 32768
 MAX_SAMPLES = 1 << 28
 MODEL_ID_BYTES = 16
@@ -66,6 +74,7 @@ NN_FLAG_CONTEXTS, NN_FLAG_ONE_CONTEXT, NN_FLAG_BYPASS = 0, 1, 2   # nn_flag_codi
 NN_PATCH_SIZES = (0,) + tuple(32 << k for k in range(1, 7))      # by nn_patch_size_idc: whole, 64 .. 2048
 NN_LF_OFF, NN_LF_ALL_CTUS, NN_LF_PER_CTU = 0, 1, 2                # nn_lf_luma_mode / nn_lf_chroma_mode
 NN_LF_SCALE_ONE, NN_LF_SCALE_MAX = 64, 127                        # nn_lf_scale: 6 fractional bits
+ALF_CLASSES, ALF_LUMA_COEFFS, ALF_CHROMA_COEFFS, ALF_COEFF_MAX = 25, 12, 6, 127   # host.alf
 
 
 class SubstreamType(IntEnum):
@@ -112,6 +121,15 @@ class PictureHeader:
     nn_lf_luma_mode: int = NN_LF_OFF
     nn_lf_chroma_mode: int = NN_LF_OFF
     nn_lf_scale: tuple[int, int, int] = (NN_LF_SCALE_ONE,) * 3   # per component, 64 = 1.0
+    alf_enabled_flag: bool = False           # adaptive loop filter after the neural one (host.alf, §10)
+    alf_luma_mode: int = NN_LF_OFF           # off, on for every CTU, or alf_ctb_flag per CTU
+    alf_cb_mode: int = NN_LF_OFF
+    alf_cr_mode: int = NN_LF_OFF
+    alf_luma_num_filters_signalled_minus1: int = 0
+    alf_luma_coeff_delta_idx: tuple[int, ...] = ()        # filter of each of the 25 classes (luma on)
+    alf_luma_coeff: tuple[tuple[int, ...], ...] = ()      # 12 coefficients per luma filter, 1/128 units
+    alf_cb_coeff: tuple[int, ...] = ()                    # 6 coefficients (Cb on)
+    alf_cr_coeff: tuple[int, ...] = ()
     output_channels_minus1: int = 2
     output_bit_depth_16_flag: bool = False
     color_matrix: int = COLOR_MATRIX_BT601_FULL
@@ -234,6 +252,7 @@ class PictureHeader:
         _check(not (self.dep_quant_enabled_flag and self.sign_data_hiding_enabled_flag),
                "sign_data_hiding_enabled_flag", 1, "0 (inferred) when dep_quant_enabled_flag is 1")
         self._check_loop_filter()
+        self._check_alf()
         _check(len(self.extension_data) <= MAX_EXTENSION_BYTES, "extension_length", len(self.extension_data),
                f"at most {MAX_EXTENSION_BYTES}")
 
@@ -255,6 +274,28 @@ class PictureHeader:
         used = (self.nn_lf_luma_mode != NN_LF_OFF,) + (self.nn_lf_chroma_mode != NN_LF_OFF,) * 2
         _check(all(u or s == NN_LF_SCALE_ONE for u, s in zip(used, self.nn_lf_scale)), "nn_lf_scale",
                self.nn_lf_scale, f"{NN_LF_SCALE_ONE} (inferred) for a component that is not filtered")
+
+    def _check_alf(self) -> None:
+        modes = (self.alf_luma_mode, self.alf_cb_mode, self.alf_cr_mode)
+        _check(all(m in (NN_LF_OFF, NN_LF_ALL_CTUS, NN_LF_PER_CTU) for m in modes), "alf modes", modes, "0, 1 or 2")
+        _check(self.alf_enabled_flag or modes == (NN_LF_OFF,) * 3, "alf modes", modes,
+               "0 (inferred) when alf_enabled_flag is 0")
+        _check(self.ChromaArrayType != CHROMA_400 or modes[1:] == (NN_LF_OFF,) * 2, "alf_cb_mode / alf_cr_mode",
+               modes[1:], "0 (inferred) in 4:0:0")
+        num = self.alf_luma_num_filters_signalled_minus1 + 1
+        luma = modes[0] != NN_LF_OFF
+        _check(1 <= num <= ALF_CLASSES and (luma or num == 1), "alf_luma_num_filters_signalled_minus1", num - 1,
+               f"0..{ALF_CLASSES - 1}, 0 (inferred) when alf_luma_mode is 0")
+        _check(len(self.alf_luma_coeff_delta_idx) == (ALF_CLASSES if luma else 0)
+               and all(0 <= i < num for i in self.alf_luma_coeff_delta_idx), "alf_luma_coeff_delta_idx",
+               self.alf_luma_coeff_delta_idx, f"{ALF_CLASSES} filter indices below {num} when luma is filtered")
+        _check(len(self.alf_luma_coeff) == (num if luma else 0)
+               and all(len(f) == ALF_LUMA_COEFFS and all(abs(v) <= ALF_COEFF_MAX for v in f) for f in self.alf_luma_coeff),
+               "alf_luma_coeff", self.alf_luma_coeff, f"{ALF_LUMA_COEFFS} values in -{ALF_COEFF_MAX}..{ALF_COEFF_MAX} per filter")
+        for name, mode in (("alf_cb_coeff", modes[1]), ("alf_cr_coeff", modes[2])):
+            coeff = getattr(self, name)
+            _check(len(coeff) == (ALF_CHROMA_COEFFS if mode else 0) and all(abs(v) <= ALF_COEFF_MAX for v in coeff),
+                   name, coeff, f"{ALF_CHROMA_COEFFS} values in -{ALF_COEFF_MAX}..{ALF_COEFF_MAX} when filtered")
 
     def without_nn(self) -> "PictureHeader":
         """The same picture with nn_compress_enable_flag = 0 (every NN element back to its inferred value)."""
@@ -325,6 +366,8 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
             scale[1] = hc.u("nn_lf_scale[1]", scale[1], 7)
             scale[2] = hc.u("nn_lf_scale[2]", scale[2], 7)
         e["nn_lf_scale"] = tuple(scale)
+    if flag("alf_enabled_flag"):
+        _alf_parameters(hc, e, value)
     u("output_channels_minus1", 2)
     flag("output_bit_depth_16_flag")
     u("color_matrix", 8)
@@ -342,6 +385,37 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
     hc.byte_alignment()
     e["extension_data"] = hc.bytes("extension_data", value("extension_data", b""), length)
     return PictureHeader(**e)
+
+
+def _alf_parameters(hc: HeaderCoder, e: dict, value) -> None:
+    """The adaptive loop filter's modes and coefficients (alf_enabled_flag = 1)."""
+    if u_checked(hc, e, value, "alf_luma_mode", 2, 3):
+        num = 1 + u_checked(hc, e, value, "alf_luma_num_filters_signalled_minus1", 5, ALF_CLASSES)
+        idx = value("alf_luma_coeff_delta_idx", ()) or (0,) * ALF_CLASSES
+        if num > 1:
+            idx = tuple(_coeff(hc.u("alf_luma_coeff_delta_idx", idx[k], (num - 1).bit_length(), k=k),
+                               "alf_luma_coeff_delta_idx", num - 1, 0) for k in range(ALF_CLASSES))
+        e["alf_luma_coeff_delta_idx"] = tuple(idx)
+        coeff = value("alf_luma_coeff", ((0,) * ALF_LUMA_COEFFS,) * num)
+        e["alf_luma_coeff"] = tuple(tuple(_coeff(hc.se("alf_luma_coeff", coeff[f][j], f=f, j=j), "alf_luma_coeff")
+                                          for j in range(ALF_LUMA_COEFFS)) for f in range(num))
+    if e["chroma_format_idc"] != CHROMA_400:
+        for mode, name in (("alf_cb_mode", "alf_cb_coeff"), ("alf_cr_mode", "alf_cr_coeff")):
+            if u_checked(hc, e, value, mode, 2, 3):
+                coeff = value(name, (0,) * ALF_CHROMA_COEFFS)
+                e[name] = tuple(_coeff(hc.se(name, coeff[j], j=j), name) for j in range(ALF_CHROMA_COEFFS))
+
+
+def u_checked(hc: HeaderCoder, e: dict, value, name: str, n: int, limit: int) -> int:
+    """u(n) element ``name`` into ``e``, which must be below ``limit``."""
+    e[name] = hc.u(name, int(value(name)), n)
+    _check(e[name] < limit, name, e[name], f"0..{limit - 1}")
+    return e[name]
+
+
+def _coeff(v: int, name: str, high: int = ALF_COEFF_MAX, low: int = -ALF_COEFF_MAX) -> int:
+    _check(low <= v <= high, name, v, f"{low}..{high}")
+    return v
 
 
 def hybridcodec_picture(hc: HeaderCoder, header: PictureHeader | None = None,

@@ -28,6 +28,11 @@ def _se_code(value: int) -> int:
     return 2 * value - 1 if value > 0 else -2 * value
 
 
+def se_bits(value: int) -> int:
+    """Length of se(v) ``value`` (for the encoder's rate estimates)."""
+    return _ue_bits(_se_code(value))
+
+
 def element_tracer(sink: TraceSink | None) -> Callable[[str, object, dict, float, str], object] | None:
     """How a header element reaches ``sink`` (as ``SyntaxCoder.trace_sink`` accepts it): an element
     sink's ``element`` method (with the element's category), or a syntax-channel line; None when
@@ -80,7 +85,7 @@ class HeaderWriter(_HeaderCoder):
 
     def se(self, name: str, value: int, **where) -> int:
         self.w.se(value)
-        return self._traced(name, value, _ue_bits(_se_code(value)), where)
+        return self._traced(name, value, se_bits(value), where)
 
     def _raw(self, value: bytes, n: int, name: str) -> bytes:
         if len(value) != n:
@@ -117,7 +122,7 @@ class HeaderReader(_HeaderCoder):
 
     def se(self, name: str, value: int, **where) -> int:
         v = self.r.se()
-        return self._traced(name, v, _ue_bits(_se_code(v)), where)
+        return self._traced(name, v, se_bits(v), where)
 
     def _raw(self, value: bytes, n: int, name: str) -> bytes:
         return self.r.read_bytes(n)

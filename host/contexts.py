@@ -29,6 +29,7 @@ class HostContexts:
     transform_skip_flag: int        # 2: luma, chroma (registered after the residual contexts)
     cclm_mode_flag: int             # 1
     cclm_mode_idx: int              # 1: first bin
+    alf_ctb_flag: int               # 9: component (Y, Cb, Cr) x number of left/above CTUs filtered
 
     @classmethod
     def register(cls, table: ContextTable) -> "HostContexts":
@@ -51,7 +52,8 @@ class HostContexts:
         register_residual_contexts(table)
         return cls(**tree, transform_skip_flag=table.get_or_add("transform_skip_flag", 2),
                    cclm_mode_flag=table.get_or_add("cclm_mode_flag", 1),
-                   cclm_mode_idx=table.get_or_add("cclm_mode_idx", 1))
+                   cclm_mode_idx=table.get_or_add("cclm_mode_idx", 1),
+                   alf_ctb_flag=table.get_or_add("alf_ctb_flag", 9))
 
 
 def _build() -> tuple[ContextTable, HostContexts]:

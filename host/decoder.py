@@ -1,4 +1,6 @@
-"""Host picture decoding process (normative): parse each CTU, reconstruct its CUs, then deblock.
+"""Host picture decoding (normative): parse each CTU, reconstruct its CUs, then the loop filters.
+
+The loop filters run in order: deblocking, the neural loop filter, the adaptive loop filter.
 
 Parsing never depends on samples, so a CTU is parsed completely before its CUs are reconstructed.
 Every loop is bounded by the picture geometry; a corrupt substream ends in ``BitstreamError``.
@@ -14,6 +16,7 @@ from bitstream.container import PictureHeader
 from bitstream.errors import BitstreamError
 from bitstream.syntax_coder import SyntaxCoder, SyntaxReader
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
+from host.alf import AlfCtbFlags, alf_picture
 from host.deblock import deblock_picture
 from host.edges import boundary_strengths
 from host.partition import CodingNode, CodingUnit, CuMode, ParseState, PictureGeometry
@@ -42,6 +45,7 @@ class DecodedPicture:
     ctus: list[CodingNode] = field(default_factory=list)
     bits_by_category: dict[str, float] = field(default_factory=dict)
     lf_flags: LoopFilterCtbFlags | None = None   # nn_lf_ctb_flag of every CTU (nn_lf_enabled_flag = 1)
+    alf_flags: AlfCtbFlags | None = None         # alf_ctb_flag of every CTU (alf_enabled_flag = 1)
 
     @property
     def cus(self) -> list[CodingUnit]:
@@ -77,7 +81,8 @@ def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
     sc = SyntaxReader(CONTEXT_TABLE, header.pic_qp, payload, header.context_init_flag)
     sc.trace_sink = trace_sink
     lf = LoopFilterCtbFlags.from_header(header, geo)
-    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn.params if nn is not None else None, lf)
+    alf = AlfCtbFlags.from_header(header, *geo.ctu_grid)
+    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn.params if nn is not None else None, lf, alf)
     buf = PictureBuffer(geo, header.BitDepth)
     origins = geo.ctu_origins()
     ctus = []
@@ -101,4 +106,6 @@ def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
         planes = loop_filter(planes, cus, geo, header.pic_qp, header.BitDepth, header.nn_deblocking_enabled_flag)
     if lf is not None:
         planes = post_filter(planes, cus, lf)
-    return DecodedPicture(planes, ctus, dict(sc.bits_by_category), lf)
+    if alf is not None:
+        planes = alf_picture(planes, header, alf)
+    return DecodedPicture(planes, ctus, dict(sc.bits_by_category), lf, alf)

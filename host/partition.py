@@ -64,6 +64,12 @@ class PictureGeometry:
         s = self.chroma_shift if c_idx else 0
         return self.coded_height >> s, self.coded_width >> s
 
+    @property
+    def ctu_grid(self) -> tuple[int, int]:
+        """(CTU rows, CTU columns)."""
+        size = 1 << self.ctu_log2
+        return -(-self.coded_height // size), -(-self.coded_width // size)
+
     def ctu_origins(self) -> list[tuple[int, int]]:
         size = 1 << self.ctu_log2
         return [(x, y) for y in range(0, self.coded_height, size) for x in range(0, self.coded_width, size)]

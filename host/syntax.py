@@ -14,6 +14,7 @@ import numpy as np
 from bitstream.container import NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, NN_LF_PER_CTU, PictureHeader
 from bitstream.errors import BitstreamError
 from bitstream.syntax_coder import SyntaxCoder
+from host.alf import AlfCtbFlags
 from host.contexts import HostContexts
 from host.intra import NUM_INTRA_MODES, chroma_candidate_modes, most_probable_modes
 from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
@@ -64,8 +65,7 @@ class LoopFilterCtbFlags:
     def from_header(cls, header: PictureHeader, geo: PictureGeometry) -> "LoopFilterCtbFlags | None":
         if not header.nn_lf_enabled_flag:
             return None
-        size = 1 << geo.ctu_log2
-        shape = (2, -(-geo.coded_height // size), -(-geo.coded_width // size))
+        shape = (2, *geo.ctu_grid)
         modes = (header.nn_lf_luma_mode, header.nn_lf_chroma_mode)
         flags = np.zeros(shape, dtype=np.uint8)
         for c, mode in enumerate(modes):
@@ -75,11 +75,14 @@ class LoopFilterCtbFlags:
 
 class TreeSyntax:
     """Binds the geometry, the parse state and the context bases for one picture; ``nn`` is None when
-    nn_compress_enable_flag = 0 (every nn_compress_flag inferred 0), ``lf`` None when nn_lf_enabled_flag = 0."""
+    nn_compress_enable_flag = 0 (every nn_compress_flag inferred 0), ``lf`` None when nn_lf_enabled_flag = 0,
+    ``alf`` None when alf_enabled_flag = 0."""
 
     def __init__(self, geo: PictureGeometry, state: ParseState, ctx: HostContexts,
-                 nn: NNTreeParams | None = None, lf: LoopFilterCtbFlags | None = None):
+                 nn: NNTreeParams | None = None, lf: LoopFilterCtbFlags | None = None,
+                 alf: AlfCtbFlags | None = None):
         self.geo = geo
+        self.alf = alf
         self.state = state
         self.ctx = ctx
         self.nn = nn
@@ -88,18 +91,23 @@ class TreeSyntax:
     # -- loop filter flags (VVC's alf_ctb_flag pattern) --------------------------------------------
     def nn_lf_ctb_flags(self, sc: SyntaxCoder, x0: int, y0: int) -> None:
         """nn_lf_ctb_flag of each component whose mode is per CTU; context: left + above CTU's flag."""
-        if self.lf is None:
-            return
+        if self.lf is not None:
+            coded = [c for c, mode in enumerate(self.lf.modes) if mode == NN_LF_PER_CTU]
+            self._ctb_flags(sc, "nn_lf_ctb_flag", self.ctx.nn_lf_ctb_flag, self.lf.flags, coded, x0, y0)
+
+    def alf_ctb_flags(self, sc: SyntaxCoder, x0: int, y0: int) -> None:
+        """alf_ctb_flag of each component whose mode is per CTU; context: left + above CTU's flag."""
+        if self.alf is not None:
+            self._ctb_flags(sc, "alf_ctb_flag", self.ctx.alf_ctb_flag, self.alf.flags, self.alf.coded, x0, y0)
+
+    def _ctb_flags(self, sc: SyntaxCoder, name: str, base: int, flags: np.ndarray, coded, x0: int, y0: int) -> None:
         row, col = y0 >> self.geo.ctu_log2, x0 >> self.geo.ctu_log2
-        flags = self.lf.flags
-        for c, mode in enumerate(self.lf.modes):
-            if mode != NN_LF_PER_CTU:
-                continue
+        for c in coded:
+            sc.category = "loop_filter"
             left = int(flags[c, row, col - 1]) if col > 0 else 0
             above = int(flags[c, row - 1, col]) if row > 0 else 0
-            sc.category = "loop_filter"
-            flag = sc.decision(self.ctx.nn_lf_ctb_flag + 3 * c + left + above, int(flags[c, row, col]))
-            sc.trace("nn_lf_ctb_flag", flag, c=c, x=x0, y=y0)
+            flag = sc.decision(base + 3 * c + left + above, int(flags[c, row, col]))
+            sc.trace(name, flag, c=c, x=x0, y=y0)
             flags[c, row, col] = flag
 
     # -- coding_quadtree ------------------------------------------------------------------------------
@@ -370,6 +378,7 @@ def coding_tree_unit(syntax: TreeSyntax, sc: SyntaxCoder, x0: int, y0: int,
                      node: CodingNode | None = None) -> CodingNode:
     syntax.state.ctu_delta_level = None
     syntax.nn_lf_ctb_flags(sc, x0, y0)
+    syntax.alf_ctb_flags(sc, x0, y0)
     return syntax.coding_quadtree(sc, x0, y0, syntax.geo.ctu_log2, 0, node)
 
 

@@ -27,6 +27,7 @@ class EncoderConfig:
     sign_hiding: bool = True        # sign data hiding: one sign per coefficient sub-block from parity
     dep_quant: bool = False         # dependent (trellis-coded) quantisation; replaces sign hiding when on
     deblocking: bool = True
+    alf: bool = True                # adaptive loop filter (Wiener filters in the header) after the neural one
     dst4: bool = True               # DST-VII for 4x4 luma blocks
     context_init: bool = True       # CABAC contexts start from the trained table (context_init_flag)
     rdoq: bool = True               # rate-distortion optimised quantisation (measured: -6 to -7 % BD-rate)

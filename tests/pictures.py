@@ -33,3 +33,10 @@ def synthetic_screen(height: int, width: int, seed: int = 0, dtype=np.uint8) -> 
         y, x = rng.integers(0, height), rng.integers(0, width - 3)
         image[y, x:x + rng.integers(1, 4)] = rng.integers(0, top // 4, 3)
     return image.astype(dtype)
+
+
+def smooth_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """``synthetic_rgb`` blurred and downsampled 2x: coding errors that a Wiener filter (ALF) can predict."""
+    import cv2
+    image = cv2.GaussianBlur(synthetic_rgb(2 * height, 2 * width, seed).astype(np.float32), (0, 0), 1.2)
+    return np.clip(np.round(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)), 0, 255).astype(np.uint8)

@@ -24,7 +24,7 @@ PACKAGES = ("bitstream", "host", "nntools", "hybridcodec")
 NORMATIVE = (
     "bitstream", "bitstream.bitio", "bitstream.cabac", "bitstream.container", "bitstream.contexts",
     "bitstream.errors", "bitstream.header_coder", "bitstream.rans", "bitstream.syntax_coder",
-    "host", "host.cclm", "host.color", "host.context_init", "host.contexts", "host.deblock", "host.decoder",
+    "host", "host.alf", "host.cclm", "host.color", "host.context_init", "host.contexts", "host.deblock", "host.decoder",
     "host.edges", "host.intra",
     "host.partition", "host.quant", "host.reconstruct", "host.residual_coding", "host.scan", "host.syntax",
     "host.transform",

@@ -19,7 +19,7 @@ from bitstream.container import PictureHeader
 from hybridcodec.decoder import decode_full
 from test_architecture import NORMATIVE
 from test_golden_streams import CASES
-from pictures import synthetic_rgb
+from pictures import smooth_rgb, synthetic_rgb
 
 SYNTAX = Path(__file__).resolve().parents[1] / "docs" / "SYNTAX.md"
 DESCRIPTOR = r"(?:u\(\d+\)|ue\(v\)|se\(v\)|ae\(v\)|\d+ bytes)"
@@ -79,6 +79,7 @@ class NameSink:
 EXTRA = {   # streams for elements the golden cases do not reach
     "nn-dc": (lambda: synthetic_rgb(64, 64, seed=8), dict(qp=30, nn_dc=True), "dc"),
     "host-tu64": (lambda: synthetic_rgb(128, 128, seed=4), dict(mode="host", qp=22, max_tu_size=64), None),
+    "host-alf-ctb": (lambda: smooth_rgb(72, 136, seed=22), dict(mode="host", qp=22, nn_loop_filter=False), None),
 }
 
 

@@ -12,7 +12,10 @@ import numpy as np
 from bitstream.container import PictureHeader
 from bitstream.syntax_coder import RateEstimator, SyntaxWriter
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
+from host.alf import AlfCtbFlags
 from host.decoder import end_of_ctu, loop_filter
+from host.encoder.alf import AlfSearchConfig
+from host.encoder.alf import decide as decide_alf
 from host.encoder.search import CtuSearch, SearchConfig
 from host.encoder.wavefront import search_picture
 from host.partition import CodingNode, CodingUnit, CuMode, ParseState, PictureGeometry
@@ -29,6 +32,8 @@ class HostEncoding:
     bits_by_category: dict[str, float] = field(default_factory=dict)
     lf: LoopFilterCtbFlags | None = None    # nn_lf_ctb_flag of every CTU, when the loop filter is on
     lf_stats: dict = field(default_factory=dict)   # the loop-filter search's decisions
+    alf: AlfCtbFlags | None = None          # alf_ctb_flag of every CTU, when the adaptive loop filter is on
+    alf_stats: dict = field(default_factory=dict)  # the adaptive loop filter's decisions
 
     @property
     def cus(self) -> list[CodingUnit]:
@@ -37,10 +42,10 @@ class HostEncoding:
 
 def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode], trace_sink=None,
               nn_params: NNTreeParams | None = None,
-              lf: LoopFilterCtbFlags | None = None) -> tuple[bytes, dict[str, float]]:
+              lf: LoopFilterCtbFlags | None = None, alf: AlfCtbFlags | None = None) -> tuple[bytes, dict[str, float]]:
     sc = SyntaxWriter(CONTEXT_TABLE, header.pic_qp, header.context_init_flag)
     sc.trace_sink = trace_sink
-    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn_params, lf)
+    syntax = TreeSyntax(geo, ParseState(geo), HOST_CONTEXTS, nn_params, lf, alf)
     for i, root in enumerate(ctus):
         coding_tree_unit(syntax, sc, root.x, root.y, root)
         end_of_ctu(sc, i == len(ctus) - 1)
@@ -49,13 +54,14 @@ def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode
 
 def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchConfig,
                 trace_sink=None, progress=None, nn=None, rd_sink=None, post_search=None,
-                workers: int = 1) -> HostEncoding:
+                workers: int = 1, alf_search: AlfSearchConfig | None = None) -> HostEncoding:
     """``original``: planes at the coded size (padded by the caller).  ``nn``: the NN candidate
     provider of a hybrid picture (``hybridcodec.encoder.nn_search.NNCandidates``), None for host-only:
     then the CTUs are searched in a wavefront (``host.encoder.wavefront``) by ``workers`` processes.
     ``trace_sink``: the syntax trace of the serialisation; ``rd_sink``: the search's decisions.
     ``post_search(header, deblocked planes, cus) -> (header, CTU flags, planes, stats)``: the neural
-    loop filter's decisions (``nntools.encoder.loop_filter``), None to leave it off."""
+    loop filter's decisions (``nntools.encoder.loop_filter``), None to leave it off.  ``alf_search``: the
+    adaptive loop filter's search options (``host.encoder.alf``), None to leave it off."""
     geo = PictureGeometry.from_header(header)
     buf = PictureBuffer(geo, header.BitDepth)
     state = ParseState(geo)
@@ -84,15 +90,18 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     lf, lf_stats = None, {}
     if post_search is not None:
         header, lf, planes, lf_stats = post_search(header, planes, cus)
-    payload, bits = serialise(header, geo, ctus, trace_sink, nn_params, lf)
-    return HostEncoding(header, payload, planes, ctus, bits, lf, lf_stats)
+    alf, alf_stats = None, {}
+    if alf_search is not None:
+        header, alf, planes, alf_stats = decide_alf(header, original, planes, search.lam, alf_search)
+    payload, bits = serialise(header, geo, ctus, trace_sink, nn_params, lf, alf)
+    return HostEncoding(header, payload, planes, ctus, bits, lf, lf_stats, alf, alf_stats)
 
 
 def trace_encoding(encoding: HostEncoding, trace_sink, nn_params: NNTreeParams | None = None) -> None:
     """Write the syntax trace of a finished encoding: serialisation is deterministic, so this is the
     trace of ``encoding.payload`` (for an encoder that picks between several searched pictures)."""
     serialise(encoding.header, PictureGeometry.from_header(encoding.header), encoding.ctus, trace_sink, nn_params,
-              encoding.lf)
+              encoding.lf, encoding.alf)
 
 
 def search_ctu(search: CtuSearch, x: int, y: int) -> CodingNode:

@@ -12,6 +12,7 @@ import numpy as np
 from bitstream.errors import InputError
 from bitstream.container import NN_PATCH_SIZES, PictureHeader, SubstreamType, read_container, write_container
 from bitstream.header_coder import HeaderWriter
+from host.encoder.alf import AlfSearchConfig
 from host.encoder.picture import HostEncoding, encode_host, trace_encoding
 from host.encoder.screen import is_screen_content
 from host.encoder.search import SearchConfig
@@ -147,7 +148,7 @@ class Encoder:
         rd_sink = getattr(trace_sink, "rd_sink", None)
         post_search = self.loop_filter_search(src)
         host = encode_host(header, src.planes, self.search_config(), progress=bar, nn=nn, rd_sink=rd_sink,
-                           post_search=post_search, workers=self.search_workers())
+                           post_search=post_search, workers=self.search_workers(), alf_search=self.alf_search())
         result = self._package(src, host, nn, t0)
         if host_check:
             host, result = self._host_picture_check(src, header, host, result, nn, t0, bar, rd_sink, post_search)
@@ -186,6 +187,10 @@ class Encoder:
             return
         trace_encoding(host, trace_sink, nn.params if host.header.nn_compress_enable_flag else None)
 
+    def alf_search(self) -> AlfSearchConfig | None:
+        """The adaptive loop filter's search options, or None when it is off (alf_enabled_flag 0)."""
+        return AlfSearchConfig() if self.config.alf else None
+
     def loop_filter_search(self, src: SourcePicture):
         """The loop filter's decisions as ``encode_host`` takes them, or None when it is off."""
         c = self.config
@@ -202,7 +207,8 @@ class Encoder:
         search priced nn_compress_flag into every host alternative, so the picture without NN syntax
         is searched on its own: hybrid never costs more than host-only."""
         host_only = encode_host(header.without_nn(), src.planes, self.search_config(), progress=bar,
-                                rd_sink=rd_sink, post_search=post_search, workers=self.search_workers())
+                                rd_sink=rd_sink, post_search=post_search, workers=self.search_workers(),
+                                alf_search=self.alf_search())
         packaged = self._package(src, host_only, None, t0)
         j_hybrid, j_host = self._cost(result, src, header), self._cost(packaged, src, header)
         if rd_sink is not None:     # the rd trace holds both searches' decisions, then this one

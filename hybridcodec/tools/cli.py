@@ -115,7 +115,7 @@ def _add_encode(sub) -> None:
                    help="also code the picture host-only (nn_compress_enable_flag 0) and keep the cheaper, so a "
                         "hybrid picture never costs more than host-only; off: about 40%% less encode time "
                         "(default %(default)s)")
-    lf = p.add_argument_group("neural loop filter (modes host and hybrid; a CNN after deblocking, per CTU)")
+    lf = p.add_argument_group("loop filters (modes host and hybrid, per CTU: a CNN after deblocking, then ALF)")
     lf.add_argument("--nn-loop-filter", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_loop_filter,
                     help="filter the deblocked picture where it lowers J; --no-nn-loop-filter writes "
                          "nn_lf_enabled_flag 0 (default %(default)s)")
@@ -127,6 +127,10 @@ def _add_encode(sub) -> None:
                     help="least-squares residual scale per component; off: 1.0 (default %(default)s)")
     lf.add_argument("--nn-lf-chroma", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_lf_chroma,
                     help="filter Cb and Cr too (4:2:0 only) (default %(default)s)")
+    lf.add_argument("--alf", action=argparse.BooleanOptionalAction, default=EncoderConfig.alf,
+                    help="adaptive loop filter after the neural one: Wiener filters per luma class and chroma "
+                         "component, sent in the picture header, on where they lower J; --no-alf writes "
+                         "alf_enabled_flag 0 (default %(default)s)")
     q = p.add_argument_group("NN pictures as patches (mode nn and the whole-picture check) and memory")
     q.add_argument("--nn-patch-size", type=int, default=EncoderConfig.nn_patch_size, metavar="P",
                    choices=(0, 64, 128, 256, 512, 1024, 2048),

@@ -148,6 +148,7 @@ class CtuInfo:
     bits_by_category: dict[str, float] = field(default_factory=dict)
     nn_delta_level: int | None = None    # coded with the CTU's first NN-coded CU when enabled
     nn_lf_ctb_flag: list[int] | None = None   # loop filter on (1) per component [luma, chroma]; coded or inferred
+    alf_ctb_flag: list[int] | None = None     # adaptive loop filter on (1) per component [Y, Cb, Cr]; coded or inferred
 
     @property
     def cus(self) -> list[CuInfo]:
@@ -246,6 +247,11 @@ def inspect_bitstream(data: bytes, file: str | None = None) -> Inspection:
         per_row = lf.flags.shape[2]
         for ctu in info.ctus:
             ctu.nn_lf_ctb_flag = [int(v) for v in lf.flags[:, ctu.index // per_row, ctu.index % per_row]]
+    alf = result.host.alf_flags
+    if alf is not None:
+        per_row = alf.flags.shape[2]
+        for ctu in info.ctus:
+            ctu.alf_ctb_flag = [int(v) for v in alf.flags[:, ctu.index // per_row, ctu.index % per_row]]
     info.bits_by_category = _sum_categories(collector.elements)
     if meter is not None:
         info.mode = "hybrid"
@@ -305,7 +311,7 @@ def _describe_host(roots: list[CodingNode], elements: list[Element], geo: Pictur
             ctu.nn_delta_level = int(e.value)
         if "x" in e.where and "y" in e.where:
             x, y = e.where["x"], e.where["y"]
-            if e.name == "nn_lf_ctb_flag":                  # CTU-level: counts for the CTU only
+            if e.name in ("nn_lf_ctb_flag", "alf_ctb_flag"):    # CTU-level: counts for the CTU only
                 _spread(bits_map, e.bits, ctu.x, ctu.y, ctu.size)
                 continue
             if e.name == "split_cu_flag" or (e.name == "nn_compress_flag" and
@@ -411,6 +417,8 @@ def to_json(info: Inspection) -> dict:
             out["nn_delta_level"] = c.nn_delta_level
         if c.nn_lf_ctb_flag is not None:
             out["nn_lf_ctb_flag"] = c.nn_lf_ctb_flag
+        if c.alf_ctb_flag is not None:
+            out["alf_ctb_flag"] = c.alf_ctb_flag
         return out | {"coding_tree": node(c.tree)}
 
     doc = {
@@ -491,6 +499,8 @@ def format_text(info: Inspection, ctus: list[int] | None = None, summary: bool =
                      + ("" if ctu.nn_delta_level is None else f", nn_delta_level {ctu.nn_delta_level}")
                      + ("" if ctu.nn_lf_ctb_flag is None else
                         f", nn_lf_ctb_flag luma {ctu.nn_lf_ctb_flag[0]} chroma {ctu.nn_lf_ctb_flag[1]}")
+                     + ("" if ctu.alf_ctb_flag is None else
+                        ", alf_ctb_flag Y {} Cb {} Cr {}".format(*ctu.alf_ctb_flag))
                      + f", {ctu.bits:.1f} bits ({ctu.bits / area:.4f} bpp): " + _categories(ctu.bits_by_category))
         if not summary:
             _tree_lines(ctu.tree, 1, lines)

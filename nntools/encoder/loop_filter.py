@@ -18,6 +18,7 @@ from bitstream.container import (CHROMA_420, MODEL_ID_BYTES, NN_LF_ALL_CTUS, NN_
                                  NN_LF_SCALE_MAX, NN_LF_SCALE_ONE, PictureHeader)
 from bitstream.syntax_coder import RateEstimator
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
+from host.encoder.ctb_flags import ctu_sums, decide_ctb_flags
 from host.syntax import LoopFilterCtbFlags
 from nntools.loop_filter.exact import (OUT_FRAC, SCALE_FRAC, LoopFilterWeights, apply_correction,
                                        luma_correction, tile_correction, tiles)
@@ -44,15 +45,6 @@ def full_correction(weights: LoopFilterWeights, planes: list[np.ndarray], header
         corr[:, y0:y1, x0:x1] = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth,
                                                 header.pic_qp, rect, edges)
     return [luma_correction(corr[:4]), corr[4], corr[5]]
-
-
-def ctu_sums(values: np.ndarray, block: int) -> np.ndarray:
-    """Sum of ``values`` over each block x block tile (partial tiles at the right and bottom)."""
-    h, w = values.shape
-    rows, cols = -(-h // block), -(-w // block)
-    padded = np.zeros((rows * block, cols * block), dtype=np.float64)
-    padded[:h, :w] = values
-    return padded.reshape(rows, block, cols, block).sum(axis=(1, 3))
 
 
 def least_squares_scale(error: np.ndarray, corr: np.ndarray, mask: np.ndarray, bit_depth: int) -> int:
@@ -93,21 +85,7 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
                 after = (original[k].astype(np.int64) - filtered) ** 2
                 gain += ctu_sums(error[k] ** 2 - after, block)     # SSE saved by filtering each CTU
             keep = gain > 0
-        snap = est.snapshot()
-        flag_bits, chosen = 0.0, np.zeros((rows, cols), dtype=np.uint8)
-        for r in range(rows):
-            for c in range(cols):
-                ctx = base + 3 * lc + (int(chosen[r, c - 1]) if c else 0) + (int(chosen[r - 1, c]) if r else 0)
-                before, s = est.bits, est.snapshot()
-                bits = []
-                for value in (0, 1):
-                    est.decision(ctx, value)
-                    bits.append(est.bits - before)
-                    est.restore(s)
-                chosen[r, c] = int(lam * bits[1] - gain[r, c] < lam * bits[0])
-                est.decision(ctx, int(chosen[r, c]))
-                flag_bits += est.bits - before
-        est.restore(snap)
+        chosen, flag_bits = decide_ctb_flags(est, base + 3 * lc, gain, lam)
         scale_bits = SCALE_BITS * len(members)
         candidates = {NN_LF_OFF: 0.0, NN_LF_ALL_CTUS: -float(gain.sum()) + lam * scale_bits}
         if cfg.ctu_flags:

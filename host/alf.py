@@ -1,0 +1,151 @@
+"""Adaptive loop filter (normative; docs/SYNTAX.md §10): Wiener filters sent in the picture header.
+
+VVC's ALF in integer arithmetic, after the neural loop filter (or after deblocking when that is off):
+each 4x4 luma block is classified by the direction and activity of its Laplacians into one of
+``ALF_NUM_CLASSES`` classes, each class uses one of the picture's luma filters (a 7x7 diamond,
+12 coefficients applied to pairs of mirrored neighbours), and each chroma component has one 5x5
+diamond filter.  A filter adds ``(sum_j c_j * (x[+j] + x[-j] - 2x) + 64) >> 7`` to every sample, so
+its centre is implicit and a zero filter changes nothing.  Neighbours outside the coded picture repeat
+the border sample.  The picture is filtered in bands of ``ALF_BAND`` rows that read the unfiltered
+input around them, so memory stays one band's, and any band height gives the same samples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bitstream.container import CHROMA_400, CHROMA_420, NN_LF_OFF, NN_LF_PER_CTU, PictureHeader
+
+ALF_NUM_CLASSES = 25
+ALF_LUMA_TAPS = ((-3, 0), (-2, -1), (-2, 0), (-2, 1), (-1, -2), (-1, -1), (-1, 0), (-1, 1), (-1, 2),
+                 (0, -3), (0, -2), (0, -1))          # one of each mirrored pair: 7x7 diamond
+ALF_CHROMA_TAPS = ((-2, 0), (-1, -1), (-1, 0), (-1, 1), (0, -2), (0, -1))      # 5x5 diamond
+ALF_COEFF_SHIFT = 7
+ALF_ACTIVITY_THRESHOLDS = (64, 128, 448, 960)    # (sum V + sum H) >> (BitDepth - 8) over an 8x8 window
+ALF_BAND = 64                                    # luma rows filtered at a time (a multiple of 4)
+CLASS_HALO = 3                                   # rows a band's classification reads beyond it
+
+
+@dataclass
+class AlfCtbFlags:
+    """alf_ctb_flag of every CTU per component (0 Y, 1 Cb, 2 Cr), raster order; a component whose mode
+    is not per CTU has every flag inferred (1 when on for all CTUs, 0 when off)."""
+    modes: tuple[int, int, int]          # alf_luma_mode, alf_cb_mode, alf_cr_mode
+    flags: np.ndarray                    # (3, CTU rows, CTU columns) of 0/1
+
+    @classmethod
+    def from_header(cls, header: PictureHeader, rows: int, cols: int) -> "AlfCtbFlags | None":
+        if not header.alf_enabled_flag:
+            return None
+        modes = (header.alf_luma_mode, header.alf_cb_mode, header.alf_cr_mode)
+        flags = np.zeros((3, rows, cols), dtype=np.uint8)
+        for c, mode in enumerate(modes):
+            flags[c] = int(mode != NN_LF_OFF)
+        return cls(modes, flags)
+
+    @property
+    def coded(self) -> tuple[int, ...]:
+        """The components whose alf_ctb_flag is coded."""
+        return tuple(c for c, mode in enumerate(self.modes) if mode == NN_LF_PER_CTU)
+
+
+def _rows(plane: np.ndarray, r0: int, r1: int, halo: int) -> np.ndarray:
+    """Rows r0 - halo .. r1 + halo of ``plane`` and ``halo`` columns either side, border samples repeated."""
+    idx = np.clip(np.arange(r0 - halo, r1 + halo), 0, plane.shape[0] - 1)
+    return np.pad(plane[idx].astype(np.int32), ((0, 0), (halo, halo)), mode="edge")
+
+
+def classify(luma: np.ndarray, r0: int, r1: int, bit_depth: int) -> np.ndarray:
+    """ALF class (0..24) of each 4x4 block of luma rows r0..r1 (multiples of 4): 5 * direction + activity,
+    from the vertical, horizontal and diagonal Laplacians summed over the block and 2 samples around it."""
+    p = _rows(luma, r0, r1, CLASS_HALO)
+    h, w = p.shape[0] - 2, p.shape[1] - 2
+    c = p[1:-1, 1:-1]
+    twice = 2 * c
+    lap = [np.abs(twice - p[:-2, 1:-1] - p[2:, 1:-1]), np.abs(twice - p[1:-1, :-2] - p[1:-1, 2:]),
+           np.abs(twice - p[:-2, :-2] - p[2:, 2:]), np.abs(twice - p[:-2, 2:] - p[2:, :-2])]
+    rows, cols = h // 4, -(-w // 4)
+    sums = []
+    for a in lap:                                    # 8x8 window = 2x2 cells of 4x4 around each block
+        cells = np.pad(a, ((0, 0), (0, 4 * cols - w))).reshape(rows, 4, cols, 4).sum(axis=(1, 3), dtype=np.int64)
+        sums.append(cells[:-1, :-1] + cells[1:, :-1] + cells[:-1, 1:] + cells[1:, 1:])
+    v, hor, d0, d1 = (s[:, :(luma.shape[1] + 3) // 4] for s in sums)
+    hv_max, hv_min = np.maximum(v, hor), np.minimum(v, hor)
+    d_max, d_min = np.maximum(d0, d1), np.minimum(d0, d1)
+    hv_dominant = hv_max * d_min > d_max * hv_min
+    strong_max = np.where(hv_dominant, hv_max, d_max)
+    strong_min = np.where(hv_dominant, hv_min, d_min)
+    textured = (hv_max > 2 * hv_min) | (d_max > 2 * d_min)
+    direction = np.where(~textured, 0, np.where(hv_dominant, 1, 3) + (2 * strong_max > 9 * strong_min))
+    activity = (v + hor) >> (bit_depth - 8)
+    act = sum((activity >= t).astype(np.int64) for t in ALF_ACTIVITY_THRESHOLDS)
+    return 5 * direction + act
+
+
+def _tap_differences(p: np.ndarray, taps: tuple[tuple[int, int], ...], halo: int):
+    """x[+j] + x[-j] - 2x of the rows inside a padded band ``p``, one tap j at a time."""
+    h, w = p.shape[0] - 2 * halo, p.shape[1] - 2 * halo
+    twice = 2 * p[halo:halo + h, halo:halo + w]
+    for dy, dx in taps:
+        yield p[halo + dy:halo + dy + h, halo + dx:halo + dx + w] + p[halo - dy:halo - dy + h, halo - dx:halo - dx + w] - twice
+
+
+def halo_of(taps: tuple[tuple[int, int], ...]) -> int:
+    return max(max(abs(dy), abs(dx)) for dy, dx in taps)
+
+
+def tap_sums(plane: np.ndarray, r0: int, r1: int, taps: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """x[+j] + x[-j] - 2x of rows r0..r1 for each tap j: (taps, rows, columns) int32."""
+    halo = halo_of(taps)
+    return np.stack(list(_tap_differences(_rows(plane, r0, r1, halo), taps, halo)))
+
+
+def filter_band(plane: np.ndarray, r0: int, r1: int, coeffs: np.ndarray, bit_depth: int,
+                taps: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Rows r0..r1 of ``plane`` filtered; ``coeffs`` is (taps,) for one filter or (taps, rows, columns)
+    per sample.  |coefficient| <= 127 and 10-bit samples keep the sum below 2^23 in int32."""
+    halo = halo_of(taps)
+    acc = np.zeros((r1 - r0, plane.shape[1]), dtype=np.int32)
+    for j, diff in enumerate(_tap_differences(_rows(plane, r0, r1, halo), taps, halo)):
+        acc += diff * coeffs[j]
+    corr = (acc + (1 << (ALF_COEFF_SHIFT - 1))) >> ALF_COEFF_SHIFT
+    return np.clip(plane[r0:r1] + corr, 0, (1 << bit_depth) - 1).astype(plane.dtype)
+
+
+def luma_coefficients(classes: np.ndarray, header: PictureHeader, width: int) -> np.ndarray:
+    """Each luma sample's filter coefficients (taps, rows, columns) from its block's class."""
+    table = np.asarray(header.alf_luma_coeff, dtype=np.int32)[np.asarray(header.alf_luma_coeff_delta_idx)]
+    per_block = table[classes]                                        # (block rows, block cols, taps)
+    full = np.repeat(np.repeat(per_block, 4, axis=0), 4, axis=1)[:, :width]
+    return np.ascontiguousarray(full.transpose(2, 0, 1))
+
+
+def alf_picture(planes: list[np.ndarray], header: PictureHeader, flags: AlfCtbFlags,
+                band: int = ALF_BAND) -> list[np.ndarray]:
+    """The adaptively filtered planes (new arrays): each CTU takes the filtered samples of the components
+    whose alf_ctb_flag is 1."""
+    out = [p.copy() for p in planes]
+    ctu = header.CtbSizeY
+    sub = 2 if header.chroma_format_idc == CHROMA_420 else 1
+    comps = [0] if header.chroma_format_idc == CHROMA_400 else [0, 1, 2]
+    for c in comps:
+        if flags.modes[c] == NN_LF_OFF:
+            continue
+        plane = planes[c]
+        scale = 1 if c == 0 else sub
+        step, size = band // scale, ctu // scale
+        for r0 in range(0, plane.shape[0], step):
+            r1 = min(r0 + step, plane.shape[0])
+            on = np.repeat(np.repeat(flags.flags[c, r0 // size:-(-r1 // size)], size, axis=0), size, axis=1)
+            on = on[r0 % size:r0 % size + r1 - r0, :plane.shape[1]].astype(bool)
+            if not on.any():
+                continue
+            if c == 0:
+                coeffs = luma_coefficients(classify(plane, r0, r1, header.BitDepth), header, plane.shape[1])
+                filtered = filter_band(plane, r0, r1, coeffs, header.BitDepth, ALF_LUMA_TAPS)
+            else:
+                coeffs = np.asarray(header.alf_cb_coeff if c == 1 else header.alf_cr_coeff, dtype=np.int32)
+                filtered = filter_band(plane, r0, r1, coeffs, header.BitDepth, ALF_CHROMA_TAPS)
+            out[c][r0:r1] = np.where(on, filtered, plane[r0:r1])
+    return out

@@ -1,0 +1,117 @@
+"""The adaptive loop filter (host.alf, issue 26): classification, band-exact filtering, header syntax,
+and streams with ALF on that decode to the encoder's reconstruction across QPs, chroma formats, bit
+depths, CTU sizes and awkward picture sizes."""
+import io
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bitstream.bitio import BitReader
+from bitstream.container import (NN_LF_ALL_CTUS, NN_LF_OFF, NN_LF_PER_CTU, PictureHeader, picture_header,
+                                 read_container)
+from bitstream.errors import BitstreamError
+from bitstream.header_coder import HeaderReader, HeaderWriter
+from bitstream.syntax_coder import ChannelTrace
+from hybridcodec import Encoder, EncoderConfig, decode
+from host.alf import ALF_CHROMA_TAPS, ALF_LUMA_TAPS, AlfCtbFlags, alf_picture, classify, filter_band
+from pictures import smooth_rgb, synthetic_gray, synthetic_rgb
+
+
+def coded(image, **options):
+    out = io.StringIO()
+    result = Encoder(EncoderConfig(**{"mode": "host", "nn_loop_filter": False, **options})).encode(
+        image, trace_sink=ChannelTrace(out, ("syntax",)))
+    assert np.array_equal(decode(result.bitstream), result.reconstruction)
+    return result, out.getvalue()
+
+
+def test_classes_follow_direction_and_activity():
+    flat = np.full((16, 16), 100, dtype=np.int32)
+    assert (classify(flat, 0, 16, 8) == 0).all()                     # no texture: direction 0, activity 0
+    stripes = np.tile(np.array([0, 200] * 8, dtype=np.int32), (16, 1))   # columns alternate: horizontal Laplacian
+    cls = classify(stripes, 0, 16, 8)
+    assert (cls == 5 * 2 + 4).all()                                  # strongly horizontal, highest activity
+    assert np.array_equal(classify(stripes.T.copy(), 0, 16, 8), cls)  # the transpose: vertical, same class
+    assert np.array_equal(classify(stripes << 2, 0, 16, 10), cls)    # activity scales with the bit depth
+
+
+@pytest.mark.parametrize("taps", [ALF_LUMA_TAPS, ALF_CHROMA_TAPS])
+def test_bands_give_the_whole_picture_samples(taps):
+    rng = np.random.default_rng(1)
+    plane = rng.integers(0, 1024, (40, 28)).astype(np.uint16)
+    coeffs = rng.integers(-127, 128, len(taps))
+    whole = filter_band(plane, 0, 40, coeffs, 10, taps)
+    banded = np.concatenate([filter_band(plane, r, min(r + 8, 40), coeffs, 10, taps) for r in range(0, 40, 8)])
+    assert np.array_equal(whole, banded)
+    assert np.array_equal(filter_band(plane, 0, 40, np.zeros(len(taps), dtype=np.int64), 10, taps), plane)
+    assert whole.min() >= 0 and whole.max() <= 1023
+
+
+def _alf_header(width=40, height=32, chroma=1, **fields):
+    rng = np.random.default_rng(3)
+    luma = tuple(tuple(int(v) for v in rng.integers(-20, 21, 12)) for _ in range(3))
+    base = PictureHeader.build(width, height, chroma_format_idc=chroma, ctu_size=64)
+    return replace(base, **{"alf_enabled_flag": True, "alf_luma_mode": NN_LF_PER_CTU, "alf_cb_mode": NN_LF_ALL_CTUS,
+                            "alf_luma_num_filters_signalled_minus1": 2, "alf_luma_coeff": luma,
+                            "alf_luma_coeff_delta_idx": tuple(k % 3 for k in range(25)),
+                            "alf_cb_coeff": (3, -2, 5, 0, 1, -1), **fields})
+
+
+def test_picture_header_round_trip_and_ranges():
+    header = _alf_header()
+    hw = HeaderWriter()
+    picture_header(hw, header)
+    hw.byte_alignment()
+    assert picture_header(HeaderReader(BitReader(hw.output()))) == header
+    with pytest.raises(BitstreamError):
+        _alf_header(alf_cb_coeff=(200, 0, 0, 0, 0, 0))
+    with pytest.raises(BitstreamError):
+        _alf_header(alf_luma_coeff_delta_idx=(3,) * 25)
+    with pytest.raises(BitstreamError):
+        _alf_header(alf_enabled_flag=False)
+
+
+def test_band_height_does_not_change_the_picture():
+    header = _alf_header(96, 72, alf_luma_mode=NN_LF_ALL_CTUS, alf_cr_mode=NN_LF_PER_CTU,
+                         alf_cr_coeff=(-4, 6, 2, 1, -3, 2))
+    rng = np.random.default_rng(5)
+    planes = [rng.integers(0, 256, (72, 96)).astype(np.int32)] + \
+             [rng.integers(0, 256, (36, 48)).astype(np.int32) for _ in range(2)]
+    flags = AlfCtbFlags.from_header(header, 2, 2)
+    flags.flags[2] = [[1, 0], [0, 1]]
+    outs = [alf_picture(planes, header, flags, band) for band in (4, 16, 64, 128)]
+    for out in outs[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(outs[0], out))
+    assert np.array_equal(outs[0][2][:32, 32:], planes[2][:32, 32:])      # CTU with alf_ctb_flag 0: unfiltered
+    assert not np.array_equal(outs[0][0], planes[0]) and not np.array_equal(outs[0][1], planes[1])
+
+
+def test_alf_is_chosen_and_decodes_exactly():
+    """Every stream decodes exactly; ALF is on in most and coded per CTU in some (alf_ctb_flag parsed)."""
+    cases = [dict(qp=22), dict(qp=37), dict(qp=30, chroma_format="444"), dict(qp=32, ctu_size=64, rdoq=False),
+             dict(qp=27, dep_quant=True), dict(qp=22, ctu_size=64, chroma_format="444")]
+    headers, traces = [], ""
+    for options in cases:
+        result, trace = coded(smooth_rgb(72, 136, seed=options["qp"]), **options)
+        headers.append(read_container(result.bitstream)[0])
+        traces += trace
+    modes = [(h.alf_luma_mode, h.alf_cb_mode, h.alf_cr_mode) for h in headers if h.alf_enabled_flag]
+    assert len(modes) >= 4 and any(NN_LF_PER_CTU in m for m in modes)
+    assert all(name in traces for name in ("alf_luma_coeff", "alf_cb_coeff", "alf_cr_coeff", "alf_ctb_flag"))
+    off, trace_off = coded(smooth_rgb(72, 136, seed=22), qp=22, alf=False)
+    assert not read_container(off.bitstream)[0].alf_enabled_flag and "alf_" not in trace_off.replace("alf_enabled_flag", "")
+
+
+@pytest.mark.parametrize("image", [synthetic_gray(37, 29, seed=2, dtype=np.uint16),
+                                   synthetic_rgb(9, 70, seed=4), synthetic_rgb(1, 3, seed=5)],
+                         ids=["gray10-37x29", "9x70", "1x3"])
+def test_awkward_sizes_and_bit_depths(image):
+    coded(image, qp=27)
+
+
+def test_hybrid_with_nn_cus_and_alf_decodes_exactly(force_nn):
+    force_nn()
+    result = Encoder(mode="hybrid", qp=27, nn_loop_filter=False).encode(synthetic_rgb(64, 96, seed=27))
+    assert np.array_equal(decode(result.bitstream), result.reconstruction)
+    assert result.stats.area_by_mode["nn"] > 0 and read_container(result.bitstream)[0].alf_enabled_flag
