@@ -23,7 +23,7 @@ ALF_LUMA_TAPS = ((-3, 0), (-2, -1), (-2, 0), (-2, 1), (-1, -2), (-1, -1), (-1, 0
 ALF_CHROMA_TAPS = ((-2, 0), (-1, -1), (-1, 0), (-1, 1), (0, -2), (0, -1))      # 5x5 diamond
 ALF_COEFF_SHIFT = 7
 ALF_ACTIVITY_THRESHOLDS = (64, 128, 448, 960)    # (sum V + sum H) >> (BitDepth - 8) over an 8x8 window
-ALF_BAND = 64                                    # luma rows filtered at a time (a multiple of 4)
+ALF_BAND = 64                                    # luma rows filtered at a time (a multiple of 4, > 6)
 CLASS_HALO = 3                                   # rows a band's classification reads beyond it
 
 
@@ -103,29 +103,30 @@ def tap_sums(plane: np.ndarray, r0: int, r1: int, taps: tuple[tuple[int, int], .
 
 def filter_band(plane: np.ndarray, r0: int, r1: int, coeffs: np.ndarray, bit_depth: int,
                 taps: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Rows r0..r1 of ``plane`` filtered; ``coeffs`` is (taps,) for one filter or (taps, rows, columns)
-    per sample.  |coefficient| <= 127 and 10-bit samples keep the sum below 2^23 in int32."""
+    """Rows r0..r1 of ``plane`` filtered; ``coeffs`` is (taps,) for one filter or (block rows, block
+    columns, taps) per 4x4 block.  |coefficient| <= 127 and 10-bit samples keep the sum below 2^23 in int32."""
     halo = halo_of(taps)
-    acc = np.zeros((r1 - r0, plane.shape[1]), dtype=np.int32)
+    h, w = r1 - r0, plane.shape[1]
+    acc = np.zeros((h, w), dtype=np.int32)
     for j, diff in enumerate(_tap_differences(_rows(plane, r0, r1, halo), taps, halo)):
-        acc += diff * coeffs[j]
+        acc += diff * (coeffs[j] if coeffs.ndim == 1 else
+                       np.repeat(np.repeat(coeffs[..., j], 4, axis=0), 4, axis=1)[:h, :w])
     corr = (acc + (1 << (ALF_COEFF_SHIFT - 1))) >> ALF_COEFF_SHIFT
     return np.clip(plane[r0:r1] + corr, 0, (1 << bit_depth) - 1).astype(plane.dtype)
 
 
-def luma_coefficients(classes: np.ndarray, header: PictureHeader, width: int) -> np.ndarray:
-    """Each luma sample's filter coefficients (taps, rows, columns) from its block's class."""
+def luma_coefficients(classes: np.ndarray, header: PictureHeader) -> np.ndarray:
+    """Each 4x4 luma block's filter coefficients (block rows, block columns, taps) from its class."""
     table = np.asarray(header.alf_luma_coeff, dtype=np.int32)[np.asarray(header.alf_luma_coeff_delta_idx)]
-    per_block = table[classes]                                        # (block rows, block cols, taps)
-    full = np.repeat(np.repeat(per_block, 4, axis=0), 4, axis=1)[:, :width]
-    return np.ascontiguousarray(full.transpose(2, 0, 1))
+    return table[classes]
 
 
 def alf_picture(planes: list[np.ndarray], header: PictureHeader, flags: AlfCtbFlags,
-                band: int = ALF_BAND) -> list[np.ndarray]:
-    """The adaptively filtered planes (new arrays): each CTU takes the filtered samples of the components
-    whose alf_ctb_flag is 1."""
-    out = [p.copy() for p in planes]
+                band: int = ALF_BAND, in_place: bool = False) -> list[np.ndarray]:
+    """The adaptively filtered planes: each CTU takes the filtered samples of the components whose
+    alf_ctb_flag is 1.  New arrays, or ``planes`` themselves with ``in_place`` (the decoder's choice);
+    a band is written once the next one is computed, so every band reads unfiltered rows around it."""
+    out = planes if in_place else [p.copy() for p in planes]
     ctu = header.CtbSizeY
     sub = 2 if header.chroma_format_idc == CHROMA_420 else 1
     comps = [0] if header.chroma_format_idc == CHROMA_400 else [0, 1, 2]
@@ -135,17 +136,29 @@ def alf_picture(planes: list[np.ndarray], header: PictureHeader, flags: AlfCtbFl
         plane = planes[c]
         scale = 1 if c == 0 else sub
         step, size = band // scale, ctu // scale
+        pending = None
         for r0 in range(0, plane.shape[0], step):
             r1 = min(r0 + step, plane.shape[0])
-            on = np.repeat(np.repeat(flags.flags[c, r0 // size:-(-r1 // size)], size, axis=0), size, axis=1)
-            on = on[r0 % size:r0 % size + r1 - r0, :plane.shape[1]].astype(bool)
-            if not on.any():
-                continue
-            if c == 0:
-                coeffs = luma_coefficients(classify(plane, r0, r1, header.BitDepth), header, plane.shape[1])
-                filtered = filter_band(plane, r0, r1, coeffs, header.BitDepth, ALF_LUMA_TAPS)
-            else:
-                coeffs = np.asarray(header.alf_cb_coeff if c == 1 else header.alf_cr_coeff, dtype=np.int32)
-                filtered = filter_band(plane, r0, r1, coeffs, header.BitDepth, ALF_CHROMA_TAPS)
-            out[c][r0:r1] = np.where(on, filtered, plane[r0:r1])
+            samples = _band_samples(plane, r0, r1, c, header, flags.flags[c], size)
+            if pending is not None:
+                out[c][pending[0]:pending[1]] = pending[2]
+            pending = None if samples is None else (r0, r1, samples)
+        if pending is not None:
+            out[c][pending[0]:pending[1]] = pending[2]
     return out
+
+
+def _band_samples(plane: np.ndarray, r0: int, r1: int, c: int, header: PictureHeader, ctb_flags: np.ndarray,
+                  size: int) -> np.ndarray | None:
+    """Rows r0..r1 of component ``c`` after ALF, or None if no CTU there has the flag on."""
+    on = np.repeat(np.repeat(ctb_flags[r0 // size:-(-r1 // size)], size, axis=0), size, axis=1)
+    on = on[r0 % size:r0 % size + r1 - r0, :plane.shape[1]].astype(bool)
+    if not on.any():
+        return None
+    if c == 0:
+        coeffs = luma_coefficients(classify(plane, r0, r1, header.BitDepth), header)
+        filtered = filter_band(plane, r0, r1, coeffs, header.BitDepth, ALF_LUMA_TAPS)
+    else:
+        coeffs = np.asarray(header.alf_cb_coeff if c == 1 else header.alf_cr_coeff, dtype=np.int32)
+        filtered = filter_band(plane, r0, r1, coeffs, header.BitDepth, ALF_CHROMA_TAPS)
+    return np.where(on, filtered, plane[r0:r1])

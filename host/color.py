@@ -87,7 +87,7 @@ def _average_2x2_sum(plane: np.ndarray) -> np.ndarray:
     return padded[0::2, 0::2] + padded[1::2, 0::2] + padded[0::2, 1::2] + padded[1::2, 1::2]
 
 
-STRIP_ROWS = 256      # colour conversion runs in strips of rows, so its int64 temporaries stay small
+STRIP_ROWS = 32       # colour conversion runs in strips of rows, so its int64 temporaries stay small
 
 
 def rgb_to_planes(rgb: np.ndarray, bit_depth: int, chroma_format: int,
@@ -248,15 +248,16 @@ def pad_planes(planes: list[np.ndarray], width_multiple: int, height_multiple: i
 
 def crop_planes(planes: list[np.ndarray], width: int, height: int,
                 chroma_format: int | None = None) -> list[np.ndarray]:
-    """Crop a (padded) picture back to width x height luma samples (chroma ceil-divided)."""
+    """Crop a (padded) picture back to width x height luma samples (chroma ceil-divided): views of int32
+    planes, int32 copies of others."""
     chroma_format = _resolve_chroma_format(planes, chroma_format)
     full_height, full_width = np.asarray(planes[0]).shape
     if not (1 <= width <= full_width and 1 <= height <= full_height):
         raise InputError(f"crop {width}x{height} outside picture {full_width}x{full_height}")
     chroma_shape = chroma_plane_shape(height, width, chroma_format)
-    out = [np.array(np.asarray(planes[0])[:height, :width], dtype=np.int32)]
+    out = [np.asarray(np.asarray(planes[0])[:height, :width], dtype=np.int32)]
     for plane in planes[1:]:
-        out.append(np.array(np.asarray(plane)[:chroma_shape[0], :chroma_shape[1]], dtype=np.int32))
+        out.append(np.asarray(np.asarray(plane)[:chroma_shape[0], :chroma_shape[1]], dtype=np.int32))
     return out
 
 

@@ -8,8 +8,8 @@ boundaries and are never filtered.  ``qp_map`` holds QpY per 4x4 luma block (sha
 All vertical edges of the picture are filtered first, then all horizontal edges on the result (as in
 HEVC).  Edges are 8 samples apart and a filter reads at most 4 and writes at most 3 samples on each
 side, so within one direction every edge segment reads unfiltered samples and the order of
-segments is irrelevant: each direction is one vectorised pass.  Horizontal edges reuse the vertical
-code on transposed arrays.
+segments is irrelevant: each direction is one vectorised pass per band of lines.  Horizontal edges
+reuse the vertical code on transposed arrays.
 
 Chroma (bS == 2 only) is filtered on the 8x8 chroma-sample grid: 16 luma samples apart for 4:2:0,
 the luma edges for 4:4:4.  Each chroma line takes bS and QPs from the luma line it is co-sited with.
@@ -32,6 +32,7 @@ TC_TABLE = np.array([0] * 18 + [1] * 9 + [2] * 4 + [3] * 4 + [4] * 3 + [5, 5, 6,
                     dtype=np.int64)
 DEBLOCK_GRID = 8
 EDGE_SEGMENT = 4
+BAND = 64             # lines deblocked at a time (a multiple of 8): bounds the temporaries
 
 
 def beta_tc(qp: np.ndarray, bs: np.ndarray, bit_depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,22 +158,41 @@ def _validate(planes: list[np.ndarray], bs_ver: np.ndarray, bs_hor: np.ndarray, 
 
 
 def deblock_picture(planes: list[np.ndarray], bs_ver: np.ndarray, bs_hor: np.ndarray,
-                    qp_map: np.ndarray, chroma_format: int, bit_depth: int) -> list[np.ndarray]:
-    """Deblocked copy of ``planes`` (list of int32 planes; the input is not modified)."""
+                    qp_map: np.ndarray, chroma_format: int, bit_depth: int, band: int = BAND,
+                    in_place: bool = False) -> list[np.ndarray]:
+    """Deblocked copy of ``planes`` (list of int32 planes; the input is not modified), or with
+    ``in_place`` the int32 ``planes`` themselves, deblocked.
+
+    Each direction runs in bands of ``band`` lines across its edges (rows for vertical edges, columns
+    for horizontal ones): a segment's filter reads and writes its own lines only, so the bands give
+    the samples of one whole-picture pass while the int64 temporaries stay one band's."""
     _validate(planes, bs_ver, bs_hor, qp_map, chroma_format, bit_depth)
     bs_ver = np.asarray(bs_ver, dtype=np.int64)
     bs_hor = np.asarray(bs_hor, dtype=np.int64)
     qp_map = np.asarray(qp_map, dtype=np.int64)
-    luma = np.array(planes[0], dtype=np.int64)
-    luma = _filter_luma_vertical_edges(luma, bs_ver, qp_map, bit_depth)
-    luma = _filter_luma_vertical_edges(luma.T.copy(), bs_hor.T, qp_map.T, bit_depth).T
-    out = [luma.astype(np.int32)]
+    copy = np.asarray if in_place else np.array
+    luma = copy(planes[0], dtype=np.int32)
+    filter_luma = lambda lines, bs, qp: _filter_luma_vertical_edges(lines, bs, qp, bit_depth)  # noqa: E731
+    _in_bands(luma, filter_luma, bs_ver, qp_map, 1, band)
+    _in_bands(luma.T, filter_luma, bs_hor.T, qp_map.T, 1, band)
+    out = [luma]
     if chroma_format != CHROMA_400:
         subsampling = 2 if chroma_format == CHROMA_420 else 1
+        def filter_chroma(lines, bs, qp):
+            return _filter_chroma_vertical_edges(lines, bs, qp, subsampling, chroma_format, bit_depth)
         for plane in planes[1:]:
-            c = np.array(plane, dtype=np.int64)
-            c = _filter_chroma_vertical_edges(c, bs_ver, qp_map, subsampling, chroma_format, bit_depth)
-            c = _filter_chroma_vertical_edges(c.T.copy(), bs_hor.T, qp_map.T, subsampling,
-                                              chroma_format, bit_depth).T
-            out.append(c.astype(np.int32))
+            c = copy(plane, dtype=np.int32)
+            _in_bands(c, filter_chroma, bs_ver, qp_map, subsampling, band)
+            _in_bands(c.T, filter_chroma, bs_hor.T, qp_map.T, subsampling, band)
+            out.append(c)
     return out
+
+
+def _in_bands(plane: np.ndarray, filter_lines, bs: np.ndarray, qp_map: np.ndarray, subsampling: int,
+              band: int) -> None:
+    """Filter the vertical edges of ``plane`` (an int32 array or its transpose, written in place) band
+    by band; row r of the plane takes the bS and QP rows of luma row r * subsampling."""
+    for r0 in range(0, plane.shape[0], band):
+        r1 = min(r0 + band, plane.shape[0])
+        lo, hi = r0 * subsampling // EDGE_SEGMENT, -(-r1 * subsampling // EDGE_SEGMENT)
+        plane[r0:r1] = filter_lines(plane[r0:r1].astype(np.int64), bs[lo:hi], qp_map[lo:hi])

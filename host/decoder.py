@@ -23,8 +23,9 @@ from host.partition import CodingNode, CodingUnit, CuMode, ParseState, PictureGe
 from host.reconstruct import PictureBuffer
 from host.syntax import LoopFilterCtbFlags, NNTreeParams, TreeSyntax, coding_tree_unit
 
-# The neural loop filter as the host decoder sees it: (deblocked planes, CUs, CTU flags) -> output planes
-# (implemented in nntools.loop_filter.picture, injected by the caller like the NN region decoder).
+# The neural loop filter as the host decoder sees it: (deblocked planes, CUs, CTU flags) -> output planes,
+# which may be the deblocked planes filtered in place (implemented in nntools.loop_filter.picture,
+# injected by the caller like the NN region decoder).
 PostFilter = Callable[[list[np.ndarray], list[CodingUnit], LoopFilterCtbFlags], list[np.ndarray]]
 
 
@@ -62,10 +63,10 @@ def end_of_ctu(sc: SyntaxCoder, is_last: bool) -> None:
 
 
 def loop_filter(planes: list[np.ndarray], cus: list[CodingUnit], geo: PictureGeometry, qp: int,
-                bit_depth: int, nn_deblocking: bool = True) -> list[np.ndarray]:
+                bit_depth: int, nn_deblocking: bool = True, in_place: bool = False) -> list[np.ndarray]:
     bs_ver, bs_hor = boundary_strengths(cus, geo, nn_deblocking)
     qp_map = np.full((geo.coded_height // 4, geo.coded_width // 4), qp, dtype=np.int32)
-    return deblock_picture(planes, bs_ver, bs_hor, qp_map, geo.chroma_format, bit_depth)
+    return deblock_picture(planes, bs_ver, bs_hor, qp_map, geo.chroma_format, bit_depth, in_place=in_place)
 
 
 def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
@@ -96,16 +97,19 @@ def decode_host(header: PictureHeader, payload: bytes, trace_sink=None,
                 buf.reconstruct_nn_cu(cu, samples, header.pic_qp, header.dst4_enabled_flag)
             else:
                 buf.reconstruct_cu(cu, header.pic_qp, header.dst4_enabled_flag)
+            cu.coeffs = [None] * len(cu.coeffs)      # levels are not needed once reconstructed
         end_of_ctu(sc, i == len(origins) - 1)
         ctus.append(root)
     if nn is not None:
         nn.finish()
-    planes = buf.planes
+    planes = buf.planes               # filtered in place from here on: one picture in memory
+    del buf
     cus = [cu for root in ctus for cu in root.leaves()]
     if header.deblocking_enabled_flag:
-        planes = loop_filter(planes, cus, geo, header.pic_qp, header.BitDepth, header.nn_deblocking_enabled_flag)
+        planes = loop_filter(planes, cus, geo, header.pic_qp, header.BitDepth, header.nn_deblocking_enabled_flag,
+                             in_place=True)
     if lf is not None:
         planes = post_filter(planes, cus, lf)
     if alf is not None:
-        planes = alf_picture(planes, header, alf)
+        planes = alf_picture(planes, header, alf, in_place=True)
     return DecodedPicture(planes, ctus, dict(sc.bits_by_category), lf, alf)

@@ -128,7 +128,8 @@ def test_model_id_only_with_the_neural_tool() -> None:
 def raw_header(**codes: int) -> bytes:
     """A container whose header fields are given as raw codes (so invalid codes can be written)."""
     code = dict(w=1919, h=1079, bd=0, cf=1, ctu=0, mincu=0, maxtu=0, qp=32, dbk=1, dst=1, ctxinit=1, ts=0,
-                maxts=0, dq=0, sdh=0, cclm=0, nn=0, off=0, lf=0, lf_luma=0, lf_chroma=0, ch=2, obd=0, cm=0, ext=0) | codes
+                maxts=0, dq=0, sdh=0, cclm=0, nn=0, off=0, lf=0, lf_luma=0, lf_chroma=0, alf=0, alf_luma=0,
+                alf_filters=0, alf_idx=0, alf_coeff=0, alf_cb=0, ch=2, obd=0, cm=0, ext=0) | codes
     w = BitWriter()
     w.write_bytes(MAGIC)
     w.u(VERSION, 8)
@@ -153,6 +154,18 @@ def raw_header(**codes: int) -> bytes:
         if code["lf_chroma"]:
             w.u(64, 7)
             w.u(64, 7)
+    w.u(code["alf"], 1)
+    if code["alf"]:
+        w.u(code["alf_luma"], 2)
+        if code["alf_luma"]:
+            w.u(code["alf_filters"], 5)
+            if code["alf_filters"]:
+                for _ in range(25):
+                    w.u(code["alf_idx"], code["alf_filters"].bit_length())
+            for _ in range(12 * (code["alf_filters"] + 1)):
+                w.se(code["alf_coeff"])
+        w.u(code["alf_cb"], 2)
+        w.u(0, 2)                                               # alf_cr_mode
     w.u(code["ch"], 2)
     w.u(code["obd"], 1)
     w.u(code["cm"], 8)
@@ -180,7 +193,10 @@ def test_raw_header_helper_matches_the_writer() -> None:
     ({"ch": 1}, "output_channels_minus1"), ({"ch": 3}, "output_channels_minus1"), ({"cm": 200}, "color_matrix"),
     ({"w": 32767, "h": 32767}, "width"), ({"ext": 1025}, "extension_length"),
     ({"ext": 10 ** 9}, "extension_length"), ({"lf": 1, "lf_luma": 3}, "nn_lf_luma_mode"),
-    ({"lf": 1, "lf_chroma": 3}, "nn_lf_chroma_mode"),
+    ({"lf": 1, "lf_chroma": 3}, "nn_lf_chroma_mode"), ({"alf": 1, "alf_luma": 3}, "alf_luma_mode"),
+    ({"alf": 1, "alf_cb": 3}, "alf_cb_mode"), ({"alf": 1, "alf_luma": 1, "alf_filters": 25}, "alf_luma_num_filters"),
+    ({"alf": 1, "alf_luma": 1, "alf_filters": 2, "alf_idx": 3}, "alf_luma_coeff_delta_idx"),
+    ({"alf": 1, "alf_luma": 1, "alf_coeff": 128}, "alf_luma_coeff"), ({"alf": 1, "alf_luma": 1, "alf_coeff": -300}, "alf_luma_coeff"),
 ])
 def test_header_fields_are_range_checked_on_read(codes: dict[str, int], field: str) -> None:
     with pytest.raises(BitstreamError, match=field):

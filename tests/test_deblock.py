@@ -113,8 +113,10 @@ def _deblock_reference(planes, bs_ver, bs_hor, qp_map, chroma_format, bit_depth)
 
 # ---- tests --------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("band", [8, 16, 64])
 @pytest.mark.parametrize("chroma_format,bit_depth", [(1, 8), (3, 10), (0, 8)])
-def test_matches_per_segment_transcription(chroma_format, bit_depth):
+def test_matches_per_segment_transcription(chroma_format, bit_depth, band):
+    """The banded filter (any band of lines) equals a whole-picture transcription, segment by segment."""
     rng = np.random.default_rng(chroma_format + bit_depth)
     height, width = 48, 64
     scale = 1 << (bit_depth - 8)
@@ -127,7 +129,7 @@ def test_matches_per_segment_transcription(chroma_format, bit_depth):
     bs_ver = rng.integers(0, 3, (height // 4, width // 8))
     bs_hor = rng.integers(0, 3, (height // 8, width // 4))
     qp_map = np.kron(rng.integers(22, 48, (height // 8, width // 8)), np.ones((2, 2), dtype=np.int64))
-    out = deblock_picture(planes, bs_ver, bs_hor, qp_map, chroma_format, bit_depth)
+    out = deblock_picture(planes, bs_ver, bs_hor, qp_map, chroma_format, bit_depth, band)
     expected = _deblock_reference(planes, bs_ver, bs_hor, qp_map, chroma_format, bit_depth)
     assert len(out) == len(planes)
     for got, want, original in zip(out, expected, planes):

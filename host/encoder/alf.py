@@ -137,7 +137,7 @@ def _filtered_luma(plane: np.ndarray, index, filters, bit_depth: int) -> np.ndar
     out = np.empty_like(plane)
     for r0 in range(0, plane.shape[0], ALF_BAND):
         r1 = min(r0 + ALF_BAND, plane.shape[0])
-        coeffs = luma_coefficients(classify(plane, r0, r1, bit_depth), header_like, plane.shape[1])
+        coeffs = luma_coefficients(classify(plane, r0, r1, bit_depth), header_like)
         out[r0:r1] = filter_band(plane, r0, r1, coeffs, bit_depth, ALF_LUMA_TAPS)
     return out
 

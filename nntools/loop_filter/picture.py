@@ -27,36 +27,61 @@ def picture_edges(weights: LoopFilterWeights, cus, header: PictureHeader) -> np.
 
 
 def filter_picture(weights: LoopFilterWeights, planes: list[np.ndarray], header: PictureHeader,
-                   lf: LoopFilterCtbFlags, edges: np.ndarray | None = None, tile: int = TILE) -> list[np.ndarray]:
-    """The loop-filtered planes (new arrays; ``planes`` is not changed)."""
-    out = [p.copy() for p in planes]
+                   lf: LoopFilterCtbFlags, edges: np.ndarray | None = None, tile: int = TILE,
+                   in_place: bool = False) -> list[np.ndarray]:
+    """The loop-filtered planes: new arrays, or ``planes`` themselves with ``in_place`` (the decoder's
+    choice: no second picture in memory).  A row of tiles is written once the next row is computed,
+    so every tile reads deblocked samples in its halo either way."""
+    out = planes if in_place else [p.copy() for p in planes]
     ctu = header.CtbSizeY
     if tile * 2 % ctu:
         raise ValueError(f"tile of {tile} half-resolution samples is not a whole number of {ctu} CTUs")
+    if weights.halo > tile:
+        raise ValueError(f"tile of {tile} half-resolution samples is smaller than the halo {weights.halo}")
     half_h, half_w = planes[0].shape[0] // 2, planes[0].shape[1] // 2
-    chroma = header.chroma_format_idc == CHROMA_420
+    pending: list[tuple[int, tuple, np.ndarray]] = []      # (plane, block, samples) of the previous row of tiles
+    row = None
     for rect in tiles(half_h, half_w, tile):
-        y0, y1, x0, x1 = rect
-        rows = slice(2 * y0 // ctu, -(-2 * y1 // ctu))
-        cols = slice(2 * x0 // ctu, -(-2 * x1 // ctu))
-        if not lf.flags[:, rows, cols].any():
-            continue
-        corr = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth, header.pic_qp, rect, edges)
-        luma = luma_correction(corr[:4])
-        for r in range(rows.start, rows.stop):
-            for c in range(cols.start, cols.stop):
-                ly, lx = r * ctu - 2 * y0, c * ctu - 2 * x0            # CTU origin in the tile, luma
-                if lf.flags[0, r, c]:
-                    block = np.s_[r * ctu:(r + 1) * ctu, c * ctu:(c + 1) * ctu]
-                    h, w = out[0][block].shape
-                    out[0][block] = apply_correction(planes[0][block], luma[ly:ly + h, lx:lx + w],
-                                                     header.nn_lf_scale[0], header.BitDepth)
-                if chroma and lf.flags[1, r, c]:
-                    half = ctu // 2
-                    block = np.s_[r * half:(r + 1) * half, c * half:(c + 1) * half]
-                    h, w = out[1][block].shape
-                    for k in (1, 2):
-                        out[k][block] = apply_correction(planes[k][block], corr[3 + k, ly // 2:ly // 2 + h,
-                                                                                lx // 2:lx // 2 + w],
-                                                         header.nn_lf_scale[k], header.BitDepth)
+        if rect[0] != row:
+            _write(out, pending)
+            pending, row = [], rect[0]
+        pending += _tile_samples(weights, planes, header, lf, edges, rect)
+    _write(out, pending)
     return out
+
+
+def _write(out: list[np.ndarray], pending: list[tuple[int, tuple, np.ndarray]]) -> None:
+    for k, block, samples in pending:
+        out[k][block] = samples
+
+
+def _tile_samples(weights: LoopFilterWeights, planes: list[np.ndarray], header: PictureHeader,
+                  lf: LoopFilterCtbFlags, edges: np.ndarray | None, rect) -> list[tuple[int, tuple, np.ndarray]]:
+    """The filtered samples of the CTUs of one tile whose flags are on, as (plane, block, samples)."""
+    ctu = header.CtbSizeY
+    y0, y1, x0, x1 = rect
+    rows = slice(2 * y0 // ctu, -(-2 * y1 // ctu))
+    cols = slice(2 * x0 // ctu, -(-2 * x1 // ctu))
+    if not lf.flags[:, rows, cols].any():
+        return []
+    chroma = header.chroma_format_idc == CHROMA_420
+    corr = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth, header.pic_qp, rect, edges)
+    luma = luma_correction(corr[:4])
+    samples = []
+    for r in range(rows.start, rows.stop):
+        for c in range(cols.start, cols.stop):
+            ly, lx = r * ctu - 2 * y0, c * ctu - 2 * x0            # CTU origin in the tile, luma
+            if lf.flags[0, r, c]:
+                block = np.s_[r * ctu:(r + 1) * ctu, c * ctu:(c + 1) * ctu]
+                h, w = planes[0][block].shape
+                samples.append((0, block, apply_correction(planes[0][block], luma[ly:ly + h, lx:lx + w],
+                                                           header.nn_lf_scale[0], header.BitDepth)))
+            if chroma and lf.flags[1, r, c]:
+                half = ctu // 2
+                block = np.s_[r * half:(r + 1) * half, c * half:(c + 1) * half]
+                h, w = planes[1][block].shape
+                for k in (1, 2):
+                    samples.append((k, block, apply_correction(planes[k][block], corr[3 + k, ly // 2:ly // 2 + h,
+                                                                                      lx // 2:lx // 2 + w],
+                                                               header.nn_lf_scale[k], header.BitDepth)))
+    return samples

@@ -25,7 +25,8 @@ class CnnLoopFilter(LoopFilter):
 
     def post_filter(self, header):
         def run(planes: list[np.ndarray], cus, lf) -> list[np.ndarray]:
-            return filter_picture(self.weights, planes, header, lf, picture_edges(self.weights, cus, header))
+            return filter_picture(self.weights, planes, header, lf, picture_edges(self.weights, cus, header),
+                                  in_place=True)
         return run
 
     def decider(self, original: list[np.ndarray], lam: float, config):
