@@ -66,6 +66,10 @@ def test_same_output_with_one_and_two_threads_and_any_tiling(weights):
         for n, tile in ((1, TILE), (2, TILE), (2, 32), (1, 64), (2, 4096)):
             torch.set_num_threads(n)
             outputs.append(filter_picture(weights, host.planes, header, lf, tile=tile))
+        for tile in (32, 64, TILE):          # the decoder's way: in place, rows of tiles written a row late
+            copies = [p.copy() for p in host.planes]
+            outputs.append(filter_picture(weights, copies, header, lf, tile=tile, in_place=True))
+            assert outputs[-1][0] is copies[0]
     finally:
         torch.set_num_threads(threads)
     for out in outputs[1:]:

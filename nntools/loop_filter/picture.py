@@ -30,7 +30,7 @@ def filter_picture(weights: LoopFilterWeights, planes: list[np.ndarray], header:
                    lf: LoopFilterCtbFlags, edges: np.ndarray | None = None, tile: int = TILE,
                    in_place: bool = False) -> list[np.ndarray]:
     """The loop-filtered planes: new arrays, or ``planes`` themselves with ``in_place`` (the decoder's
-    choice: no second picture in memory).  A row of tiles is written once the next row is computed,
+    choice: no second picture in memory).  A row of tiles is written once the row below it is computed,
     so every tile reads deblocked samples in its halo either way."""
     out = planes if in_place else [p.copy() for p in planes]
     ctu = header.CtbSizeY
@@ -39,14 +39,16 @@ def filter_picture(weights: LoopFilterWeights, planes: list[np.ndarray], header:
     if weights.halo > tile:
         raise ValueError(f"tile of {tile} half-resolution samples is smaller than the halo {weights.halo}")
     half_h, half_w = planes[0].shape[0] // 2, planes[0].shape[1] // 2
-    pending: list[tuple[int, tuple, np.ndarray]] = []      # (plane, block, samples) of the previous row of tiles
+    previous: list[tuple[int, tuple, np.ndarray]] = []     # (plane, block, samples) of the rows of tiles
+    current: list[tuple[int, tuple, np.ndarray]] = []      # above this one and of this one
     row = None
     for rect in tiles(half_h, half_w, tile):
-        if rect[0] != row:
-            _write(out, pending)
-            pending, row = [], rect[0]
-        pending += _tile_samples(weights, planes, header, lf, edges, rect)
-    _write(out, pending)
+        if rect[0] != row:                                  # the row above is complete: the one above it
+            _write(out, previous)                           # is read by no tile any more
+            previous, current, row = current, [], rect[0]
+        current += _tile_samples(weights, planes, header, lf, edges, rect)
+    _write(out, previous)
+    _write(out, current)
     return out
 
 
