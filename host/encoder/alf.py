@@ -20,7 +20,7 @@ from bitstream.syntax_coder import RateEstimator
 from host.alf import (ALF_BAND, ALF_CHROMA_TAPS, ALF_COEFF_SHIFT, ALF_LUMA_TAPS, ALF_NUM_CLASSES, AlfCtbFlags,
                       alf_picture, classify, filter_band, luma_coefficients, tap_sums)
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
-from host.encoder.ctb_flags import ctu_sums, decide_ctb_flags
+from host.encoder.ctb_flags import ctu_gains, decide_ctb_flags
 
 ONE = 1 << ALF_COEFF_SHIFT
 MODE_BITS = 2
@@ -58,15 +58,17 @@ class Normal:
         return float(self.ee - 2 * c @ self.b + c @ self.a @ c)
 
 
-def statistics(plane: np.ndarray, original: np.ndarray, taps, mask: np.ndarray, classes=None) -> list[Normal]:
-    """Normal equations per class (one entry without ``classes``) over the samples where ``mask`` is set;
-    ``classes(r0, r1)`` gives the class of every sample of a band."""
+def statistics(plane: np.ndarray, original: np.ndarray, taps, keep: np.ndarray, block: int,
+               classes=None) -> list[Normal]:
+    """Normal equations per class (one entry without ``classes``) over the CTUs (``block`` square) in
+    ``keep``; ``classes(r0, r1)`` gives the class of every sample of a band."""
     n = len(taps)
     count = ALF_NUM_CLASSES if classes is not None else 1
     out = [Normal(np.zeros((n, n)), np.zeros(n), 0.0) for _ in range(count)]
     for r0 in range(0, plane.shape[0], ALF_BAND):
         r1 = min(r0 + ALF_BAND, plane.shape[0])
-        sel = mask[r0:r1]
+        on = np.repeat(keep[np.arange(r0, r1) // block], block, axis=1)[:, :plane.shape[1]]
+        sel = on
         if not sel.any():
             continue
         t = tap_sums(plane, r0, r1, taps)[:, sel].astype(np.float64)
@@ -127,19 +129,14 @@ def _fit(s: Normal) -> tuple[np.ndarray, float]:
     return c, s.sse(c)
 
 
-def _gain(plane: np.ndarray, original: np.ndarray, filtered: np.ndarray, block: int) -> np.ndarray:
-    o = original.astype(np.int64)
-    return ctu_sums((o - plane) ** 2 - (o - filtered) ** 2, block)
+def _filtered_rows(plane: np.ndarray, filters, index, bit_depth: int, taps):
+    """``rows(r0, r1)``: the rows r0..r1 of ``plane`` after the given filters (r0, r1 multiples of 4)."""
+    luma = _LumaFilters(index, filters) if index is not None else None
 
-
-def _filtered_luma(plane: np.ndarray, index, filters, bit_depth: int) -> np.ndarray:
-    header_like = _LumaFilters(index, filters)
-    out = np.empty_like(plane)
-    for r0 in range(0, plane.shape[0], ALF_BAND):
-        r1 = min(r0 + ALF_BAND, plane.shape[0])
-        coeffs = luma_coefficients(classify(plane, r0, r1, bit_depth), header_like)
-        out[r0:r1] = filter_band(plane, r0, r1, coeffs, bit_depth, ALF_LUMA_TAPS)
-    return out
+    def rows(r0: int, r1: int) -> np.ndarray:
+        coeffs = filters[0] if luma is None else luma_coefficients(classify(plane, r0, r1, bit_depth), luma)
+        return filter_band(plane, r0, r1, coeffs, bit_depth, taps)
+    return rows
 
 
 @dataclass
@@ -164,21 +161,17 @@ def decide(header: PictureHeader, original: list[np.ndarray], planes: list[np.nd
         block = ctu if c == 0 or header.chroma_format_idc != CHROMA_420 else ctu // 2
         keep = np.ones((rows, cols), dtype=bool)
         for _ in range(2):                      # fit on every CTU, then on the CTUs that keep the filter
-            mask = np.repeat(np.repeat(keep, block, axis=0), block, axis=1)[:plane.shape[0], :plane.shape[1]]
             if c == 0:
-                normal = statistics(plane, orig, ALF_LUMA_TAPS, mask,
+                normal = statistics(plane, orig, ALF_LUMA_TAPS, keep, block,
                                     lambda r0, r1: _class_map(plane, r0, r1, bd))
                 index, filters, _ = merge_classes(normal, lam, cfg.max_filters)
-                filtered = _filtered_luma(plane, index, filters, bd)
                 param_bits = 5 + ALF_NUM_CLASSES * (len(filters) - 1).bit_length() + sum(map(coeff_bits, filters))
+                taps = ALF_LUMA_TAPS
             else:
-                filters = [statistics(plane, orig, ALF_CHROMA_TAPS, mask)[0].solve()]
-                filtered = np.empty_like(plane)
-                for r0 in range(0, plane.shape[0], ALF_BAND):
-                    r1 = min(r0 + ALF_BAND, plane.shape[0])
-                    filtered[r0:r1] = filter_band(plane, r0, r1, filters[0], bd, ALF_CHROMA_TAPS)
+                index, filters = None, [statistics(plane, orig, ALF_CHROMA_TAPS, keep, block)[0].solve()]
                 param_bits = coeff_bits(filters[0])
-            gain = _gain(plane, orig, filtered, block)
+                taps = ALF_CHROMA_TAPS
+            gain = ctu_gains(orig, plane, _filtered_rows(plane, filters, index, bd, taps), block)
             keep = gain > 0
             if not keep.any():
                 break

@@ -20,6 +20,17 @@ def ctu_sums(values: np.ndarray, block: int) -> np.ndarray:
     return padded.reshape(rows, block, cols, block).sum(axis=(1, 3))
 
 
+def ctu_gains(original: np.ndarray, before: np.ndarray, filtered_rows, block: int) -> np.ndarray:
+    """SSE saved by filtering, per CTU; ``filtered_rows(r0, r1)`` gives the filtered rows r0..r1
+    (one CTU row at a time, so no picture-sized array is made)."""
+    rows = []
+    for r0 in range(0, original.shape[0], block):
+        r1 = min(r0 + block, original.shape[0])
+        o = original[r0:r1].astype(np.int64)
+        rows.append(ctu_sums((o - before[r0:r1]) ** 2 - (o - filtered_rows(r0, r1)) ** 2, block)[0])
+    return np.array(rows)
+
+
 def decide_ctb_flags(est: RateEstimator, ctx: int, gain: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
     """(flags, their bits) for one component whose contexts start at ``ctx`` (+ left + above); ``gain``
     is each CTU's SSE saved by filtering it.  ``est`` is left as it was."""

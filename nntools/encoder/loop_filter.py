@@ -18,7 +18,7 @@ from bitstream.container import (CHROMA_420, MODEL_ID_BYTES, NN_LF_ALL_CTUS, NN_
                                  NN_LF_SCALE_MAX, NN_LF_SCALE_ONE, PictureHeader)
 from bitstream.syntax_coder import RateEstimator
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
-from host.encoder.ctb_flags import ctu_sums, decide_ctb_flags
+from host.encoder.ctb_flags import ctu_gains, decide_ctb_flags
 from host.syntax import LoopFilterCtbFlags
 from nntools.loop_filter.exact import (OUT_FRAC, SCALE_FRAC, LoopFilterWeights, apply_correction,
                                        luma_correction, tile_correction, tiles)
@@ -47,14 +47,20 @@ def full_correction(weights: LoopFilterWeights, planes: list[np.ndarray], header
     return [luma_correction(corr[:4]), corr[4], corr[5]]
 
 
-def least_squares_scale(error: np.ndarray, corr: np.ndarray, mask: np.ndarray, bit_depth: int) -> int:
-    """nn_lf_scale minimising sum (error - scale * corr)^2 over ``mask``, clipped to its range."""
-    d = corr[mask].astype(np.float64) / 2.0 ** (OUT_FRAC + 10 - bit_depth)
-    e = error[mask].astype(np.float64)
-    den = float(np.dot(d, d))
+def least_squares_scale(original: np.ndarray, deblocked: np.ndarray, corr: np.ndarray, keep: np.ndarray,
+                        block: int, bit_depth: int) -> int:
+    """nn_lf_scale minimising sum (error - scale * corr)^2 over the CTUs in ``keep``, clipped to its range;
+    sums over one CTU row at a time, so no picture-sized float array is made."""
+    num = den = 0.0
+    for r0 in range(0, original.shape[0], block):
+        cols = np.repeat(keep[r0 // block], block)[:original.shape[1]]
+        d = corr[r0:r0 + block, cols].astype(np.float64) / 2.0 ** (OUT_FRAC + 10 - bit_depth)
+        e = (original[r0:r0 + block, cols].astype(np.float64) - deblocked[r0:r0 + block, cols]).ravel()
+        num += float(np.dot(d.ravel(), e))
+        den += float(np.dot(d.ravel(), d.ravel()))
     if den <= 0:
         return NN_LF_SCALE_ONE
-    return int(np.clip(round(float(np.dot(d, e)) / den * 2 ** SCALE_FRAC), 0, NN_LF_SCALE_MAX))
+    return int(np.clip(round(num / den * 2 ** SCALE_FRAC), 0, NN_LF_SCALE_MAX))
 
 
 def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.ndarray],
@@ -65,7 +71,6 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
     corr = full_correction(weights, deblocked, header, edges)
     comps = [[0]] + ([[1, 2]] if header.chroma_format_idc == CHROMA_420 and cfg.chroma else [])
     ctu = header.CtbSizeY
-    error = [o.astype(np.int64) - d for o, d in zip(original, deblocked)]
     rows, cols = -(-deblocked[0].shape[0] // ctu), -(-deblocked[0].shape[1] // ctu)
     scales = [NN_LF_SCALE_ONE] * 3
     modes, flags, delta = [NN_LF_OFF, NN_LF_OFF], np.zeros((2, rows, cols), dtype=np.uint8), {}
@@ -79,11 +84,10 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
             gain = np.zeros((rows, cols))
             for k in members:
                 if cfg.scale:
-                    mask = np.kron(keep, np.ones((block, block), dtype=bool))[:error[k].shape[0], :error[k].shape[1]]
-                    scales[k] = least_squares_scale(error[k], corr[k], mask, header.BitDepth)
-                filtered = apply_correction(deblocked[k], corr[k], scales[k], header.BitDepth)
-                after = (original[k].astype(np.int64) - filtered) ** 2
-                gain += ctu_sums(error[k] ** 2 - after, block)     # SSE saved by filtering each CTU
+                    scales[k] = least_squares_scale(original[k], deblocked[k], corr[k], keep, block, header.BitDepth)
+                filtered = lambda r0, r1: apply_correction(deblocked[k][r0:r1], corr[k][r0:r1],  # noqa: E731
+                                                           scales[k], header.BitDepth)
+                gain += ctu_gains(original[k], deblocked[k], filtered, block)   # SSE saved per CTU
             keep = gain > 0
         chosen, flag_bits = decide_ctb_flags(est, base + 3 * lc, gain, lam)
         scale_bits = SCALE_BITS * len(members)
