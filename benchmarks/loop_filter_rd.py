@@ -11,8 +11,10 @@ Variants (curve labels): ``off``; ``lf`` (the default: per-CTU flags, scales, ch
 (no per-CTU flags); ``lf-no-scale``; ``lf-luma-only``; and ``lf:NAME`` for each ``--weights NAME=FILE``
 (other exported models, default decisions); with ``--alf``, ``alf`` (the adaptive loop filter
 alone) and ``lf+alf`` (the neural filter, then the adaptive one).  ``--rd FOLDER`` adds the curves of a ``hybridcodec rd``
-run of the same pictures (the default hybrid) against the same ``off`` curve.  Writes rows.jsonl,
-bd.json and bd.md (with per-QP deltas and the flag statistics per QP).
+run of the same pictures (the default hybrid) against the same ``off`` curve; ``--reference hevc`` with
+the ``--rd`` folder of an x265-anchored run gives every variant against x265 instead (written to
+bd_vs_hevc.md / .json).  Writes rows.jsonl, bd.json and bd.md (with per-QP deltas and the flag
+statistics per QP).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from host.encoder.picture import serialise
 from host.encoder.quant import qp_to_lambda
 from host.partition import PictureGeometry
 from hybridcodec.decoder import decode_full
+from hybridcodec.eval.anchors import ANCHORS
 from hybridcodec.eval.experiments import bd_table, label_of, load_rows, mean_finite
 from hybridcodec.imageio import read_image
 from hybridcodec.eval.metrics import ms_ssim, psnr_rgb, psnr_y
@@ -166,6 +169,8 @@ def main() -> None:
                    help="add the adaptive loop filter's variants: alf (without the neural filter) and lf+alf")
     p.add_argument("--rd", type=Path, nargs="*", default=[], metavar="FOLDER",
                    help="'hybridcodec rd' output folders whose curves (e.g. the default hybrid) join the table")
+    p.add_argument("--reference", default="host,lf=off",
+                   help="the curve every BD-rate is against, e.g. hevc (x265) from an --rd folder (default %(default)s)")
     a = p.parse_args()
     weights = filter_weights(a.model)
     variants = {"off": (None, None, None)}
@@ -181,14 +186,15 @@ def main() -> None:
     rows = [r for r in run(a.folder, a.qp, Path(a.cache), Path(a.out), variants) if r["param"] in a.qp]
     names = {r["name"] for r in rows}
     extra = [r for folder in a.rd for r in load_rows(folder / "points.jsonl").values()
-             if r["name"] in names and r["param"] in a.qp]
+             if r["name"] in names and (r["param"] in a.qp or r["codec"] in ANCHORS)]   # an anchor's whole curve
     for r in rows + extra:
         r["options"] = [tuple(o) for o in r["options"]]
     extra_labels = sorted({label_of(r) for r in extra})
-    table = bd_table(rows + extra, "host,lf=off", [f"host,lf={v}" for v in variants] + extra_labels,
-                     methods=("akima",))
+    tests = [label for label in [f"host,lf={v}" for v in variants] + extra_labels if label != a.reference]
+    table = bd_table(rows + extra, a.reference, tests, methods=("akima",))
     checked = [r["exact"] for r in rows if r["exact"] is not None]
-    lines = [f"BD-rate against the same host pictures with the loop filter off ({len({r['name'] for r in rows})} "
+    against = "the same host pictures with the loop filter off" if a.reference == "host,lf=off" else a.reference
+    lines = [f"BD-rate against {against} ({len({r['name'] for r in rows})} "
              f"pictures, QP {' '.join(map(str, a.qp))}, akima); decoded == encoder: {sum(checked)}/{len(checked)} decoded bitstreams", "",
              "| variant | BD PSNR-Y | BD PSNR-RGB | BD MS-SSIM | pictures | mean search s |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -200,8 +206,9 @@ def main() -> None:
     text = ("\n".join(lines) + "\n\nPer QP (mean over pictures), default variant against off:\n\n" + per_qp_table(rows)
             + "\n\nDecisions of the default variant:\n\n" + flag_table(rows) + "\n")
     out = Path(a.out)
-    (out / "bd.md").write_text(text)
-    (out / "bd.json").write_text(json.dumps(table, indent=1))
+    stem = "bd" if a.reference == "host,lf=off" else "bd_vs_" + a.reference.replace(",", "_").replace("=", "-")
+    (out / f"{stem}.md").write_text(text)
+    (out / f"{stem}.json").write_text(json.dumps(table, indent=1))
     print(text)
 
 

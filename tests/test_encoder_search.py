@@ -6,12 +6,13 @@ import pytest
 
 from bitstream.syntax_coder import RateEstimator
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
+from host.encoder.picture import encode_host
 from host.encoder.search import CtuSearch, SearchConfig
 from host.intra import chroma_candidate_modes, predict_all_modes_unchecked
 from host.partition import CodingUnit, ParseState, PictureGeometry, component_blocks
 from host.reconstruct import PictureBuffer
 from host.syntax import TreeSyntax
-from hybridcodec import Encoder, EncoderConfig, decode, decode_full
+from hybridcodec import Encoder, EncoderConfig, decode
 from hybridcodec.encoder.source import prepare_source
 from pictures import synthetic_rgb
 
@@ -73,15 +74,16 @@ def test_luma_then_chroma_rate_equals_syntax_order_rate():
     """search_cu counts a CU's bits coding all luma before all chroma; the bitstream interleaves them.
     Both must give the same bits and leave the same context states (luma and chroma contexts are
     disjoint)."""
-    data = Encoder(EncoderConfig(qp=27, mode="host")).encode(synthetic_rgb(96, 136, seed=4)).bitstream
-    decoded = decode_full(data)
-    geo = PictureGeometry.from_header(decoded.header)
+    enc = Encoder(EncoderConfig(qp=27, mode="host"))           # the encoder's CUs: the decoder drops levels
+    src = prepare_source(synthetic_rgb(96, 136, seed=4), enc.config)
+    coded = encode_host(enc.header_for(src), src.planes, enc.search_config())
+    geo = PictureGeometry.from_header(coded.header)
     coders = []
     for _ in range(2):
         state = ParseState(geo)
-        coders.append((TreeSyntax(geo, state, HOST_CONTEXTS), RateEstimator(CONTEXT_TABLE, decoded.header.pic_qp)))
+        coders.append((TreeSyntax(geo, state, HOST_CONTEXTS), RateEstimator(CONTEXT_TABLE, coded.header.pic_qp)))
     (in_order, est_a), (luma_first, est_b) = coders
-    for cu in decoded.host.cus:
+    for cu in coded.cus:
         depth = geo.ctu_log2 - cu.log2_size
         in_order.coding_unit(est_a, cu.x, cu.y, cu.log2_size, depth, cu)
         luma_first.state.mark_cu(cu, depth)
