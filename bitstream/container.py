@@ -32,8 +32,10 @@ picture_header (bit-packed, MSB first)::
         if alf_luma_mode:
             alf_luma_num_filters_signalled_minus1 u(5)
             if alf_luma_num_filters_signalled_minus1: 25 x alf_luma_coeff_delta_idx u(Ceil(Log2(num filters)))
-            num filters x 12 x alf_luma_coeff se(v)
-        if ChromaArrayType != 0: alf_cb_mode u(2) (6 x alf_cb_coeff se(v)), alf_cr_mode u(2) (6 x alf_cr_coeff)
+            alf_luma_clip_flag u(1)
+            per filter: 12 x alf_luma_coeff se(v), if alf_luma_clip_flag: 12 x alf_luma_clip_idx u(2)
+        if ChromaArrayType != 0: alf_cb_mode u(2) (6 x alf_cb_coeff se(v), 6 x alf_cb_clip_idx u(2)),
+                                 alf_cr_mode u(2) (likewise for Cr)
     output_channels_minus1 u(2)     output_bit_depth_16_flag u(1)   color_matrix u(8)
     byte_alignment (zero bits)
     if nn_compress_enable_flag:
@@ -127,9 +129,13 @@ class PictureHeader:
     alf_cr_mode: int = NN_LF_OFF
     alf_luma_num_filters_signalled_minus1: int = 0
     alf_luma_coeff_delta_idx: tuple[int, ...] = ()        # filter of each of the 25 classes (luma on)
+    alf_luma_clip_flag: bool = False                      # luma filters carry clip indices (non-linear ALF)
     alf_luma_coeff: tuple[tuple[int, ...], ...] = ()      # 12 coefficients per luma filter, 1/128 units
+    alf_luma_clip_idx: tuple[tuple[int, ...], ...] = ()   # 12 clip indices per luma filter (clip flag on)
     alf_cb_coeff: tuple[int, ...] = ()                    # 6 coefficients (Cb on)
+    alf_cb_clip_idx: tuple[int, ...] = ()                 # 6 clip indices (Cb on)
     alf_cr_coeff: tuple[int, ...] = ()
+    alf_cr_clip_idx: tuple[int, ...] = ()
     output_channels_minus1: int = 2
     output_bit_depth_16_flag: bool = False
     color_matrix: int = COLOR_MATRIX_BT601_FULL
@@ -292,10 +298,17 @@ class PictureHeader:
         _check(len(self.alf_luma_coeff) == (num if luma else 0)
                and all(len(f) == ALF_LUMA_COEFFS and all(abs(v) <= ALF_COEFF_MAX for v in f) for f in self.alf_luma_coeff),
                "alf_luma_coeff", self.alf_luma_coeff, f"{ALF_LUMA_COEFFS} values in -{ALF_COEFF_MAX}..{ALF_COEFF_MAX} per filter")
-        for name, mode in (("alf_cb_coeff", modes[1]), ("alf_cr_coeff", modes[2])):
-            coeff = getattr(self, name)
+        clips = self.alf_luma_clip_idx
+        _check((luma or not self.alf_luma_clip_flag) and len(clips) == (num if self.alf_luma_clip_flag else 0)
+               and all(len(f) == ALF_LUMA_COEFFS and all(0 <= v < 4 for v in f) for f in clips),
+               "alf_luma_clip_idx", clips, f"{ALF_LUMA_COEFFS} values 0..3 per filter when alf_luma_clip_flag is 1")
+        for name, clip_name, mode in (("alf_cb_coeff", "alf_cb_clip_idx", modes[1]),
+                                      ("alf_cr_coeff", "alf_cr_clip_idx", modes[2])):
+            coeff, clip = getattr(self, name), getattr(self, clip_name)
             _check(len(coeff) == (ALF_CHROMA_COEFFS if mode else 0) and all(abs(v) <= ALF_COEFF_MAX for v in coeff),
                    name, coeff, f"{ALF_CHROMA_COEFFS} values in -{ALF_COEFF_MAX}..{ALF_COEFF_MAX} when filtered")
+            _check(len(clip) == len(coeff) and all(0 <= v < 4 for v in clip), clip_name, clip,
+                   f"{ALF_CHROMA_COEFFS} values 0..3 when filtered")
 
     def without_nn(self) -> "PictureHeader":
         """The same picture with nn_compress_enable_flag = 0 (every NN element back to its inferred value)."""
@@ -396,14 +409,25 @@ def _alf_parameters(hc: HeaderCoder, e: dict, value) -> None:
             idx = tuple(_coeff(hc.u("alf_luma_coeff_delta_idx", idx[k], (num - 1).bit_length(), k=k),
                                "alf_luma_coeff_delta_idx", num - 1, 0) for k in range(ALF_CLASSES))
         e["alf_luma_coeff_delta_idx"] = tuple(idx)
+        clip_flag = bool(hc.u("alf_luma_clip_flag", int(value("alf_luma_clip_flag", False)), 1))
+        e["alf_luma_clip_flag"] = clip_flag
         coeff = value("alf_luma_coeff", ((0,) * ALF_LUMA_COEFFS,) * num)
-        e["alf_luma_coeff"] = tuple(tuple(_coeff(hc.se("alf_luma_coeff", coeff[f][j], f=f, j=j), "alf_luma_coeff")
-                                          for j in range(ALF_LUMA_COEFFS)) for f in range(num))
+        clip = value("alf_luma_clip_idx", ((0,) * ALF_LUMA_COEFFS,) * num) or ((0,) * ALF_LUMA_COEFFS,) * num
+        coeffs, clips = [], []
+        for f in range(num):
+            coeffs.append(tuple(_coeff(hc.se("alf_luma_coeff", coeff[f][j], f=f, j=j), "alf_luma_coeff")
+                                for j in range(ALF_LUMA_COEFFS)))
+            if clip_flag:
+                clips.append(tuple(hc.u("alf_luma_clip_idx", clip[f][j], 2, f=f, j=j) for j in range(ALF_LUMA_COEFFS)))
+        e["alf_luma_coeff"], e["alf_luma_clip_idx"] = tuple(coeffs), tuple(clips)
     if e["chroma_format_idc"] != CHROMA_400:
-        for mode, name in (("alf_cb_mode", "alf_cb_coeff"), ("alf_cr_mode", "alf_cr_coeff")):
+        for mode, name, clip_name in (("alf_cb_mode", "alf_cb_coeff", "alf_cb_clip_idx"),
+                                      ("alf_cr_mode", "alf_cr_coeff", "alf_cr_clip_idx")):
             if u_checked(hc, e, value, mode, 2, 3):
                 coeff = value(name, (0,) * ALF_CHROMA_COEFFS)
                 e[name] = tuple(_coeff(hc.se(name, coeff[j], j=j), name) for j in range(ALF_CHROMA_COEFFS))
+                clip = value(clip_name, (0,) * ALF_CHROMA_COEFFS)
+                e[clip_name] = tuple(hc.u(clip_name, clip[j], 2, j=j) for j in range(ALF_CHROMA_COEFFS))
 
 
 def u_checked(hc: HeaderCoder, e: dict, value, name: str, n: int, limit: int) -> int:

@@ -4,8 +4,9 @@ VVC's ALF in integer arithmetic, after the neural loop filter (or after deblocki
 each 4x4 luma block is classified by the direction and activity of its Laplacians into one of
 ``ALF_NUM_CLASSES`` classes, each class uses one of the picture's luma filters (a 7x7 diamond,
 12 coefficients applied to pairs of mirrored neighbours), and each chroma component has one 5x5
-diamond filter.  A filter adds ``(sum_j c_j * (x[+j] + x[-j] - 2x) + 64) >> 7`` to every sample, so
-its centre is implicit and a zero filter changes nothing.  Neighbours outside the coded picture repeat
+diamond filter.  A filter adds ``(sum_j c_j * (clip(x[+j] - x) + clip(x[-j] - x)) + 64) >> 7`` to
+every sample, each difference clipped to +-AlfClip of the tap's clip index (VVC's non-linear ALF; index
+0 never clips), so its centre is implicit and a zero filter changes nothing.  Neighbours outside the coded picture repeat
 the border sample.  The picture is filtered in bands of ``ALF_BAND`` rows that read the unfiltered
 input around them, so memory stays one band's, and any band height gives the same samples.
 """
@@ -23,6 +24,7 @@ ALF_LUMA_TAPS = ((-3, 0), (-2, -1), (-2, 0), (-2, 1), (-1, -2), (-1, -1), (-1, 0
 ALF_CHROMA_TAPS = ((-2, 0), (-1, -1), (-1, 0), (-1, 1), (0, -2), (0, -1))      # 5x5 diamond
 ALF_COEFF_SHIFT = 7
 ALF_ACTIVITY_THRESHOLDS = (64, 128, 448, 960)    # (sum V + sum H) >> (BitDepth - 8) over an 8x8 window
+ALF_CLIP = {8: (256, 64, 16, 4), 10: (1024, 181, 32, 6)}   # AlfClip[BitDepth][clip_idx]: 2^(BitDepth(4 - i)/4)
 ALF_BAND = 64                                    # luma rows filtered at a time (a multiple of 4, > 6)
 CLASS_HALO = 3                                   # rows a band's classification reads beyond it
 
@@ -83,42 +85,45 @@ def classify(luma: np.ndarray, r0: int, r1: int, bit_depth: int) -> np.ndarray:
     return 5 * direction + act
 
 
-def _tap_differences(p: np.ndarray, taps: tuple[tuple[int, int], ...], halo: int):
-    """x[+j] + x[-j] - 2x of the rows inside a padded band ``p``, one tap j at a time."""
-    h, w = p.shape[0] - 2 * halo, p.shape[1] - 2 * halo
-    twice = 2 * p[halo:halo + h, halo:halo + w]
+def tap_pairs(plane: np.ndarray, r0: int, r1: int, taps: tuple[tuple[int, int], ...]):
+    """(x[+j] - x, x[-j] - x) over rows r0..r1, one tap j at a time (int32)."""
+    halo = max(max(abs(dy), abs(dx)) for dy, dx in taps)
+    p = _rows(plane, r0, r1, halo)
+    h, w = r1 - r0, plane.shape[1]
+    centre = p[halo:halo + h, halo:halo + w]
     for dy, dx in taps:
-        yield p[halo + dy:halo + dy + h, halo + dx:halo + dx + w] + p[halo - dy:halo - dy + h, halo - dx:halo - dx + w] - twice
+        yield (p[halo + dy:halo + dy + h, halo + dx:halo + dx + w] - centre,
+               p[halo - dy:halo - dy + h, halo - dx:halo - dx + w] - centre)
 
 
-def halo_of(taps: tuple[tuple[int, int], ...]) -> int:
-    return max(max(abs(dy), abs(dx)) for dy, dx in taps)
-
-
-def tap_sums(plane: np.ndarray, r0: int, r1: int, taps: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """x[+j] + x[-j] - 2x of rows r0..r1 for each tap j: (taps, rows, columns) int32."""
-    halo = halo_of(taps)
-    return np.stack(list(_tap_differences(_rows(plane, r0, r1, halo), taps, halo)))
-
-
-def filter_band(plane: np.ndarray, r0: int, r1: int, coeffs: np.ndarray, bit_depth: int,
+def filter_band(plane: np.ndarray, r0: int, r1: int, coeffs: np.ndarray, clips: np.ndarray, bit_depth: int,
                 taps: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Rows r0..r1 of ``plane`` filtered; ``coeffs`` is (taps,) for one filter or (block rows, block
-    columns, taps) per 4x4 block.  |coefficient| <= 127 and 10-bit samples keep the sum below 2^23 in int32."""
-    halo = halo_of(taps)
+    """Rows r0..r1 of ``plane`` filtered; ``coeffs`` and ``clips`` (clip values) are (taps,) for one
+    filter or (block rows, block columns, taps) per 4x4 block.  |coefficient| <= 127 and clipped
+    differences of 10-bit samples keep the sum below 2^23 in int32."""
     h, w = r1 - r0, plane.shape[1]
     acc = np.zeros((h, w), dtype=np.int32)
-    for j, diff in enumerate(_tap_differences(_rows(plane, r0, r1, halo), taps, halo)):
-        acc += diff * (coeffs[j] if coeffs.ndim == 1 else
-                       np.repeat(np.repeat(coeffs[..., j], 4, axis=0), 4, axis=1)[:h, :w])
+    per_sample = lambda a, j: (a[j] if a.ndim == 1 else  # noqa: E731
+                               np.repeat(np.repeat(a[..., j], 4, axis=0), 4, axis=1)[:h, :w])
+    for j, (above, below) in enumerate(tap_pairs(plane, r0, r1, taps)):
+        k = per_sample(clips, j)
+        acc += (np.clip(above, -k, k) + np.clip(below, -k, k)) * per_sample(coeffs, j)
     corr = (acc + (1 << (ALF_COEFF_SHIFT - 1))) >> ALF_COEFF_SHIFT
     return np.clip(plane[r0:r1] + corr, 0, (1 << bit_depth) - 1).astype(plane.dtype)
 
 
-def luma_coefficients(classes: np.ndarray, header: PictureHeader) -> np.ndarray:
-    """Each 4x4 luma block's filter coefficients (block rows, block columns, taps) from its class."""
-    table = np.asarray(header.alf_luma_coeff, dtype=np.int32)[np.asarray(header.alf_luma_coeff_delta_idx)]
-    return table[classes]
+def clip_values(clip_idx, bit_depth: int) -> np.ndarray:
+    """AlfClip[BitDepth][clip_idx] (int32 array of the shape of ``clip_idx``)."""
+    return np.asarray(ALF_CLIP[bit_depth], dtype=np.int32)[np.asarray(clip_idx, dtype=np.int64)]
+
+
+def luma_filters(classes: np.ndarray, header: PictureHeader) -> tuple[np.ndarray, np.ndarray]:
+    """Each 4x4 luma block's filter coefficients and clip values (block rows, block columns, taps)."""
+    which = np.asarray(header.alf_luma_coeff_delta_idx)
+    coeffs = np.asarray(header.alf_luma_coeff, dtype=np.int32)[which]
+    clip_idx = (np.asarray(header.alf_luma_clip_idx)[which] if header.alf_luma_clip_flag
+                else np.zeros(coeffs.shape, dtype=np.int64))
+    return coeffs[classes], clip_values(clip_idx, header.BitDepth)[classes]
 
 
 def alf_picture(planes: list[np.ndarray], header: PictureHeader, flags: AlfCtbFlags,
@@ -156,9 +161,10 @@ def _band_samples(plane: np.ndarray, r0: int, r1: int, c: int, header: PictureHe
     if not on.any():
         return None
     if c == 0:
-        coeffs = luma_coefficients(classify(plane, r0, r1, header.BitDepth), header)
-        filtered = filter_band(plane, r0, r1, coeffs, header.BitDepth, ALF_LUMA_TAPS)
+        coeffs, clips = luma_filters(classify(plane, r0, r1, header.BitDepth), header)
+        filtered = filter_band(plane, r0, r1, coeffs, clips, header.BitDepth, ALF_LUMA_TAPS)
     else:
         coeffs = np.asarray(header.alf_cb_coeff if c == 1 else header.alf_cr_coeff, dtype=np.int32)
-        filtered = filter_band(plane, r0, r1, coeffs, header.BitDepth, ALF_CHROMA_TAPS)
+        clips = clip_values(header.alf_cb_clip_idx if c == 1 else header.alf_cr_clip_idx, header.BitDepth)
+        filtered = filter_band(plane, r0, r1, coeffs, clips, header.BitDepth, ALF_CHROMA_TAPS)
     return np.where(on, filtered, plane[r0:r1])

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from bitstream.bitio import BitReader
-from bitstream.container import (NN_LF_ALL_CTUS, NN_LF_OFF, NN_LF_PER_CTU, PictureHeader, picture_header,
+from bitstream.container import (NN_LF_ALL_CTUS, NN_LF_PER_CTU, PictureHeader, picture_header,
                                  read_container)
 from bitstream.errors import BitstreamError
 from bitstream.header_coder import HeaderReader, HeaderWriter
 from bitstream.syntax_coder import ChannelTrace
 from hybridcodec import Encoder, EncoderConfig, decode
-from host.alf import ALF_CHROMA_TAPS, ALF_LUMA_TAPS, AlfCtbFlags, alf_picture, classify, filter_band
+from host.alf import ALF_CHROMA_TAPS, ALF_LUMA_TAPS, AlfCtbFlags, alf_picture, classify, clip_values, filter_band
 from pictures import smooth_rgb, synthetic_gray, synthetic_rgb
 
 
@@ -41,11 +41,32 @@ def test_bands_give_the_whole_picture_samples(taps):
     rng = np.random.default_rng(1)
     plane = rng.integers(0, 1024, (40, 28)).astype(np.uint16)
     coeffs = rng.integers(-127, 128, len(taps))
-    whole = filter_band(plane, 0, 40, coeffs, 10, taps)
-    banded = np.concatenate([filter_band(plane, r, min(r + 8, 40), coeffs, 10, taps) for r in range(0, 40, 8)])
+    clips = clip_values(rng.integers(0, 4, len(taps)), 10)
+    whole = filter_band(plane, 0, 40, coeffs, clips, 10, taps)
+    banded = np.concatenate([filter_band(plane, r, min(r + 8, 40), coeffs, clips, 10, taps) for r in range(0, 40, 8)])
     assert np.array_equal(whole, banded)
-    assert np.array_equal(filter_band(plane, 0, 40, np.zeros(len(taps), dtype=np.int64), 10, taps), plane)
+    assert np.array_equal(filter_band(plane, 0, 40, np.zeros(len(taps), dtype=np.int64), clips, 10, taps), plane)
     assert whole.min() >= 0 and whole.max() <= 1023
+    linear = filter_band(plane, 0, 40, coeffs, clip_values([0] * len(taps), 10), 10, taps)
+    assert not np.array_equal(linear, whole)                          # clipping changes the output
+
+
+def test_clip_index_zero_is_linear_and_small_clips_bound_the_change():
+    rng = np.random.default_rng(2)
+    plane = rng.integers(0, 256, (16, 24)).astype(np.int32)
+    coeffs = np.full(len(ALF_LUMA_TAPS), 10)
+    linear = filter_band(plane, 0, 16, coeffs, clip_values([0] * 12, 8), 8, ALF_LUMA_TAPS)
+    pairs = sum(p + q - 2 * plane for p, q in (_shifted(plane, dy, dx) for dy, dx in ALF_LUMA_TAPS))
+    assert np.array_equal(linear, np.clip(plane + ((10 * pairs + 64) >> 7), 0, 255))
+    tight = filter_band(plane, 0, 16, coeffs, clip_values([3] * 12, 8), 8, ALF_LUMA_TAPS)
+    assert np.abs(tight - plane).max() <= (10 * 2 * 4 * 12 + 64) >> 7     # each difference within +-4
+
+
+def _shifted(plane, dy, dx):
+    """The neighbours at (+dy, +dx) and (-dy, -dx), border samples repeated."""
+    p = np.pad(plane, 3, mode="edge")
+    h, w = plane.shape
+    return p[3 + dy:3 + dy + h, 3 + dx:3 + dx + w], p[3 - dy:3 - dy + h, 3 - dx:3 - dx + w]
 
 
 def _alf_header(width=40, height=32, chroma=1, **fields):
@@ -54,8 +75,9 @@ def _alf_header(width=40, height=32, chroma=1, **fields):
     base = PictureHeader.build(width, height, chroma_format_idc=chroma, ctu_size=64)
     return replace(base, **{"alf_enabled_flag": True, "alf_luma_mode": NN_LF_PER_CTU, "alf_cb_mode": NN_LF_ALL_CTUS,
                             "alf_luma_num_filters_signalled_minus1": 2, "alf_luma_coeff": luma,
-                            "alf_luma_coeff_delta_idx": tuple(k % 3 for k in range(25)),
-                            "alf_cb_coeff": (3, -2, 5, 0, 1, -1), **fields})
+                            "alf_luma_coeff_delta_idx": tuple(k % 3 for k in range(25)), "alf_luma_clip_flag": True,
+                            "alf_luma_clip_idx": tuple(tuple((f + j) % 4 for j in range(12)) for f in range(3)),
+                            "alf_cb_coeff": (3, -2, 5, 0, 1, -1), "alf_cb_clip_idx": (0, 1, 2, 3, 0, 1), **fields})
 
 
 def test_picture_header_round_trip_and_ranges():
@@ -70,11 +92,15 @@ def test_picture_header_round_trip_and_ranges():
         _alf_header(alf_luma_coeff_delta_idx=(3,) * 25)
     with pytest.raises(BitstreamError):
         _alf_header(alf_enabled_flag=False)
+    with pytest.raises(BitstreamError):
+        _alf_header(alf_cb_clip_idx=(0, 4, 0, 0, 0, 0))
+    with pytest.raises(BitstreamError):
+        _alf_header(alf_luma_clip_flag=False)                       # clip indices without the flag
 
 
 def test_band_height_does_not_change_the_picture():
     header = _alf_header(96, 72, alf_luma_mode=NN_LF_ALL_CTUS, alf_cr_mode=NN_LF_PER_CTU,
-                         alf_cr_coeff=(-4, 6, 2, 1, -3, 2))
+                         alf_cr_coeff=(-4, 6, 2, 1, -3, 2), alf_cr_clip_idx=(1, 0, 0, 2, 0, 3))
     rng = np.random.default_rng(5)
     planes = [rng.integers(0, 256, (72, 96)).astype(np.int32)] + \
              [rng.integers(0, 256, (36, 48)).astype(np.int32) for _ in range(2)]
@@ -90,15 +116,20 @@ def test_band_height_does_not_change_the_picture():
 def test_alf_is_chosen_and_decodes_exactly():
     """Every stream decodes exactly; ALF is on in most and coded per CTU in some (alf_ctb_flag parsed)."""
     cases = [dict(qp=22), dict(qp=37), dict(qp=30, chroma_format="444"), dict(qp=32, ctu_size=64, rdoq=False),
-             dict(qp=27, dep_quant=True), dict(qp=22, ctu_size=64, chroma_format="444")]
+             dict(qp=27, dep_quant=True), dict(qp=22, ctu_size=64, chroma_format="444"),
+             dict(qp=27, ctu_size=64, mixed=True)]
     headers, traces = [], ""
     for options in cases:
-        result, trace = coded(smooth_rgb(72, 136, seed=options["qp"]), **options)
+        image = smooth_rgb(72, 136, seed=options["qp"])
+        if options.pop("mixed", False):         # smooth left half, noisy right half: filters that help in part
+            image = np.concatenate([smooth_rgb(64, 128, seed=27), synthetic_rgb(64, 128, seed=27)], axis=1)
+        result, trace = coded(image, **options)
         headers.append(read_container(result.bitstream)[0])
         traces += trace
     modes = [(h.alf_luma_mode, h.alf_cb_mode, h.alf_cr_mode) for h in headers if h.alf_enabled_flag]
     assert len(modes) >= 4 and any(NN_LF_PER_CTU in m for m in modes)
-    assert all(name in traces for name in ("alf_luma_coeff", "alf_cb_coeff", "alf_cr_coeff", "alf_ctb_flag"))
+    assert all(name in traces for name in ("alf_luma_coeff", "alf_cb_coeff", "alf_cr_coeff", "alf_ctb_flag",
+                                           "alf_luma_clip_idx", "alf_cb_clip_idx"))
     off, trace_off = coded(smooth_rgb(72, 136, seed=22), qp=22, alf=False)
     assert not read_container(off.bitstream)[0].alf_enabled_flag and "alf_" not in trace_off.replace("alf_enabled_flag", "")
 

@@ -12,6 +12,7 @@ import importlib.util
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import hybridcodec
@@ -79,7 +80,9 @@ class NameSink:
 EXTRA = {   # streams for elements the golden cases do not reach
     "nn-dc": (lambda: synthetic_rgb(64, 64, seed=8), dict(qp=30, nn_dc=True), "dc"),
     "host-tu64": (lambda: synthetic_rgb(128, 128, seed=4), dict(mode="host", qp=22, max_tu_size=64), None),
-    "host-alf-ctb": (lambda: smooth_rgb(72, 136, seed=22), dict(mode="host", qp=22, nn_loop_filter=False), None),
+    "host-alf": (lambda: smooth_rgb(128, 192, seed=22), dict(mode="host", qp=22, nn_loop_filter=False), None),
+    "host-alf-ctb": (lambda: np.concatenate([smooth_rgb(64, 128, seed=27), synthetic_rgb(64, 128, seed=27)], axis=1),
+                     dict(mode="host", qp=27, ctu_size=64, nn_loop_filter=False), None),
 }
 
 

@@ -14,15 +14,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bitstream.container import CHROMA_400, CHROMA_420, NN_LF_ALL_CTUS, NN_LF_OFF, NN_LF_PER_CTU, PictureHeader
+from bitstream.container import (ALF_CHROMA_COEFFS, ALF_LUMA_COEFFS, CHROMA_400, CHROMA_420, NN_LF_ALL_CTUS,
+                                 NN_LF_OFF, NN_LF_PER_CTU, PictureHeader)
 from bitstream.header_coder import se_bits
 from bitstream.syntax_coder import RateEstimator
-from host.alf import (ALF_BAND, ALF_CHROMA_TAPS, ALF_COEFF_SHIFT, ALF_LUMA_TAPS, ALF_NUM_CLASSES, AlfCtbFlags,
-                      alf_picture, classify, filter_band, luma_coefficients, tap_sums)
+from host.alf import (ALF_BAND, ALF_CHROMA_TAPS, ALF_CLIP, ALF_COEFF_SHIFT, ALF_LUMA_TAPS, ALF_NUM_CLASSES,
+                      AlfCtbFlags, alf_picture, classify, clip_values, filter_band, tap_pairs)
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
 from host.encoder.ctb_flags import ctu_gains, decide_ctb_flags
 
 ONE = 1 << ALF_COEFF_SHIFT
+CLIPS = 4                         # clip indices per tap
 MODE_BITS = 2
 
 
@@ -31,11 +33,13 @@ class AlfSearchConfig:
     ctu_flags: bool = True        # allow per-CTU alf_ctb_flag (otherwise a component is off or on everywhere)
     chroma: bool = True           # filter Cb and Cr too
     max_filters: int = ALF_NUM_CLASSES
+    clipping: bool = True         # non-linear ALF: clip indices searched (otherwise all 0, linear filters)
 
 
 @dataclass
 class Normal:
-    """Normal equations of one filter: sum of t t^T, of t e and of e^2 over its samples."""
+    """Normal equations of one filter over its samples, for every tap and clip index: t[4j + i] is tap
+    j's clipped pair sum with clip index i; sums of t t^T, of t e and of e^2."""
     a: np.ndarray
     b: np.ndarray
     ee: float
@@ -43,35 +47,66 @@ class Normal:
     def __add__(self, other: "Normal") -> "Normal":
         return Normal(self.a + other.a, self.b + other.b, self.ee + other.ee)
 
-    def solve(self) -> np.ndarray:
-        """Integer coefficients (1/128 units) of the least-squares filter."""
-        n = len(self.b)
-        try:
-            c = np.linalg.solve(self.a + 1e-6 * np.trace(self.a) / n * np.eye(n) + 1e-9 * np.eye(n), self.b)
-        except np.linalg.LinAlgError:
-            c = np.zeros(n)
-        return np.clip(np.round(c * ONE), -127, 127).astype(np.int64)
 
-    def sse(self, coeff: np.ndarray) -> float:
-        """The SSE after the filter (rounding of the filter output aside)."""
-        c = coeff / ONE
-        return float(self.ee - 2 * c @ self.b + c @ self.a @ c)
+@dataclass(frozen=True)
+class Fit:
+    coeff: tuple[int, ...]     # 1/128 units
+    clip: tuple[int, ...]      # clip index per tap
+    sse: float                 # SSE after the filter (rounding of its output aside)
+
+    @property
+    def bits(self) -> int:
+        return sum(se_bits(v) for v in self.coeff)
 
 
-def statistics(plane: np.ndarray, original: np.ndarray, taps, keep: np.ndarray, block: int,
+def _solve(s: Normal, clip: tuple[int, ...]) -> Fit:
+    """The least-squares filter with these clip indices, its coefficients rounded to 1/128."""
+    idx = [CLIPS * j + i for j, i in enumerate(clip)]
+    a, b = s.a[np.ix_(idx, idx)], s.b[idx]
+    n = len(idx)
+    try:
+        c = np.linalg.solve(a + (1e-6 * np.trace(a) / n + 1e-9) * np.eye(n), b)
+    except np.linalg.LinAlgError:
+        c = np.zeros(n)
+    q = np.clip(np.round(c * ONE), -127, 127)
+    c = q / ONE
+    return Fit(tuple(int(v) for v in q), tuple(clip), float(s.ee - 2 * c @ b + c @ a @ c))
+
+
+def fit(s: Normal, clipping: bool) -> Fit:
+    """The filter of lowest SSE: linear, or with clip indices chosen greedily tap by tap (two passes)."""
+    n = len(s.b) // CLIPS
+    best = _solve(s, (0,) * n)
+    if not clipping:
+        return best
+    for _ in range(2):
+        for j in range(n):
+            for i in range(CLIPS):
+                if i != best.clip[j]:
+                    trial = _solve(s, best.clip[:j] + (i,) + best.clip[j + 1:])
+                    if trial.sse < best.sse:
+                        best = trial
+    return best
+
+
+def statistics(plane: np.ndarray, original: np.ndarray, taps, keep: np.ndarray, block: int, bit_depth: int,
                classes=None) -> list[Normal]:
     """Normal equations per class (one entry without ``classes``) over the CTUs (``block`` square) in
     ``keep``; ``classes(r0, r1)`` gives the class of every sample of a band."""
-    n = len(taps)
+    n = len(taps) * CLIPS
     count = ALF_NUM_CLASSES if classes is not None else 1
     out = [Normal(np.zeros((n, n)), np.zeros(n), 0.0) for _ in range(count)]
+    limits = ALF_CLIP[bit_depth]
     for r0 in range(0, plane.shape[0], ALF_BAND):
         r1 = min(r0 + ALF_BAND, plane.shape[0])
-        on = np.repeat(keep[np.arange(r0, r1) // block], block, axis=1)[:, :plane.shape[1]]
-        sel = on
+        sel = np.repeat(keep[np.arange(r0, r1) // block], block, axis=1)[:, :plane.shape[1]]
         if not sel.any():
             continue
-        t = tap_sums(plane, r0, r1, taps)[:, sel].astype(np.float64)
+        t = np.empty((n, int(sel.sum())))
+        for j, (above, below) in enumerate(tap_pairs(plane, r0, r1, taps)):
+            above, below = above[sel], below[sel]
+            for i, k in enumerate(limits):
+                t[CLIPS * j + i] = np.clip(above, -k, k) + np.clip(below, -k, k)
         e = (original[r0:r1].astype(np.float64) - plane[r0:r1])[sel]
         k = classes(r0, r1)[sel] if classes is not None else np.zeros(e.size, dtype=np.int64)
         order = np.argsort(k, kind="stable")
@@ -85,27 +120,32 @@ def statistics(plane: np.ndarray, original: np.ndarray, taps, keep: np.ndarray, 
     return out
 
 
-def coeff_bits(coeff) -> int:
-    return sum(se_bits(int(v)) for v in coeff)
+def luma_parameter_bits(fits: list[Fit], clipping: bool) -> int:
+    """Bits of the luma filters in the header: filter count, class indices, clip flag, coefficients and
+    clip indices."""
+    clip_bits = 2 * ALF_LUMA_COEFFS * len(fits) if clipping else 0
+    return 6 + ALF_NUM_CLASSES * (len(fits) - 1).bit_length() + sum(f.bits for f in fits) + clip_bits
 
 
-def merge_classes(stats: list[Normal], lam: float, max_filters: int) -> tuple[tuple[int, ...], list[np.ndarray], float]:
-    """(filter index of each class, the filters, J) with the number of filters of the lowest J."""
+def merge_classes(stats: list[Normal], lam: float, max_filters: int,
+                  clipping: bool) -> tuple[tuple[int, ...], list[Fit], float]:
+    """(filter index of each class, the filters, J) with the number of filters of the lowest J.  Classes
+    merge in the order of least linear SSE rise; each group's filter is then fitted with clipping."""
     groups = {(k,): stats[k] for k in range(len(stats))}
-    fitted = {g: _fit(s) for g, s in groups.items()}
+    linear = {g: fit(s, False) for g, s in groups.items()}
+    final = {g: fit(s, clipping) for g, s in groups.items()} if clipping else linear
     best = None
     while True:
         if len(groups) <= max_filters:
-            filters = sorted(groups)
-            idx_bits = ALF_NUM_CLASSES * (len(filters) - 1).bit_length()
-            bits = 5 + idx_bits + sum(coeff_bits(fitted[g][0]) for g in filters)
-            cost = sum(fitted[g][1] for g in filters) + lam * bits
+            keys = sorted(groups)
+            fits = [final[g] for g in keys]
+            cost = sum(f.sse for f in fits) + lam * luma_parameter_bits(fits, clipping)
             if best is None or cost < best[2]:
                 index = [0] * ALF_NUM_CLASSES
-                for f, g in enumerate(filters):
+                for f, g in enumerate(keys):
                     for k in g:
                         index[k] = f
-                best = (tuple(index), [fitted[g][0] for g in filters], cost)
+                best = (tuple(index), fits, cost)
         if len(groups) == 1:
             return best
         keys = list(groups)
@@ -113,37 +153,30 @@ def merge_classes(stats: list[Normal], lam: float, max_filters: int) -> tuple[tu
         for i in range(len(keys)):
             for j in range(i + 1, len(keys)):
                 joined = groups[keys[i]] + groups[keys[j]]
-                fit = _fit(joined)
-                rise = fit[1] - fitted[keys[i]][1] - fitted[keys[j]][1]
+                trial = fit(joined, False)
+                rise = trial.sse - linear[keys[i]].sse - linear[keys[j]].sse
                 if merge is None or rise < merge[0]:
-                    merge = (rise, keys[i], keys[j], joined, fit)
-        _, a, b, joined, fit = merge
+                    merge = (rise, keys[i], keys[j], joined, trial)
+        _, a, b, joined, trial = merge
         for g in (a, b):
-            del groups[g], fitted[g]
+            del groups[g], linear[g]
+            final.pop(g, None)
         key = tuple(sorted(a + b))
-        groups[key], fitted[key] = joined, fit
+        groups[key], linear[key] = joined, trial
+        final[key] = fit(joined, True) if clipping else trial
 
 
-def _fit(s: Normal) -> tuple[np.ndarray, float]:
-    c = s.solve()
-    return c, s.sse(c)
-
-
-def _filtered_rows(plane: np.ndarray, filters, index, bit_depth: int, taps):
+def _filtered_rows(plane: np.ndarray, fits: list[Fit], index, bit_depth: int, taps):
     """``rows(r0, r1)``: the rows r0..r1 of ``plane`` after the given filters (r0, r1 multiples of 4)."""
-    luma = _LumaFilters(index, filters) if index is not None else None
+    coeffs = np.array([f.coeff for f in fits], dtype=np.int32)
+    clips = clip_values([f.clip for f in fits], bit_depth)
 
     def rows(r0: int, r1: int) -> np.ndarray:
-        coeffs = filters[0] if luma is None else luma_coefficients(classify(plane, r0, r1, bit_depth), luma)
-        return filter_band(plane, r0, r1, coeffs, bit_depth, taps)
+        if index is None:
+            return filter_band(plane, r0, r1, coeffs[0], clips[0], bit_depth, taps)
+        which = np.asarray(index)[classify(plane, r0, r1, bit_depth)]
+        return filter_band(plane, r0, r1, coeffs[which], clips[which], bit_depth, taps)
     return rows
-
-
-@dataclass
-class _LumaFilters:
-    """The two header fields ``luma_coefficients`` reads, before a header exists."""
-    alf_luma_coeff_delta_idx: tuple[int, ...]
-    alf_luma_coeff: list[np.ndarray]
 
 
 def decide(header: PictureHeader, original: list[np.ndarray], planes: list[np.ndarray], lam: float,
@@ -162,14 +195,17 @@ def decide(header: PictureHeader, original: list[np.ndarray], planes: list[np.nd
         keep = np.ones((rows, cols), dtype=bool)
         for _ in range(2):                      # fit on every CTU, then on the CTUs that keep the filter
             if c == 0:
-                normal = statistics(plane, orig, ALF_LUMA_TAPS, keep, block,
+                normal = statistics(plane, orig, ALF_LUMA_TAPS, keep, block, bd,
                                     lambda r0, r1: _class_map(plane, r0, r1, bd))
-                index, filters, _ = merge_classes(normal, lam, cfg.max_filters)
-                param_bits = 5 + ALF_NUM_CLASSES * (len(filters) - 1).bit_length() + sum(map(coeff_bits, filters))
+                options = [merge_classes(normal, lam, cfg.max_filters, clipping)
+                           for clipping in ((False, True) if cfg.clipping else (False,))]
+                index, filters, _ = min(options, key=lambda o: o[2])
+                clipping = any(any(f.clip) for f in filters)
+                param_bits = luma_parameter_bits(filters, clipping)
                 taps = ALF_LUMA_TAPS
             else:
-                index, filters = None, [statistics(plane, orig, ALF_CHROMA_TAPS, keep, block)[0].solve()]
-                param_bits = coeff_bits(filters[0])
+                index, filters = None, [fit(statistics(plane, orig, ALF_CHROMA_TAPS, keep, block, bd)[0], cfg.clipping)]
+                param_bits = filters[0].bits + 2 * ALF_CHROMA_COEFFS
                 taps = ALF_CHROMA_TAPS
             gain = ctu_gains(orig, plane, _filtered_rows(plane, filters, index, bd, taps), block)
             keep = gain > 0
@@ -187,12 +223,13 @@ def decide(header: PictureHeader, original: list[np.ndarray], planes: list[np.nd
                        "filters": len(filters) if modes[c] else 0}
         if modes[c] == NN_LF_OFF:
             continue
-        coeff = [tuple(int(v) for v in f) for f in filters]
         if c == 0:
-            fields.update(alf_luma_num_filters_signalled_minus1=len(coeff) - 1, alf_luma_coeff_delta_idx=index,
-                          alf_luma_coeff=tuple(coeff))
+            fields.update(alf_luma_num_filters_signalled_minus1=len(filters) - 1, alf_luma_coeff_delta_idx=index,
+                          alf_luma_coeff=tuple(f.coeff for f in filters), alf_luma_clip_flag=clipping,
+                          alf_luma_clip_idx=tuple(f.clip for f in filters) if clipping else ())
         else:
-            fields[("", "alf_cb_coeff", "alf_cr_coeff")[c]] = coeff[0]
+            name = ("", "cb", "cr")[c]
+            fields[f"alf_{name}_coeff"], fields[f"alf_{name}_clip_idx"] = filters[0].coeff, filters[0].clip
     if delta + lam >= 0:
         return header, None, planes, {"enabled": False, **stats}
     header = replace(header, alf_enabled_flag=True, alf_luma_mode=modes[0], alf_cb_mode=modes[1],
