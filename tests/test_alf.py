@@ -146,3 +146,21 @@ def test_hybrid_with_nn_cus_and_alf_decodes_exactly(force_nn):
     result = Encoder(mode="hybrid", qp=27, nn_loop_filter=False).encode(synthetic_rgb(64, 96, seed=27))
     assert np.array_equal(decode(result.bitstream), result.reconstruction)
     assert result.stats.area_by_mode["nn"] > 0 and read_container(result.bitstream)[0].alf_enabled_flag
+
+
+@pytest.mark.parametrize("qp", [27, 42])
+def test_alf_lowers_the_cost_where_it_is_used(qp):
+    """With ALF's decisions, J never exceeds J of the same picture without it (bits within a byte of
+    the estimate)."""
+    from host.encoder.quant import qp_to_lambda
+    from hybridcodec.encoder.source import prepare_source
+    image = smooth_rgb(96, 128, seed=qp)
+    on, _ = coded(image, qp=qp)
+    off, _ = coded(image, qp=qp, alf=False)
+    src = prepare_source(image, EncoderConfig())
+    lam = qp_to_lambda(qp, 8)
+
+    def cost(r):
+        sse = sum(float(np.sum((o.astype(np.int64) - p) ** 2)) for o, p in zip(src.planes, r.planes))
+        return sse + lam * 8 * len(r.bitstream)
+    assert cost(on) <= cost(off) + lam * 8

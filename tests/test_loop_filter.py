@@ -152,10 +152,12 @@ def test_encoder_decisions_decode_exactly(mode, options):
 
 
 def test_filter_lowers_the_cost_where_it_is_used():
-    """With the filter's decisions, J never exceeds J of the same picture without the filter."""
+    """With the filter's decisions, J never exceeds J of the same picture without the filter.  ALF is
+    off in both: it decides after this filter, on its output, so the two greedy stages together
+    promise no such bound (docs/RESULTS.md, issue 26: 2 of 16 dev pictures lose up to 0.11%)."""
     image = synthetic_rgb(128, 128, seed=12)
-    on = Encoder(EncoderConfig(mode="host", qp=42)).encode(image)
-    off = Encoder(EncoderConfig(mode="host", qp=42, nn_loop_filter=False)).encode(image)
+    on = Encoder(EncoderConfig(mode="host", qp=42, alf=False)).encode(image)
+    off = Encoder(EncoderConfig(mode="host", qp=42, nn_loop_filter=False, alf=False)).encode(image)
     src = prepare_source(image, EncoderConfig())
     lam = __import__("host.encoder.quant", fromlist=["qp_to_lambda"]).qp_to_lambda(42, 8)
 

@@ -128,7 +128,7 @@ def _add_encode(sub) -> None:
     lf.add_argument("--nn-lf-chroma", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_lf_chroma,
                     help="filter Cb and Cr too (4:2:0 only) (default %(default)s)")
     lf.add_argument("--alf", action=argparse.BooleanOptionalAction, default=EncoderConfig.alf,
-                    help="adaptive loop filter after the neural one: Wiener filters per luma class and chroma "
+                    help="adaptive loop filter after the neural one: clipped Wiener filters per luma class and chroma "
                          "component, sent in the picture header, on where they lower J; --no-alf writes "
                          "alf_enabled_flag 0 (default %(default)s)")
     q = p.add_argument_group("NN pictures as patches (mode nn and the whole-picture check) and memory")
