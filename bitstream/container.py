@@ -402,11 +402,11 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
 
 def _alf_parameters(hc: HeaderCoder, e: dict, value) -> None:
     """The adaptive loop filter's modes and coefficients (alf_enabled_flag = 1)."""
-    if u_checked(hc, e, value, "alf_luma_mode", 2, 3):
-        num = 1 + u_checked(hc, e, value, "alf_luma_num_filters_signalled_minus1", 5, ALF_CLASSES)
+    if _u_checked(hc, e, value, "alf_luma_mode", 2, 3):
+        num = 1 + _u_checked(hc, e, value, "alf_luma_num_filters_signalled_minus1", 5, ALF_CLASSES)
         idx = value("alf_luma_coeff_delta_idx", ()) or (0,) * ALF_CLASSES
         if num > 1:
-            idx = tuple(_coeff(hc.u("alf_luma_coeff_delta_idx", idx[k], (num - 1).bit_length(), k=k),
+            idx = tuple(_in_range(hc.u("alf_luma_coeff_delta_idx", idx[k], (num - 1).bit_length(), k=k),
                                "alf_luma_coeff_delta_idx", num - 1, 0) for k in range(ALF_CLASSES))
         e["alf_luma_coeff_delta_idx"] = tuple(idx)
         clip_flag = bool(hc.u("alf_luma_clip_flag", int(value("alf_luma_clip_flag", False)), 1))
@@ -415,7 +415,7 @@ def _alf_parameters(hc: HeaderCoder, e: dict, value) -> None:
         clip = value("alf_luma_clip_idx", ((0,) * ALF_LUMA_COEFFS,) * num) or ((0,) * ALF_LUMA_COEFFS,) * num
         coeffs, clips = [], []
         for f in range(num):
-            coeffs.append(tuple(_coeff(hc.se("alf_luma_coeff", coeff[f][j], f=f, j=j), "alf_luma_coeff")
+            coeffs.append(tuple(_in_range(hc.se("alf_luma_coeff", coeff[f][j], f=f, j=j), "alf_luma_coeff")
                                 for j in range(ALF_LUMA_COEFFS)))
             if clip_flag:
                 clips.append(tuple(hc.u("alf_luma_clip_idx", clip[f][j], 2, f=f, j=j) for j in range(ALF_LUMA_COEFFS)))
@@ -423,21 +423,22 @@ def _alf_parameters(hc: HeaderCoder, e: dict, value) -> None:
     if e["chroma_format_idc"] != CHROMA_400:
         for mode, name, clip_name in (("alf_cb_mode", "alf_cb_coeff", "alf_cb_clip_idx"),
                                       ("alf_cr_mode", "alf_cr_coeff", "alf_cr_clip_idx")):
-            if u_checked(hc, e, value, mode, 2, 3):
+            if _u_checked(hc, e, value, mode, 2, 3):
                 coeff = value(name, (0,) * ALF_CHROMA_COEFFS)
-                e[name] = tuple(_coeff(hc.se(name, coeff[j], j=j), name) for j in range(ALF_CHROMA_COEFFS))
+                e[name] = tuple(_in_range(hc.se(name, coeff[j], j=j), name) for j in range(ALF_CHROMA_COEFFS))
                 clip = value(clip_name, (0,) * ALF_CHROMA_COEFFS)
                 e[clip_name] = tuple(hc.u(clip_name, clip[j], 2, j=j) for j in range(ALF_CHROMA_COEFFS))
 
 
-def u_checked(hc: HeaderCoder, e: dict, value, name: str, n: int, limit: int) -> int:
+def _u_checked(hc: HeaderCoder, e: dict, value, name: str, n: int, limit: int) -> int:
     """u(n) element ``name`` into ``e``, which must be below ``limit``."""
     e[name] = hc.u(name, int(value(name)), n)
     _check(e[name] < limit, name, e[name], f"0..{limit - 1}")
     return e[name]
 
 
-def _coeff(v: int, name: str, high: int = ALF_COEFF_MAX, low: int = -ALF_COEFF_MAX) -> int:
+def _in_range(v: int, name: str, high: int = ALF_COEFF_MAX, low: int = -ALF_COEFF_MAX) -> int:
+    """``v``, checked to lie in low..high (by default a coefficient's range)."""
     _check(low <= v <= high, name, v, f"{low}..{high}")
     return v
 

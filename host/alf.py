@@ -12,11 +12,10 @@ input around them, so memory stays one band's, and any band height gives the sam
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from bitstream.container import CHROMA_400, CHROMA_420, NN_LF_OFF, NN_LF_PER_CTU, PictureHeader
+from bitstream.container import CHROMA_400, CHROMA_420, NN_LF_OFF, PictureHeader
+from host.partition import CtbFlags, PictureGeometry
 
 ALF_NUM_CLASSES = 25
 ALF_LUMA_TAPS = ((-3, 0), (-2, -1), (-2, 0), (-2, 1), (-1, -2), (-1, -1), (-1, 0), (-1, 1), (-1, 2),
@@ -29,27 +28,15 @@ ALF_BAND = 64                                    # luma rows filtered at a time 
 CLASS_HALO = 3                                   # rows a band's classification reads beyond it
 
 
-@dataclass
-class AlfCtbFlags:
-    """alf_ctb_flag of every CTU per component (0 Y, 1 Cb, 2 Cr), raster order; a component whose mode
-    is not per CTU has every flag inferred (1 when on for all CTUs, 0 when off)."""
-    modes: tuple[int, int, int]          # alf_luma_mode, alf_cb_mode, alf_cr_mode
-    flags: np.ndarray                    # (3, CTU rows, CTU columns) of 0/1
+class AlfCtbFlags(CtbFlags):
+    """alf_ctb_flag of every CTU per component (0 Y, 1 Cb, 2 Cr); modes (alf_luma_mode, alf_cb_mode,
+    alf_cr_mode)."""
 
     @classmethod
-    def from_header(cls, header: PictureHeader, rows: int, cols: int) -> "AlfCtbFlags | None":
+    def from_header(cls, header: PictureHeader, geo: PictureGeometry) -> "AlfCtbFlags | None":
         if not header.alf_enabled_flag:
             return None
-        modes = (header.alf_luma_mode, header.alf_cb_mode, header.alf_cr_mode)
-        flags = np.zeros((3, rows, cols), dtype=np.uint8)
-        for c, mode in enumerate(modes):
-            flags[c] = int(mode != NN_LF_OFF)
-        return cls(modes, flags)
-
-    @property
-    def coded(self) -> tuple[int, ...]:
-        """The components whose alf_ctb_flag is coded."""
-        return tuple(c for c, mode in enumerate(self.modes) if mode == NN_LF_PER_CTU)
+        return cls.inferred((header.alf_luma_mode, header.alf_cb_mode, header.alf_cr_mode), geo)
 
 
 def _rows(plane: np.ndarray, r0: int, r1: int, halo: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bitstream.container import PictureHeader
+from bitstream.container import NN_LF_OFF, NN_LF_PER_CTU, PictureHeader
 
 MIN_CB_LOG2 = 3          # 8x8 coding blocks; NxN intra partitioning gives 4x4 luma blocks
 UNIT = 4                 # granularity of the parse-state maps, in luma samples
@@ -224,3 +224,23 @@ def visible_area(x: int, y: int, size: int, width: int, height: int) -> int:
     """Luma samples of the size x size block at (x, y) inside a width x height picture (blocks of the
     coded picture may reach past the visible one)."""
     return max(0, min(x + size, width) - x) * max(0, min(y + size, height) - y)
+
+
+@dataclass
+class CtbFlags:
+    """A loop filter's on/off flag of every CTU per component, raster order.  A component whose mode
+    is per CTU carries the flag; one on for every CTU has it inferred 1, one that is off inferred 0."""
+    modes: tuple[int, ...]
+    flags: np.ndarray                # (components, CTU rows, CTU columns) of 0/1
+
+    @classmethod
+    def inferred(cls, modes: tuple[int, ...], geo: PictureGeometry):
+        flags = np.zeros((len(modes), *geo.ctu_grid), dtype=np.uint8)
+        for c, mode in enumerate(modes):
+            flags[c] = int(mode != NN_LF_OFF)
+        return cls(tuple(modes), flags)
+
+    @property
+    def coded(self) -> tuple[int, ...]:
+        """The components whose flag is coded."""
+        return tuple(c for c, mode in enumerate(self.modes) if mode == NN_LF_PER_CTU)

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
-from bitstream.container import NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, NN_LF_PER_CTU, PictureHeader
+from bitstream.container import NN_FLAG_BYPASS, NN_FLAG_ONE_CONTEXT, PictureHeader
 from bitstream.errors import BitstreamError
 from bitstream.syntax_coder import SyntaxCoder
 from host.alf import AlfCtbFlags
 from host.contexts import HostContexts
 from host.intra import NUM_INTRA_MODES, chroma_candidate_modes, most_probable_modes
-from host.partition import (MIN_CB_LOG2, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
+from host.partition import (MIN_CB_LOG2, CtbFlags, NN_DC_RESIDUAL, NN_PLANAR_RESIDUAL, CodingNode, CodingUnit,
                             ComponentBlock, CuMode, ParseState, PictureGeometry, component_blocks,
                             nn_coded_components)
 from host.residual_coding import residual_coding
@@ -52,25 +51,15 @@ class NNTreeParams:
                    header.nn_cbcr_separate_flag and header.chroma_format_idc != 0, base_level, num_levels)
 
 
-@dataclass
-class LoopFilterCtbFlags:
-    """nn_lf_ctb_flag of every CTU, per loop-filter component (0 luma, 1 chroma), raster order.
-
-    A component whose picture-level mode is NN_LF_ALL_CTUS has every flag inferred 1, one whose mode is
-    NN_LF_OFF every flag inferred 0; only NN_LF_PER_CTU components carry the flag."""
-    modes: tuple[int, int]           # nn_lf_luma_mode, nn_lf_chroma_mode
-    flags: np.ndarray                # (2, CTU rows, CTU columns) of 0/1
+class LoopFilterCtbFlags(CtbFlags):
+    """nn_lf_ctb_flag of every CTU per loop-filter component (0 luma, 1 chroma); modes
+    (nn_lf_luma_mode, nn_lf_chroma_mode)."""
 
     @classmethod
     def from_header(cls, header: PictureHeader, geo: PictureGeometry) -> "LoopFilterCtbFlags | None":
         if not header.nn_lf_enabled_flag:
             return None
-        shape = (2, *geo.ctu_grid)
-        modes = (header.nn_lf_luma_mode, header.nn_lf_chroma_mode)
-        flags = np.zeros(shape, dtype=np.uint8)
-        for c, mode in enumerate(modes):
-            flags[c] = int(mode != 0)
-        return cls(modes, flags)
+        return cls.inferred((header.nn_lf_luma_mode, header.nn_lf_chroma_mode), geo)
 
 
 class TreeSyntax:
@@ -92,17 +81,17 @@ class TreeSyntax:
     def nn_lf_ctb_flags(self, sc: SyntaxCoder, x0: int, y0: int) -> None:
         """nn_lf_ctb_flag of each component whose mode is per CTU; context: left + above CTU's flag."""
         if self.lf is not None:
-            coded = [c for c, mode in enumerate(self.lf.modes) if mode == NN_LF_PER_CTU]
-            self._ctb_flags(sc, "nn_lf_ctb_flag", self.ctx.nn_lf_ctb_flag, self.lf.flags, coded, x0, y0)
+            self._ctb_flags(sc, "nn_lf_ctb_flag", self.ctx.nn_lf_ctb_flag, self.lf, x0, y0)
 
     def alf_ctb_flags(self, sc: SyntaxCoder, x0: int, y0: int) -> None:
         """alf_ctb_flag of each component whose mode is per CTU; context: left + above CTU's flag."""
         if self.alf is not None:
-            self._ctb_flags(sc, "alf_ctb_flag", self.ctx.alf_ctb_flag, self.alf.flags, self.alf.coded, x0, y0)
+            self._ctb_flags(sc, "alf_ctb_flag", self.ctx.alf_ctb_flag, self.alf, x0, y0)
 
-    def _ctb_flags(self, sc: SyntaxCoder, name: str, base: int, flags: np.ndarray, coded, x0: int, y0: int) -> None:
+    def _ctb_flags(self, sc: SyntaxCoder, name: str, base: int, ctb: CtbFlags, x0: int, y0: int) -> None:
         row, col = y0 >> self.geo.ctu_log2, x0 >> self.geo.ctu_log2
-        for c in coded:
+        flags = ctb.flags
+        for c in ctb.coded:
             sc.category = "loop_filter"
             left = int(flags[c, row, col - 1]) if col > 0 else 0
             above = int(flags[c, row - 1, col]) if row > 0 else 0

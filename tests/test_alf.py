@@ -15,6 +15,7 @@ from bitstream.header_coder import HeaderReader, HeaderWriter
 from bitstream.syntax_coder import ChannelTrace
 from hybridcodec import Encoder, EncoderConfig, decode
 from host.alf import ALF_CHROMA_TAPS, ALF_LUMA_TAPS, AlfCtbFlags, alf_picture, classify, clip_values, filter_band
+from host.partition import PictureGeometry
 from pictures import smooth_rgb, synthetic_gray, synthetic_rgb
 
 
@@ -104,7 +105,7 @@ def test_band_height_does_not_change_the_picture():
     rng = np.random.default_rng(5)
     planes = [rng.integers(0, 256, (72, 96)).astype(np.int32)] + \
              [rng.integers(0, 256, (36, 48)).astype(np.int32) for _ in range(2)]
-    flags = AlfCtbFlags.from_header(header, 2, 2)
+    flags = AlfCtbFlags.from_header(header, PictureGeometry.from_header(header))
     flags.flags[2] = [[1, 0], [0, 1]]
     outs = [alf_picture(planes, header, flags, band) for band in (4, 16, 64, 128)]
     for out in outs[1:]:
