@@ -41,7 +41,7 @@ def filter_seconds(weights, host, repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        filter_picture(weights, host.planes, header, lf, picture_edges(weights, host.cus, header))
+        filter_picture(weights, host.planes, header, lf, picture_edges(weights, host.edges))
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 

@@ -61,7 +61,7 @@ def code_variant(image: np.ndarray, src, host, weights, cfg: LoopFilterSearchCon
     t0 = time.perf_counter()
     if cfg is not None:
         lam = qp_to_lambda(header.pic_qp, header.BitDepth)
-        header, lf, planes, stats = decide(weights, header, src.planes, host.planes, host.cus, lam, cfg)
+        header, lf, planes, stats = decide(weights, header, src.planes, host.planes, host.edges, lam, cfg)
     search_s = time.perf_counter() - t0
     alf, alf_stats = None, {"enabled": False}
     if alf_cfg is not None:

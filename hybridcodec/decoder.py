@@ -19,7 +19,9 @@ class DecodeResult:
     host: DecodedPicture | None   # coding structure and per-category bits (host and hybrid pictures)
 
 
-def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
+def decode_full(data: bytes, trace_sink=None, keep_structure: bool = True) -> DecodeResult:
+    """Picture, header and (with ``keep_structure``) the coding tree of every CTU; without it, memory
+    holds samples only (``decode``, the CLI)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise BitstreamError(f"expected bytes, got {type(data).__name__}")
     header, substreams = read_container(bytes(data), trace_sink)
@@ -38,7 +40,7 @@ def decode_full(data: bytes, trace_sink=None) -> DecodeResult:
     elif SubstreamType.NN_LATENTS in streams:
         raise BitstreamError("NN substream in a picture with nn_compress_enable_flag = 0")
     host = decode_host(header, streams[SubstreamType.HOST_CABAC], trace_sink=trace_sink, nn=nn,
-                       post_filter=loop_filter_for(header))
+                       post_filter=loop_filter_for(header), keep_structure=keep_structure)
     return DecodeResult(header, output_picture(host.planes, header), host)
 
 
@@ -66,4 +68,4 @@ def loop_filter_for(header: PictureHeader):
 
 def decode(data: bytes) -> np.ndarray:
     """Decode a hybridcodec bitstream to an array of the shape and dtype that was encoded."""
-    return decode_full(data).picture
+    return decode_full(data, keep_structure=False).picture

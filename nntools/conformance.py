@@ -194,13 +194,13 @@ def _check_loop_filter(tool, report: Report) -> None:
     flags = LoopFilterCtbFlags((NN_LF_ALL_CTUS, header.nn_lf_chroma_mode), np.ones((2, rows, cols), np.uint8))
     run = tool.post_filter(header)
     with torch_threads(1):
-        first = run(decoded.host.planes, decoded.host.cus, flags)
+        first = run(decoded.host.planes, decoded.host.edges, flags)
     threads, repeat = [], []
     for n in THREADS[1:]:
         with torch_threads(n):
-            if d := differences(run(decoded.host.planes, decoded.host.cus, flags), first):
+            if d := differences(run(decoded.host.planes, decoded.host.edges, flags), first):
                 threads.append(f"{n} threads vs 1: {d}")
-    if d := differences(run(decoded.host.planes, decoded.host.cus, flags), first):
+    if d := differences(run(decoded.host.planes, decoded.host.edges, flags), first):
         repeat.append(f"second run: {d}")
     report.add("threads", threads, f"identical with {', '.join(map(str, THREADS))} torch threads")
     report.add("repeat", repeat, "identical when run again")

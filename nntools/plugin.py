@@ -120,8 +120,8 @@ class LoopFilter(NeuralTool):
     @abstractmethod
     def post_filter(self, header):
         """The normative filter of a picture, as ``host.decoder.decode_host`` takes it:
-        ``run(planes, cus, flags) -> planes``; ``run`` may filter the deblocked ``planes`` in place (the
-        decoder does not read them again)."""
+        ``run(planes, edges, flags) -> planes`` (``edges``: the picture's ``host.edges.EdgeMap``); ``run``
+        may filter the deblocked ``planes`` in place (the decoder does not read them again)."""
 
     def decider(self, original: list[np.ndarray], lam: float, config):
         """The encoder's decisions, as ``host.encoder.picture.encode_host`` takes them."""

@@ -88,7 +88,7 @@ def forced_post_search(modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64)
     weights = tool_for_encoding(lf_weights, LOOP_FILTER).weights
     rng = np.random.default_rng(seed)
 
-    def post_search(header, planes, cus):
+    def post_search(header, planes, edges):
         from dataclasses import replace
         chroma = header.chroma_format_idc == 1
         m = (modes[0], modes[1] if chroma else 0)
@@ -99,7 +99,7 @@ def forced_post_search(modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64)
         for c in range(2):
             if m[c] == NN_LF_PER_CTU:
                 lf.flags[c] = rng.integers(0, 2, lf.flags[c].shape)
-        return header, lf, filter_picture(weights, planes, header, lf, picture_edges(weights, cus, header)), {}
+        return header, lf, filter_picture(weights, planes, header, lf, picture_edges(weights, edges)), {}
     return post_search
 
 

@@ -14,6 +14,7 @@ from bitstream.syntax_coder import RateEstimator, SyntaxWriter
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
 from host.alf import AlfCtbFlags
 from host.decoder import end_of_ctu, loop_filter
+from host.edges import EdgeMap, edge_map
 from host.encoder.alf import AlfSearchConfig
 from host.encoder.alf import decide as decide_alf
 from host.encoder.search import CtuSearch, SearchConfig
@@ -39,6 +40,10 @@ class HostEncoding:
     def cus(self) -> list[CodingUnit]:
         return [cu for root in self.ctus for cu in root.leaves()]
 
+    @property
+    def edges(self) -> EdgeMap:
+        return edge_map(self.cus, PictureGeometry.from_header(self.header), self.header.nn_deblocking_enabled_flag)
+
 
 def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode], trace_sink=None,
               nn_params: NNTreeParams | None = None,
@@ -59,7 +64,7 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     provider of a hybrid picture (``hybridcodec.encoder.nn_search.NNCandidates``), None for host-only:
     then the CTUs are searched in a wavefront (``host.encoder.wavefront``) by ``workers`` processes.
     ``trace_sink``: the syntax trace of the serialisation; ``rd_sink``: the search's decisions.
-    ``post_search(header, deblocked planes, cus) -> (header, CTU flags, planes, stats)``: the neural
+    ``post_search(header, deblocked planes, edges) -> (header, CTU flags, planes, stats)``: the neural
     loop filter's decisions (``nntools.encoder.loop_filter``), None to leave it off.  ``alf_search``: the
     adaptive loop filter's search options (``host.encoder.alf``), None to leave it off."""
     geo = PictureGeometry.from_header(header)
@@ -85,11 +90,12 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     if nn is not None and not any(cu.mode == CuMode.NN for cu in cus):
         header, nn_params = header.without_nn(), None     # same decisions and samples, no flags to pay
     planes = buf.planes
+    edges = edge_map(cus, geo, header.nn_deblocking_enabled_flag)
     if header.deblocking_enabled_flag:
-        planes = loop_filter(planes, cus, geo, header.pic_qp, header.BitDepth, header.nn_deblocking_enabled_flag)
+        planes = loop_filter(planes, edges, geo, header.pic_qp, header.BitDepth, in_place=True)
     lf, lf_stats = None, {}
     if post_search is not None:
-        header, lf, planes, lf_stats = post_search(header, planes, cus)
+        header, lf, planes, lf_stats = post_search(header, planes, edges)
     alf, alf_stats = None, {}
     if alf_search is not None:
         header, alf, planes, alf_stats = decide_alf(header, original, planes, search.lam, alf_search)

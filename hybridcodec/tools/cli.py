@@ -362,7 +362,7 @@ def cmd_decode(args) -> dict:
     trace = _open_trace(args.trace)
     t0 = time.perf_counter()
     try:
-        result = decode_full(data, trace_sink=_trace_sink(trace, args.trace_channels))
+        result = decode_full(data, trace_sink=_trace_sink(trace, args.trace_channels), keep_structure=False)
     finally:
         if trace:
             trace.close()

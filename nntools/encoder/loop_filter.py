@@ -64,11 +64,10 @@ def least_squares_scale(original: np.ndarray, deblocked: np.ndarray, corr: np.nd
 
 
 def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.ndarray],
-           deblocked: list[np.ndarray], cus, lam: float, cfg: LoopFilterSearchConfig = LoopFilterSearchConfig(),
+           deblocked: list[np.ndarray], edges: EdgeMap, lam: float, cfg: LoopFilterSearchConfig = LoopFilterSearchConfig(),
            ) -> tuple[PictureHeader, LoopFilterCtbFlags | None, list[np.ndarray], dict]:
     """(header with the loop-filter fields, CTU flags or None, output planes, decision statistics)."""
-    edges = picture_edges(weights, cus, header)
-    corr = full_correction(weights, deblocked, header, edges)
+    corr = full_correction(weights, deblocked, header, picture_edges(weights, edges))
     comps = [[0]] + ([[1, 2]] if header.chroma_format_idc == CHROMA_420 and cfg.chroma else [])
     ctu = header.CtbSizeY
     rows, cols = -(-deblocked[0].shape[0] // ctu), -(-deblocked[0].shape[1] // ctu)

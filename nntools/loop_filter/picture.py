@@ -10,20 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 from bitstream.container import CHROMA_420, PictureHeader
+from host.edges import EdgeMap
 from host.syntax import LoopFilterCtbFlags
 from nntools.loop_filter.exact import (TILE, LoopFilterWeights, apply_correction, edge_plane, luma_correction,
                                        tile_correction, tiles)
 
 
-def picture_edges(weights: LoopFilterWeights, cus, header: PictureHeader) -> np.ndarray | None:
-    """The edge plane of the picture if the model takes one (from the CUs, as deblocking derives it)."""
+def picture_edges(weights: LoopFilterWeights, edges: EdgeMap) -> np.ndarray | None:
+    """The edge plane of the picture if the model takes one (the edges deblocking filters)."""
     if not weights.cfg.edge_plane:
         return None
-    from host.edges import boundary_strengths
-    from host.partition import PictureGeometry
-    geo = PictureGeometry.from_header(header)
-    bs_ver, bs_hor = boundary_strengths(cus, geo, header.nn_deblocking_enabled_flag)
-    return edge_plane(bs_ver > 0, bs_hor > 0, geo.coded_height // 2, geo.coded_width // 2)
+    bs_ver, bs_hor = edges.strengths()
+    return edge_plane(bs_ver > 0, bs_hor > 0, edges.geo.coded_height // 2, edges.geo.coded_width // 2)
 
 
 def filter_picture(weights: LoopFilterWeights, planes: list[np.ndarray], header: PictureHeader,

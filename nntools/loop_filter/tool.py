@@ -24,15 +24,15 @@ class CnnLoopFilter(LoopFilter):
         return self.weights.model_id
 
     def post_filter(self, header):
-        def run(planes: list[np.ndarray], cus, lf) -> list[np.ndarray]:
-            return filter_picture(self.weights, planes, header, lf, picture_edges(self.weights, cus, header),
+        def run(planes: list[np.ndarray], edges, lf) -> list[np.ndarray]:
+            return filter_picture(self.weights, planes, header, lf, picture_edges(self.weights, edges),
                                   in_place=True)
         return run
 
     def decider(self, original: list[np.ndarray], lam: float, config):
         from nntools.encoder.loop_filter import LoopFilterSearchConfig, decide
         cfg = LoopFilterSearchConfig(config.nn_lf_ctu_flags, config.nn_lf_scale, config.nn_lf_chroma)
-        return lambda header, planes, cus: decide(self.weights, header, original, planes, cus, lam, cfg)
+        return lambda header, planes, edges: decide(self.weights, header, original, planes, edges, lam, cfg)
 
 
 def packaged() -> CnnLoopFilter:
