@@ -18,6 +18,7 @@ from bitstream.container import (CHROMA_420, MODEL_ID_BYTES, NN_LF_ALL_CTUS, NN_
                                  NN_LF_SCALE_MAX, NN_LF_SCALE_ONE, PictureHeader)
 from bitstream.syntax_coder import RateEstimator
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
+from host.edges import EdgeMap
 from host.encoder.ctb_flags import ctu_gains, decide_ctb_flags
 from host.syntax import LoopFilterCtbFlags
 from nntools.loop_filter.exact import (OUT_FRAC, SCALE_FRAC, LoopFilterWeights, apply_correction,
