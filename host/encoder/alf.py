@@ -25,6 +25,7 @@ from host.encoder.ctb_flags import ctu_gains, decide_ctb_flags
 
 ONE = 1 << ALF_COEFF_SHIFT
 CLIPS = 4                         # clip indices per tap
+STATS_SAMPLES = 1 << 14           # samples per band of statistics: 48 float64 rows of them, ~6 MB at most
 MODE_BITS = 2
 
 
@@ -97,8 +98,9 @@ def statistics(plane: np.ndarray, original: np.ndarray, taps, keep: np.ndarray, 
     count = ALF_NUM_CLASSES if classes is not None else 1
     out = [Normal(np.zeros((n, n)), np.zeros(n), 0.0) for _ in range(count)]
     limits = ALF_CLIP[bit_depth]
-    for r0 in range(0, plane.shape[0], ALF_BAND):
-        r1 = min(r0 + ALF_BAND, plane.shape[0])
+    band = _stats_band(plane.shape[1])
+    for r0 in range(0, plane.shape[0], band):
+        r1 = min(r0 + band, plane.shape[0])
         sel = np.repeat(keep[np.arange(r0, r1) // block], block, axis=1)[:, :plane.shape[1]]
         if not sel.any():
             continue
@@ -177,6 +179,12 @@ def _filtered_rows(plane: np.ndarray, fits: list[Fit], index, bit_depth: int, ta
         which = np.asarray(index)[classify(plane, r0, r1, bit_depth)]
         return filter_band(plane, r0, r1, coeffs[which], clips[which], bit_depth, taps)
     return rows
+
+
+def _stats_band(width: int) -> int:
+    """Rows per band of statistics: about STATS_SAMPLES samples, a multiple of 4 (whole classified
+    blocks), so their memory does not grow with the picture's width."""
+    return int(np.clip(STATS_SAMPLES // max(width, 1) // 4 * 4, 4, ALF_BAND))
 
 
 def decide(header: PictureHeader, original: list[np.ndarray], planes: list[np.ndarray], lam: float,

@@ -23,7 +23,7 @@ from host.encoder.ctb_flags import ctu_gains, decide_ctb_flags
 from host.syntax import LoopFilterCtbFlags
 from nntools.loop_filter.exact import (OUT_FRAC, SCALE_FRAC, LoopFilterWeights, apply_correction,
                                        luma_correction, tile_correction, tiles)
-from nntools.loop_filter.picture import filter_picture, picture_edges
+from nntools.loop_filter.picture import picture_edges
 
 SCALE_BITS = 7
 MODE_BITS = 2
@@ -38,14 +38,30 @@ class LoopFilterSearchConfig:
 
 def full_correction(weights: LoopFilterWeights, planes: list[np.ndarray], header: PictureHeader,
                     edges: np.ndarray | None) -> list[np.ndarray]:
-    """The network's correction of every sample: [luma (H, W), Cb, Cr (H/2, W/2)], int32."""
+    """The network's correction of every sample: [luma (H, W), Cb, Cr (H/2, W/2)], int16 (it is clipped
+    to +-CORR_LIMIT), computed tile by tile exactly as the decoder's filter computes it."""
     half_h, half_w = planes[0].shape[0] // 2, planes[0].shape[1] // 2
-    corr = np.zeros((6, half_h, half_w), dtype=np.int32)
+    luma = np.empty((2 * half_h, 2 * half_w), dtype=np.int16)
+    chroma = np.empty((2, half_h, half_w), dtype=np.int16)
     for rect in tiles(half_h, half_w):
         y0, y1, x0, x1 = rect
-        corr[:, y0:y1, x0:x1] = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth,
-                                                header.pic_qp, rect, edges)
-    return [luma_correction(corr[:4]), corr[4], corr[5]]
+        corr = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth, header.pic_qp, rect, edges)
+        luma[2 * y0:2 * y1, 2 * x0:2 * x1] = luma_correction(corr[:4])
+        chroma[:, y0:y1, x0:x1] = corr[4:]
+    return [luma, chroma[0], chroma[1]]
+
+
+def apply_flags(planes: list[np.ndarray], corr: list[np.ndarray], header: PictureHeader,
+                lf: LoopFilterCtbFlags) -> None:
+    """The filter's output written into ``planes``: the corrected samples of every CTU and component
+    whose flag is on (what ``filter_picture`` gives, without running the network again)."""
+    ctu = header.CtbSizeY
+    comps = [(0, 0, ctu)] + ([(1, 1, ctu // 2), (2, 1, ctu // 2)] if header.chroma_format_idc == CHROMA_420 else [])
+    for k, lc, size in comps:
+        for r, c in zip(*np.nonzero(lf.flags[lc])):
+            block = np.s_[r * size:(r + 1) * size, c * size:(c + 1) * size]
+            planes[k][block] = apply_correction(planes[k][block], corr[k][block], header.nn_lf_scale[k],
+                                                header.BitDepth)
 
 
 def least_squares_scale(original: np.ndarray, deblocked: np.ndarray, corr: np.ndarray, keep: np.ndarray,
@@ -66,8 +82,9 @@ def least_squares_scale(original: np.ndarray, deblocked: np.ndarray, corr: np.nd
 
 def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.ndarray],
            deblocked: list[np.ndarray], edges: EdgeMap, lam: float, cfg: LoopFilterSearchConfig = LoopFilterSearchConfig(),
-           ) -> tuple[PictureHeader, LoopFilterCtbFlags | None, list[np.ndarray], dict]:
-    """(header with the loop-filter fields, CTU flags or None, output planes, decision statistics)."""
+           in_place: bool = False) -> tuple[PictureHeader, LoopFilterCtbFlags | None, list[np.ndarray], dict]:
+    """(header with the loop-filter fields, CTU flags or None, output planes, decision statistics).  The
+    output planes are new arrays, or with ``in_place`` the ``deblocked`` planes themselves, filtered."""
     corr = full_correction(weights, deblocked, header, picture_edges(weights, edges))
     comps = [[0]] + ([[1, 2]] if header.chroma_format_idc == CHROMA_420 and cfg.chroma else [])
     ctu = header.CtbSizeY
@@ -108,4 +125,6 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
     header = replace(header, nn_lf_enabled_flag=True, nn_lf_luma_mode=modes[0], nn_lf_chroma_mode=modes[1],
                      nn_lf_scale=tuple(scales), nn_lf_model_id=weights.model_id)
     lf = LoopFilterCtbFlags(tuple(modes), flags)
-    return header, lf, filter_picture(weights, deblocked, header, lf, edges), {"enabled": True, **stats}
+    out = deblocked if in_place else [p.copy() for p in deblocked]
+    apply_flags(out, corr, header, lf)
+    return header, lf, out, {"enabled": True, **stats}
