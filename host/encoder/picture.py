@@ -5,6 +5,7 @@ reconstruction comes from the normative reconstruction and loop filter, so it is
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,7 @@ from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
 from host.alf import AlfCtbFlags
 from host.decoder import end_of_ctu, loop_filter
 from host.edges import EdgeMap, edge_map
+from host.encoder.packed import PackedCtus
 from host.encoder.alf import AlfSearchConfig
 from host.encoder.alf import decide as decide_alf
 from host.encoder.search import CtuSearch, SearchConfig
@@ -29,7 +31,7 @@ class HostEncoding:
     header: PictureHeader                  # as written: without NN syntax if no CU chose the NN
     payload: bytes
     planes: list[np.ndarray]               # the decoder's reconstruction, coded size
-    ctus: list[CodingNode]
+    ctus: Sequence[CodingNode]             # PackedCtus: unpacked CTU by CTU on access
     bits_by_category: dict[str, float] = field(default_factory=dict)
     lf: LoopFilterCtbFlags | None = None    # nn_lf_ctb_flag of every CTU, when the loop filter is on
     lf_stats: dict = field(default_factory=dict)   # the loop-filter search's decisions
@@ -42,10 +44,11 @@ class HostEncoding:
 
     @property
     def edges(self) -> EdgeMap:
-        return edge_map(self.cus, PictureGeometry.from_header(self.header), self.header.nn_deblocking_enabled_flag)
+        cus = (cu for root in self.ctus for cu in root.leaves())
+        return edge_map(cus, PictureGeometry.from_header(self.header), self.header.nn_deblocking_enabled_flag)
 
 
-def serialise(header: PictureHeader, geo: PictureGeometry, ctus: list[CodingNode], trace_sink=None,
+def serialise(header: PictureHeader, geo: PictureGeometry, ctus: Sequence[CodingNode], trace_sink=None,
               nn_params: NNTreeParams | None = None,
               lf: LoopFilterCtbFlags | None = None, alf: AlfCtbFlags | None = None) -> tuple[bytes, dict[str, float]]:
     sc = SyntaxWriter(CONTEXT_TABLE, header.pic_qp, header.context_init_flag)
@@ -78,7 +81,7 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     if nn is None:
         ctus = search_picture(search, search_ctu, 1 if rd_sink is not None else workers, progress)
     else:
-        ctus = []
+        ctus = PackedCtus()
         for x, y in geo.ctu_origins():
             root = search_ctu(search, x, y)
             nn.commit(root)
@@ -86,11 +89,13 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
             est.terminate(0)
             if progress is not None:
                 progress.update(1)
-    cus = [cu for r in ctus for cu in r.leaves()]
-    if nn is not None and not any(cu.mode == CuMode.NN for cu in cus):
+    edges, any_nn = EdgeMap(geo, header.nn_deblocking_enabled_flag), False
+    for cu in ctus.cus():
+        edges.add(cu)
+        any_nn |= cu.mode == CuMode.NN
+    if nn is not None and not any_nn:
         header, nn_params = header.without_nn(), None     # same decisions and samples, no flags to pay
     planes = buf.planes
-    edges = edge_map(cus, geo, header.nn_deblocking_enabled_flag)
     if header.deblocking_enabled_flag:
         planes = loop_filter(planes, edges, geo, header.pic_qp, header.BitDepth, in_place=True)
     lf, lf_stats = None, {}

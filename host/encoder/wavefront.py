@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from host.partition import CodingNode
+from host.encoder.packed import PackedCtus, pack
 
 SYNC_CTU = 1                # a row starts from the contexts after this CTU of the row above (the second)
 _POLL_S = 0.0005
@@ -59,9 +59,9 @@ class _Rows:
             time.sleep(_POLL_S)
 
 
-def search_picture(search, search_ctu: Callable, workers: int, progress=None) -> list[CodingNode]:
+def search_picture(search, search_ctu: Callable, workers: int, progress=None) -> PackedCtus:
     """The decisions of every CTU of ``search``'s picture, in raster order (``search_ctu(search, x, y)``
-    searches one CTU)."""
+    searches one CTU), packed as each CTU is decided."""
     geo, est = search.geo, search.est
     size = 1 << geo.ctu_log2
     cols, rows = -(-geo.coded_width // size), -(-geo.coded_height // size)
@@ -70,8 +70,8 @@ def search_picture(search, search_ctu: Callable, workers: int, progress=None) ->
     shared.sync[0] = (start.prob0, start.prob1)
     workers = max(1, min(workers, rows)) if "fork" in multiprocessing.get_all_start_methods() else 1
     if workers == 1:
-        return [node for r in range(rows) for node in _search_row(search, search_ctu, shared, r, start,
-                                                                  lambda: True, progress)]
+        return PackedCtus(blob for r in range(rows) for blob in _search_row(search, search_ctu, shared, r, start,
+                                                                           lambda: True, progress))
     _share_buffers(search)
     ctx = multiprocessing.get_context("fork")
     pipes, procs = [], []
@@ -85,7 +85,7 @@ def search_picture(search, search_ctu: Callable, workers: int, progress=None) ->
         procs.append(proc)
     try:
         alive = lambda: all(p.is_alive() or p.exitcode == 0 for p in procs)   # noqa: E731
-        found: dict[int, list[CodingNode]] = {}
+        found: dict[int, list[bytes]] = {}
         try:
             for r in range(0, rows, workers):
                 found[r] = _search_row(search, search_ctu, shared, r, start, alive, progress)
@@ -110,10 +110,10 @@ def search_picture(search, search_ctu: Callable, workers: int, progress=None) ->
         for proc in procs:
             if proc.is_alive():
                 proc.kill()
-    return [node for r in range(rows) for node in found[r]]
+    return PackedCtus(blob for r in range(rows) for blob in found[r])
 
 
-def _search_row(search, search_ctu, shared: _Rows, r: int, start, alive, progress) -> list[CodingNode]:
+def _search_row(search, search_ctu, shared: _Rows, r: int, start, alive, progress) -> list[bytes]:
     est, size, cols = search.est, 1 << search.geo.ctu_log2, shared.cols
     if r:
         shared.wait(r - 1, SYNC_CTU + 1, alive)
@@ -122,7 +122,7 @@ def _search_row(search, search_ctu, shared: _Rows, r: int, start, alive, progres
     for c in range(cols):
         if r:
             shared.wait(r - 1, c + 2, alive)
-        nodes.append(search_ctu(search, c * size, r * size))
+        nodes.append(pack(search_ctu(search, c * size, r * size)))
         est.terminate(0)
         if c == min(SYNC_CTU, cols - 1) and r + 1 < len(shared.done):
             snap = est.snapshot()

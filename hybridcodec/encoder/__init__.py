@@ -231,7 +231,12 @@ class Encoder:
         header = host.header
         bits = dict(host.bits_by_category)
         substreams = [(SubstreamType.HOST_CABAC, host.payload)]
-        nn_cus = [cu for cu in host.cus if cu.mode == CuMode.NN]
+        cu_count, nn_cus = 0, []
+        for root in host.ctus:            # one CTU unpacked at a time
+            for cu in root.leaves():
+                cu_count += 1
+                if cu.mode == CuMode.NN:
+                    nn_cus.append(cu)
         if nn_cus:
             nn_payload = nn.stream(nn_cus)
             substreams.append((SubstreamType.NN_LATENTS, nn_payload))
@@ -240,7 +245,7 @@ class Encoder:
         nn_area = sum(visible_area(cu.x, cu.y, cu.size, src.width, src.height)
                       for cu in nn_cus) / (src.width * src.height)
         stats = EncodeStats(bits, len(data), 8 * len(data) / (src.width * src.height), time.perf_counter() - t0,
-                            len(host.cus), {"host": 1.0 - nn_area, "nn": nn_area},
+                            cu_count, {"host": 1.0 - nn_area, "nn": nn_area},
                             nn.trials if nn is not None else 0, host.lf_stats)
         return EncodeResult(data, output_picture(host.planes, header), stats, host.planes)
 
