@@ -165,3 +165,22 @@ def test_alf_lowers_the_cost_where_it_is_used(qp):
         sse = sum(float(np.sum((o.astype(np.int64) - p) ** 2)) for o, p in zip(src.planes, r.planes))
         return sse + lam * 8 * len(r.bitstream)
     assert cost(on) <= cost(off) + lam * 8
+
+
+def test_statistics_do_not_depend_on_their_band_height(monkeypatch):
+    """The encoder's normal equations are sums over samples: bands sized by the picture width (bounded
+    memory) give the sums of one band over the picture."""
+    from host.encoder import alf as encoder_alf
+    rng = np.random.default_rng(5)
+    original = rng.integers(0, 1024, (72, 40)).astype(np.int32)
+    plane = np.clip(original + rng.integers(-20, 21, original.shape), 0, 1023).astype(np.int32)
+    keep = np.array([[True, True], [False, True], [True, False]])     # 3 x 2 CTUs of 32
+    classes = lambda r0, r1: encoder_alf._class_map(plane, r0, r1, 10)  # noqa: E731
+    results = []
+    for samples in (1 << 20, 40 * 8, 1):               # one band, 8-row bands, 4-row bands (the minimum)
+        monkeypatch.setattr(encoder_alf, "STATS_SAMPLES", samples)
+        results.append(encoder_alf.statistics(plane, original, ALF_LUMA_TAPS, keep, 32, 10, classes))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.allclose(a.a, b.a) and np.allclose(a.b, b.b) and a.ee == pytest.approx(b.ee)
+    assert sum(n.ee for n in results[0]) > 0

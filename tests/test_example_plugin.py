@@ -3,7 +3,6 @@
 CI does not pip-install it: the test puts its folder on the path and registers its entry-point
 function in code, which is what the entry point does once it is installed.
 """
-import sys
 import warnings
 from pathlib import Path
 

@@ -67,3 +67,41 @@ def test_quality_and_rate_follow_qp():
 @pytest.mark.slow
 def test_full_hd():
     roundtrip(synthetic_rgb(1080, 1920, seed=2), qp=37, rd_modes=1)
+
+
+@pytest.mark.parametrize("mode", ["host", "hybrid"])
+def test_decoding_without_the_coding_tree(mode, force_nn):
+    """decode() drops each CTU's coding tree once it is reconstructed (memory holds samples only): the
+    picture is the one decoded keeping the tree, and its edge map is the tree's."""
+    from host.edges import boundary_strengths
+    from host.partition import CuMode, PictureGeometry
+    from hybridcodec.decoder import decode_full
+    if mode == "hybrid":
+        force_nn()
+    result = Encoder(EncoderConfig(mode=mode, qp=32)).encode(
+        synthetic_rgb(80, 136, seed=9))
+    kept, lean = decode_full(result.bitstream), decode_full(result.bitstream, keep_structure=False)
+    assert np.array_equal(lean.picture, kept.picture) and np.array_equal(lean.picture, result.reconstruction)
+    assert kept.host.ctus and not lean.host.ctus
+    assert (mode == "hybrid") == any(cu.mode == CuMode.NN for cu in kept.host.cus)
+    h = kept.header
+    whole = boundary_strengths(kept.host.cus, PictureGeometry.from_header(h), h.nn_deblocking_enabled_flag)
+    assert all(np.array_equal(a, b) for a, b in zip(whole, lean.host.edges.strengths()))
+
+
+def test_packed_decisions_write_the_same_stream():
+    """The encoder keeps each CTU's decisions packed until the picture is written; the unpacked trees,
+    written again, give the same payload."""
+    from host.encoder.packed import PackedCtus
+    from host.encoder.picture import encode_host, serialise
+    from host.partition import PictureGeometry
+    from hybridcodec.encoder.source import prepare_source
+    enc = Encoder(EncoderConfig(mode="host", qp=27, ctu_size=64))
+    src = prepare_source(synthetic_rgb(96, 136, seed=4), enc.config)
+    coded = encode_host(enc.header_for(src), src.planes, enc.search_config())
+    assert isinstance(coded.ctus, PackedCtus) and len(coded.ctus) == 2 * 3
+    trees = list(coded.ctus)
+    assert [(t.x, t.y) for t in trees] == [(t.x, t.y) for t in coded.ctus[0:6]]
+    payload, _ = serialise(coded.header, PictureGeometry.from_header(coded.header), trees, lf=coded.lf,
+                           alf=coded.alf)
+    assert payload == coded.payload
