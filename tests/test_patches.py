@@ -168,4 +168,4 @@ def test_picture_that_cannot_fit_gets_a_clear_error(mode):
     with pytest.raises(InputError, match="memory_budget_mb"):
         plan_memory(16000, 16000, EncoderConfig(mode=mode))
     with pytest.raises(InputError, match="memory_budget_mb"):
-        Encoder(mode=mode, memory_budget_mb=512).encode(np.zeros((1200, 1200, 3), dtype=np.uint8))
+        Encoder(mode=mode, memory_budget_mb=512).encode(np.zeros((2400, 2400, 3), dtype=np.uint8))

@@ -19,7 +19,7 @@ NN_WINDOW_BYTES = 350       # per luma sample of the patch window being analysed
 NN_ROW_BYTES = 120          # per luma sample of the row of patches being quantised (latents, masks, RDOQ)
 NN_ONE_PIECE_BYTES = 400    # per luma sample of a picture analysed in one piece (float activations)
 PICTURE_BYTES = {           # per luma sample of the picture, whatever else runs
-    "host": 120,            # source and reconstruction planes, CU records, loop-filter tiles
+    "host": 40,             # RGB in and out, source and reconstruction planes, the CNN filter's correction
     "hybrid": 250,          # host-only and hybrid searches kept side by side (host_picture_check)
     "nn": 36,               # planes in and out, binarised symbols until the stream is written, RGB in and out
 }
