@@ -40,3 +40,8 @@ def satd(diff: np.ndarray) -> np.ndarray:
 def sse(a: np.ndarray, b: np.ndarray) -> int:
     d = (a.astype(np.int64) - b).ravel()
     return int(np.dot(d, d))
+
+
+def plane_sse(a: np.ndarray, b: np.ndarray, rows: int = 64) -> int:
+    """``sse`` of two planes, ``rows`` at a time: the int64 differences stay one band's."""
+    return sum(sse(a[r:r + rows], b[r:r + rows]) for r in range(0, a.shape[0], rows))

@@ -13,6 +13,7 @@ from bitstream.errors import InputError
 from bitstream.container import NN_PATCH_SIZES, PictureHeader, SubstreamType, read_container, write_container
 from bitstream.header_coder import HeaderWriter
 from host.encoder.alf import AlfSearchConfig
+from host.encoder.cost import plane_sse
 from host.encoder.picture import HostEncoding, encode_host, trace_encoding
 from host.encoder.screen import is_screen_content
 from host.encoder.search import SearchConfig
@@ -251,7 +252,7 @@ class Encoder:
 
     def _cost(self, result: EncodeResult, src: SourcePicture, header: PictureHeader) -> float:
         """J = SSE(Y + Cb + Cr over the coded picture) + λ·bits, for the whole-picture decision."""
-        sse = sum(float(np.sum((o.astype(np.int64) - r) ** 2)) for o, r in zip(src.planes, result.planes))
+        sse = sum(plane_sse(o, r) for o, r in zip(src.planes, result.planes))
         return sse + qp_to_lambda(header.pic_qp, header.BitDepth) * 8 * len(result.bitstream)
 
     def _encode_nn(self, src: SourcePicture, header: PictureHeader, t0: float, level: int) -> EncodeResult:
