@@ -20,7 +20,7 @@ NN_ROW_BYTES = 120          # per luma sample of the row of patches being quanti
 NN_ONE_PIECE_BYTES = 400    # per luma sample of a picture analysed in one piece (float activations)
 PICTURE_BYTES = {           # per luma sample of the picture, whatever else runs
     "host": 40,             # RGB in and out, source and reconstruction planes, the CNN filter's correction
-    "hybrid": 250,          # host-only and hybrid searches kept side by side (host_picture_check)
+    "hybrid": 80,           # as host, with the hybrid and host-only pictures side by side (host_picture_check)
     "nn": 36,               # planes in and out, binarised symbols until the stream is written, RGB in and out
 }
 MB = 1 << 20
