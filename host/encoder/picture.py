@@ -89,11 +89,8 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
             est.terminate(0)
             if progress is not None:
                 progress.update(1)
-    edges, any_nn = EdgeMap(geo, header.nn_deblocking_enabled_flag), False
-    for cu in ctus.cus():
-        edges.add(cu)
-        any_nn |= cu.mode == CuMode.NN
-    if nn is not None and not any_nn:
+    edges = edge_map(ctus.cus(), geo, header.nn_deblocking_enabled_flag)
+    if nn is not None and not edges.nn_units.any():
         header, nn_params = header.without_nn(), None     # same decisions and samples, no flags to pay
     planes = buf.planes
     if header.deblocking_enabled_flag:

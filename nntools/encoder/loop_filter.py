@@ -23,7 +23,7 @@ from host.encoder.ctb_flags import ctu_gains, decide_ctb_flags
 from host.syntax import LoopFilterCtbFlags
 from nntools.loop_filter.exact import (OUT_FRAC, SCALE_FRAC, LoopFilterWeights, apply_correction,
                                        luma_correction, tile_correction, tiles)
-from nntools.loop_filter.picture import picture_edges
+from nntools.loop_filter.picture import ctu_blocks, picture_edges
 
 SCALE_BITS = 7
 MODE_BITS = 2
@@ -55,13 +55,9 @@ def apply_flags(planes: list[np.ndarray], corr: list[np.ndarray], header: Pictur
                 lf: LoopFilterCtbFlags) -> None:
     """The filter's output written into ``planes``: the corrected samples of every CTU and component
     whose flag is on (what ``filter_picture`` gives, without running the network again)."""
-    ctu = header.CtbSizeY
-    comps = [(0, 0, ctu)] + ([(1, 1, ctu // 2), (2, 1, ctu // 2)] if header.chroma_format_idc == CHROMA_420 else [])
-    for k, lc, size in comps:
-        for r, c in zip(*np.nonzero(lf.flags[lc])):
-            block = np.s_[r * size:(r + 1) * size, c * size:(c + 1) * size]
-            planes[k][block] = apply_correction(planes[k][block], corr[k][block], header.nn_lf_scale[k],
-                                                header.BitDepth)
+    rows, cols = lf.flags.shape[1:]
+    for k, block in ctu_blocks(header, lf, slice(0, rows), slice(0, cols)):
+        planes[k][block] = apply_correction(planes[k][block], corr[k][block], header.nn_lf_scale[k], header.BitDepth)
 
 
 def least_squares_scale(original: np.ndarray, deblocked: np.ndarray, corr: np.ndarray, keep: np.ndarray,

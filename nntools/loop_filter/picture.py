@@ -64,24 +64,28 @@ def _tile_samples(weights: LoopFilterWeights, planes: list[np.ndarray], header: 
     cols = slice(2 * x0 // ctu, -(-2 * x1 // ctu))
     if not lf.flags[:, rows, cols].any():
         return []
-    chroma = header.chroma_format_idc == CHROMA_420
     corr = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth, header.pic_qp, rect, edges)
-    luma = luma_correction(corr[:4])
+    tile_corr = [luma_correction(corr[:4]), corr[4], corr[5]]
     samples = []
+    for k, block in ctu_blocks(header, lf, rows, cols):
+        rec = planes[k][block]
+        y, x = (block[0].start - 2 * y0, block[1].start - 2 * x0) if k == 0 else \
+            (block[0].start - y0, block[1].start - x0)                  # block origin in the tile
+        samples.append((k, block, apply_correction(rec, tile_corr[k][y:y + rec.shape[0], x:x + rec.shape[1]],
+                                                   header.nn_lf_scale[k], header.BitDepth)))
+    return samples
+
+
+def ctu_blocks(header: PictureHeader, lf: LoopFilterCtbFlags, rows: slice, cols: slice):
+    """(component, block of its plane) of every CTU in ``rows`` x ``cols`` whose flag is on: luma by
+    the luma flag, Cb and Cr (4:2:0 only) by the chroma flag."""
+    ctu = header.CtbSizeY
+    chroma = header.chroma_format_idc == CHROMA_420
     for r in range(rows.start, rows.stop):
         for c in range(cols.start, cols.stop):
-            ly, lx = r * ctu - 2 * y0, c * ctu - 2 * x0            # CTU origin in the tile, luma
             if lf.flags[0, r, c]:
-                block = np.s_[r * ctu:(r + 1) * ctu, c * ctu:(c + 1) * ctu]
-                h, w = planes[0][block].shape
-                samples.append((0, block, apply_correction(planes[0][block], luma[ly:ly + h, lx:lx + w],
-                                                           header.nn_lf_scale[0], header.BitDepth)))
+                yield 0, np.s_[r * ctu:(r + 1) * ctu, c * ctu:(c + 1) * ctu]
             if chroma and lf.flags[1, r, c]:
                 half = ctu // 2
-                block = np.s_[r * half:(r + 1) * half, c * half:(c + 1) * half]
-                h, w = planes[1][block].shape
                 for k in (1, 2):
-                    samples.append((k, block, apply_correction(planes[k][block], corr[3 + k, ly // 2:ly // 2 + h,
-                                                                                      lx // 2:lx // 2 + w],
-                                                               header.nn_lf_scale[k], header.BitDepth)))
-    return samples
+                    yield k, np.s_[r * half:(r + 1) * half, c * half:(c + 1) * half]
