@@ -115,10 +115,16 @@ def split_pairs(cache: Path) -> tuple[list[Path], list[Path]]:
     return [p for p in paths if not is_validation(p)], [p for p in paths if is_validation(p)]
 
 
-def crop_loss(corr: torch.Tensor, target: torch.Tensor, relative: bool) -> torch.Tensor:
-    """MSE of the restored crops; ``relative``: each crop's MSE over its MSE before filtering (plus
+def crop_loss(corr: torch.Tensor, target: torch.Tensor, relative: bool, margin: int = 0) -> torch.Tensor:
+    """MSE of the restored crops, ``margin`` samples in from each side; ``relative``: each crop's MSE over its MSE before filtering (plus
     one 8-bit level squared), so that a crop's share of the loss follows its PSNR gain, not its error:
-    plain MSE is dominated by the large errors of high QPs."""
+    plain MSE is dominated by the large errors of high QPs.
+
+    A margin of the network's depth keeps the loss off the samples that see the crop's zero padding:
+    at the default 48-sample crop and 8 layers those are 56% of the crop, where in a coded picture
+    only the border sees padding."""
+    if margin:
+        corr, target = corr[..., margin:-margin, margin:-margin], target[..., margin:-margin, margin:-margin]
     mse = ((corr - target) ** 2).mean(dim=(1, 2, 3))
     if not relative:
         return mse.mean()
@@ -127,7 +133,7 @@ def crop_loss(corr: torch.Tensor, target: torch.Tensor, relative: bool) -> torch
 
 def train(cache: Path, out: Path, cfg: FilterConfig, minutes: float, batch: int = 16,
           crop: int = 48, lr: float = 5e-4, threads: int = 2, seed: int = 0, relative: bool = False,
-          batch_norm: bool = False, rdoq_weight: float = 1.0,
+          batch_norm: bool = False, rdoq_weight: float = 1.0, margin: int = 0,
           progress: bool = True) -> LoopFilterNet:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -169,9 +175,9 @@ def train(cache: Path, out: Path, cfg: FilterConfig, minutes: float, batch: int 
     while elapsed < budget:
         for g in opt.param_groups:        # cosine decay over the wall-time budget, to lr / 20
             g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * elapsed / budget)))
-        x, t = data.batch(batch, crop)
+        x, t = data.batch(batch, crop + 2 * margin)
         x, t = x.to(device), t.to(device)
-        loss = crop_loss(net(x), t, relative)
+        loss = crop_loss(net(x), t, relative, margin)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -213,7 +219,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-qp-plane", action="store_true")
     p.add_argument("--edge-plane", action="store_true")
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--crop", type=int, default=48, help="half-resolution crop side")
+    p.add_argument("--crop", type=int, default=48, help="half-resolution side of the crop the loss is measured on")
+    p.add_argument("--margin", type=int, default=0,
+                   help="samples of context around each crop that the loss leaves out (the network's depth "
+                        "keeps the loss clear of the crop's zero padding)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--loss", choices=("mse", "relative"), default="mse",
@@ -233,7 +242,8 @@ def main(argv: list[str] | None = None) -> None:
         paths = sorted(cache.rglob("pair_*.npz"))
     cfg = FilterConfig(a.channels, a.layers, not a.no_qp_plane, a.edge_plane)
     net = train(cache, Path(a.out), cfg, a.minutes, a.batch, a.crop, a.lr, threads=a.threads, seed=a.seed,
-                relative=a.loss == "relative", batch_norm=a.batch_norm, rdoq_weight=a.rdoq_weight)
+                relative=a.loss == "relative", batch_norm=a.batch_norm, rdoq_weight=a.rdoq_weight,
+                margin=a.margin)
     from nntools.training.loop_filter_export import export
     export(net, split_pairs(cache)[1], Path(a.out) / "weights.npz")
 
