@@ -280,3 +280,16 @@ def test_decoder_takes_experimental_loop_filter_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "_loaded", {})
     assert main(["decode", str(stream), "-o", str(tmp_path / "a.png")]) == 1
     assert main(["decode", str(stream), "-o", str(tmp_path / "a.png"), "--nn-lf-model", str(path)]) == 0
+
+
+def test_loss_margin_ignores_the_samples_that_see_the_crop_padding():
+    from nntools.training.train_loop_filter import crop_loss
+    torch.manual_seed(1)
+    corr, target = torch.randn(2, 6, 20, 20), torch.randn(2, 6, 20, 20)
+    inner = (slice(None), slice(None), slice(4, 16), slice(4, 16))
+    assert torch.isclose(crop_loss(corr, target, False, margin=4), ((corr - target)[inner] ** 2).mean())
+    changed = corr.clone()
+    changed[..., :4, :] += 5.0                       # only samples within the margin
+    changed[..., :, -4:] -= 3.0
+    assert crop_loss(changed, target, False, margin=4) == crop_loss(corr, target, False, margin=4)
+    assert crop_loss(changed, target, False) > crop_loss(corr, target, False)
