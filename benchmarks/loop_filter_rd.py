@@ -10,7 +10,8 @@ exactly "filter on" against "filter off", the rest of the encoder held fixed.  T
 Variants (curve labels): ``off``; ``lf`` (the default: per-CTU flags, scales, chroma); ``lf-all-ctus``
 (no per-CTU flags); ``lf-no-scale``; ``lf-luma-only``; and ``lf:NAME`` for each ``--weights NAME=FILE``
 (other exported models, default decisions); with ``--alf``, ``alf`` (the adaptive loop filter
-alone) and ``lf+alf`` (the neural filter, then the adaptive one).  ``--rd FOLDER`` adds the curves of a ``hybridcodec rd``
+alone) and ``lf+alf`` (the encoder's choice: the neural filter then the adaptive one, or the adaptive
+one alone where that costs less, ``host.encoder.loop_filters``).  ``--rd FOLDER`` adds the curves of a ``hybridcodec rd``
 run of the same pictures (the default hybrid) against the same ``off`` curve; ``--reference hevc`` with
 the ``--rd`` folder of an x265-anchored run gives every variant against x265 instead (written to
 bd_vs_hevc.md / .json).  Writes rows.jsonl, bd.json and bd.md (with per-QP deltas and the flag
@@ -29,7 +30,7 @@ import numpy as np
 
 from bitstream.container import SubstreamType, write_container
 from host.encoder.alf import AlfSearchConfig
-from host.encoder.alf import decide as decide_alf
+from host.encoder.loop_filters import decide_loop_filters
 from host.encoder.picture import serialise
 from host.encoder.quant import qp_to_lambda
 from host.partition import PictureGeometry
@@ -57,16 +58,13 @@ def code_variant(image: np.ndarray, src, host, weights, cfg: LoopFilterSearchCon
     """Decide, write and measure one variant of one cached host picture; ``verify``: decode the
     bitstream and compare with the encoder's reconstruction (the pure-Python parse takes seconds, so
     only the default variant is decoded; the others' samples come from the same normative filter)."""
-    header, lf, planes, stats = host.header, None, host.planes, {"enabled": False}
+    lam = qp_to_lambda(host.header.pic_qp, host.header.BitDepth)
+    post = (lambda h, p, e: decide(weights, h, src.planes, p, e, lam, cfg)) if cfg is not None else None
     t0 = time.perf_counter()
-    if cfg is not None:
-        lam = qp_to_lambda(header.pic_qp, header.BitDepth)
-        header, lf, planes, stats = decide(weights, header, src.planes, host.planes, host.edges, lam, cfg)
+    header, lf, stats, alf, alf_stats, planes = decide_loop_filters(host.header, src.planes, host.planes, host.edges,
+                                                                    lam, post, alf_cfg)
     search_s = time.perf_counter() - t0
-    alf, alf_stats = None, {"enabled": False}
-    if alf_cfg is not None:
-        lam = qp_to_lambda(header.pic_qp, header.BitDepth)
-        header, alf, planes, alf_stats = decide_alf(header, src.planes, planes, lam, alf_cfg)
+    stats, alf_stats = stats or {"enabled": False}, alf_stats or {"enabled": False}
     payload, bits = serialise(header, PictureGeometry.from_header(header), host.ctus, None, None, lf, alf)
     data = write_container(header, [(SubstreamType.HOST_CABAC, payload)])
     out, exact, decode_s = output_picture(planes, header), None, None

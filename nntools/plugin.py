@@ -124,7 +124,11 @@ class LoopFilter(NeuralTool):
         may filter the deblocked ``planes`` in place (the decoder does not read them again)."""
 
     def decider(self, original: list[np.ndarray], lam: float, config):
-        """The encoder's decisions, as ``host.encoder.picture.encode_host`` takes them."""
+        """The encoder's decisions, as ``host.encoder.picture.encode_host`` takes them:
+        ``decide(header, deblocked planes, edges) -> (header, flags or None, planes, stats)``.  With
+        ``stats["delta_J"]`` (the change of SSE + lambda * bits it made) the encoder also tries ALF on
+        the unfiltered picture and drops the filter where ALF alone costs less
+        (``host.encoder.loop_filters``); without it the decision is kept as made."""
         raise NotImplementedError(f"loop filter {self.name!r} has no encoder")
 
 

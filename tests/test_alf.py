@@ -184,3 +184,55 @@ def test_statistics_do_not_depend_on_their_band_height(monkeypatch):
         for a, b in zip(results[0], other):
             assert np.allclose(a.a, b.a) and np.allclose(a.b, b.b) and a.ee == pytest.approx(b.ee)
     assert sum(n.ee for n in results[0]) > 0
+
+
+def test_neural_filter_is_dropped_where_alf_alone_costs_less(monkeypatch):
+    """With both loop filters on, the encoder also decides ALF on the deblocked picture and keeps the
+    cheaper pair; when ALF alone wins, the stream carries no neural-filter syntax and still decodes
+    to the encoder's reconstruction (here the neural filter's cost is made prohibitive)."""
+    real = Encoder.loop_filter_search
+
+    def costly(self, src):
+        decide = real(self, src)
+        if decide is None:
+            return None
+
+        def run(header, planes, edges):
+            header, lf, planes, stats = decide(header, planes, edges)
+            return header, lf, planes, {**stats, "delta_J": stats.get("delta_J", 0.0) + 1e12}
+        return run
+
+    image = synthetic_rgb(72, 136, seed=37)
+    plain = Encoder(EncoderConfig(mode="host", qp=37)).encode(image)
+    assert read_container(plain.bitstream)[0].nn_lf_enabled_flag      # the neural filter pays here
+    monkeypatch.setattr(Encoder, "loop_filter_search", costly)
+    dropped = Encoder(EncoderConfig(mode="host", qp=37)).encode(image)
+    header = read_container(dropped.bitstream)[0]
+    assert not header.nn_lf_enabled_flag and header.alf_enabled_flag
+    assert np.array_equal(decode(dropped.bitstream), dropped.reconstruction)
+    alone = Encoder(EncoderConfig(mode="host", qp=37, nn_loop_filter=False)).encode(image)
+    assert dropped.bitstream == alone.bitstream                         # exactly the ALF-alone picture
+
+
+def test_loop_filter_choice_keeps_the_neural_filter_where_the_pair_costs_less():
+    """A neural filter that restores half of the coding error pays for itself, with ALF after it."""
+    from host.encoder.alf import AlfSearchConfig
+    from host.encoder.loop_filters import decide_loop_filters
+    from host.encoder.quant import qp_to_lambda
+    original = [p.astype(np.int32) for p in synthetic_rgb(64, 64, seed=3).transpose(2, 0, 1)]
+    rng = np.random.default_rng(0)
+    coded = [np.clip(p + rng.integers(-8, 9, p.shape), 0, 255).astype(np.int32) for p in original]
+    header = replace(PictureHeader.build(64, 64, chroma_format_idc=3, ctu_size=64), pic_qp=32)
+    lam = qp_to_lambda(32, 8)
+
+    def restore(hdr, planes, edges):
+        out = [(p + o) // 2 for p, o in zip(planes, original)]
+        saved = sum(float(((p - o) ** 2).sum() - ((q - o) ** 2).sum()) for p, q, o in zip(planes, out, original))
+        return replace(hdr, nn_lf_enabled_flag=True, nn_lf_model_id=bytes(16)), "flags", out, {"enabled": True, "delta_J": -saved + lam * 200}
+    hdr, lf, lf_stats, alf, alf_stats, planes = decide_loop_filters(header, original, coded, None, lam, restore,
+                                                                    AlfSearchConfig())
+    assert lf == "flags" and hdr.nn_lf_enabled_flag and lf_stats["enabled"]
+    hdr, lf, lf_stats, *_ = decide_loop_filters(header, original, coded, None, lam,
+                                                lambda h, p, e: (h, "flags", p, {"enabled": True, "delta_J": lam * 200}),
+                                                AlfSearchConfig())
+    assert lf is None and not hdr.nn_lf_enabled_flag and lf_stats["alf_alone_cheaper"]

@@ -239,11 +239,11 @@ def decide(header: PictureHeader, original: list[np.ndarray], planes: list[np.nd
             name = ("", "cb", "cr")[c]
             fields[f"alf_{name}_coeff"], fields[f"alf_{name}_clip_idx"] = filters[0].coeff, filters[0].clip
     if delta + lam >= 0:
-        return header, None, planes, {"enabled": False, **stats}
+        return header, None, planes, {"enabled": False, "delta_J": 0.0, **stats}
     header = replace(header, alf_enabled_flag=True, alf_luma_mode=modes[0], alf_cb_mode=modes[1],
                      alf_cr_mode=modes[2], **fields)
     alf = AlfCtbFlags(tuple(modes), flags)
-    return header, alf, alf_picture(planes, header, alf), {"enabled": True, **stats}
+    return header, alf, alf_picture(planes, header, alf), {"enabled": True, "delta_J": delta + lam, **stats}
 
 
 def _class_map(plane: np.ndarray, r0: int, r1: int, bit_depth: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from host.decoder import end_of_ctu, loop_filter
 from host.edges import EdgeMap, edge_map
 from host.encoder.packed import PackedCtus
 from host.encoder.alf import AlfSearchConfig
-from host.encoder.alf import decide as decide_alf
+from host.encoder.loop_filters import decide_loop_filters
 from host.encoder.search import CtuSearch, SearchConfig
 from host.encoder.wavefront import search_picture
 from host.partition import CodingNode, CodingUnit, CuMode, ParseState, PictureGeometry
@@ -95,12 +95,8 @@ def encode_host(header: PictureHeader, original: list[np.ndarray], cfg: SearchCo
     planes = buf.planes
     if header.deblocking_enabled_flag:
         planes = loop_filter(planes, edges, geo, header.pic_qp, header.BitDepth, in_place=True)
-    lf, lf_stats = None, {}
-    if post_search is not None:
-        header, lf, planes, lf_stats = post_search(header, planes, edges)
-    alf, alf_stats = None, {}
-    if alf_search is not None:
-        header, alf, planes, alf_stats = decide_alf(header, original, planes, search.lam, alf_search)
+    header, lf, lf_stats, alf, alf_stats, planes = decide_loop_filters(header, original, planes, edges, search.lam,
+                                                                       post_search, alf_search)
     payload, bits = serialise(header, geo, ctus, trace_sink, nn_params, lf, alf)
     return HostEncoding(header, payload, planes, ctus, bits, lf, lf_stats, alf, alf_stats)
 

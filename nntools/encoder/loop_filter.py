@@ -116,11 +116,12 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
         stats[("luma", "chroma")[lc]] = {"mode": modes[lc], "ctus_on": float(flags[lc].mean()),
                                          "scales": [scales[k] for k in members], "delta_J": delta[lc]}
     header_bits = 1 + 2 * MODE_BITS + 8 * MODEL_ID_BYTES     # what enabling costs before any scale or flag
-    if sum(delta.values()) + lam * header_bits >= 0:
-        return header, None, deblocked, {"enabled": False, **stats}
+    total = sum(delta.values()) + lam * header_bits
+    if total >= 0:
+        return header, None, deblocked, {"enabled": False, "delta_J": 0.0, **stats}
     header = replace(header, nn_lf_enabled_flag=True, nn_lf_luma_mode=modes[0], nn_lf_chroma_mode=modes[1],
                      nn_lf_scale=tuple(scales), nn_lf_model_id=weights.model_id)
     lf = LoopFilterCtbFlags(tuple(modes), flags)
     out = deblocked if in_place else [p.copy() for p in deblocked]
     apply_flags(out, corr, header, lf)
-    return header, lf, out, {"enabled": True, **stats}
+    return header, lf, out, {"enabled": True, "delta_J": total, **stats}
