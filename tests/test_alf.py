@@ -228,7 +228,8 @@ def test_loop_filter_choice_keeps_the_neural_filter_where_the_pair_costs_less():
     def restore(hdr, planes, edges):
         out = [(p + o) // 2 for p, o in zip(planes, original)]
         saved = sum(float(((p - o) ** 2).sum() - ((q - o) ** 2).sum()) for p, q, o in zip(planes, out, original))
-        return replace(hdr, nn_lf_enabled_flag=True, nn_lf_model_id=bytes(16)), "flags", out, {"enabled": True, "delta_J": -saved + lam * 200}
+        enabled = replace(hdr, nn_lf_enabled_flag=True, nn_lf_model_id=bytes(16))
+        return enabled, "flags", out, {"enabled": True, "delta_J": -saved + lam * 200}
     hdr, lf, lf_stats, alf, alf_stats, planes = decide_loop_filters(header, original, coded, None, lam, restore,
                                                                     AlfSearchConfig())
     assert lf == "flags" and hdr.nn_lf_enabled_flag and lf_stats["enabled"]

@@ -37,9 +37,11 @@ def decide_loop_filters(header: PictureHeader, original: list[np.ndarray], plane
         if alf_search is not None:
             deblocked = [p.copy() for p in planes]
         header, lf, planes, lf_stats = post_search(header, planes, edges)
+        if lf is None or "delta_J" not in lf_stats:
+            deblocked = None                            # nothing to weigh: release the copy before ALF
     if alf_search is not None:
         header, alf, planes, alf_stats = decide_alf(header, original, planes, lam, alf_search)
-        if lf is not None and "delta_J" in lf_stats:
+        if deblocked is not None:
             alone = decide_alf(plain_header, original, deblocked, lam, alf_search)
             if alone[3]["delta_J"] < lf_stats["delta_J"] + alf_stats["delta_J"]:
                 header, alf, planes, alf_stats = alone

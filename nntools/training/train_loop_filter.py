@@ -116,9 +116,9 @@ def split_pairs(cache: Path) -> tuple[list[Path], list[Path]]:
 
 
 def crop_loss(corr: torch.Tensor, target: torch.Tensor, relative: bool, margin: int = 0) -> torch.Tensor:
-    """MSE of the restored crops, ``margin`` samples in from each side; ``relative``: each crop's MSE over its MSE before filtering (plus
-    one 8-bit level squared), so that a crop's share of the loss follows its PSNR gain, not its error:
-    plain MSE is dominated by the large errors of high QPs.
+    """MSE of the restored crops, ``margin`` samples in from each side; ``relative``: each crop's MSE
+    over its MSE before filtering (plus one 8-bit level squared), so that a crop's share of the loss
+    follows its PSNR gain, not its error: plain MSE is dominated by the large errors of high QPs.
 
     A margin of the network's depth keeps the loss off the samples that see the crop's zero padding:
     at the default 48-sample crop and 8 layers those are 56% of the crop, where in a coded picture
