@@ -4,6 +4,9 @@ The loop filter acts after deblocking and never changes the host's decisions, so
 experiment (on/off, ablations, other weights) can start from the same searched pictures:
 
     python benchmarks/host_search_cache.py ../shared/data/dev --qp 22 27 32 37 --cache runs/host_cache/dev
+
+Pictures coded at another internal bit depth (``--internal-bit-depth 10``) are cached under their own
+names (``..._q32_ibd10_v2.pkl``), so one folder can hold both.
 """
 from __future__ import annotations
 
@@ -22,16 +25,18 @@ from nntools.training.data import list_images
 CACHE_VERSION = 2     # 2: PictureHeader with the SYNTAX.md element names (issue 27); older pickles are not read
 
 
-def cache_path(cache: Path, picture: Path, qp: int) -> Path:
-    return cache / f"{picture.stem}_q{qp}_v{CACHE_VERSION}.pkl"
+def cache_path(cache: Path, picture: Path, qp: int, internal_bit_depth: int = 0) -> Path:
+    depth = f"_ibd{internal_bit_depth}" if internal_bit_depth else ""
+    return cache / f"{picture.stem}_q{qp}{depth}_v{CACHE_VERSION}.pkl"
 
 
 def load_or_search(picture: Path, qp: int, cache: Path, cfg: EncoderConfig | None = None):
     """(source, host encoding) of ``picture`` coded host-only at ``qp``, deblocked and not filtered."""
-    path = cache_path(cache, picture, qp)
+    cfg = cfg or EncoderConfig()
+    path = cache_path(cache, picture, qp, cfg.internal_bit_depth)
     if path.exists():
         return pickle.loads(path.read_bytes())
-    enc = Encoder((cfg or EncoderConfig()).with_options(qp=qp, mode="host"))
+    enc = Encoder(cfg.with_options(qp=qp, mode="host"))
     src = prepare_source(read_image(picture), enc.config)
     host = encode_host(enc.header_for(src), src.planes, enc.search_config())
     cache.mkdir(parents=True, exist_ok=True)
@@ -46,11 +51,13 @@ def main() -> None:
     p.add_argument("folder")
     p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37])
     p.add_argument("--cache", required=True)
+    p.add_argument("--internal-bit-depth", type=int, default=0, choices=[0, 8, 10])
     a = p.parse_args()
+    cfg = EncoderConfig(internal_bit_depth=a.internal_bit_depth)
     from tqdm import tqdm
     jobs = [(pic, qp) for pic in list_images(a.folder) for qp in a.qp]
     for pic, qp in tqdm(jobs, desc="host search"):
-        load_or_search(pic, qp, Path(a.cache))
+        load_or_search(pic, qp, Path(a.cache), cfg)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from host.encoder.loop_filters import decide_loop_filters
 from host.encoder.picture import serialise
 from host.encoder.quant import qp_to_lambda
 from host.partition import PictureGeometry
+from hybridcodec.config import EncoderConfig
 from hybridcodec.decoder import decode_full
 from hybridcodec.eval.anchors import ANCHORS
 from hybridcodec.eval.experiments import bd_table, label_of, load_rows, mean_finite
@@ -82,7 +83,8 @@ def code_variant(image: np.ndarray, src, host, weights, cfg: LoopFilterSearchCon
             "lf_flag_bits": bits.get("loop_filter", 0.0), "lf": stats, "alf": alf_stats}
 
 
-def run(folder: str, qps: list[int], cache: Path, out: Path, variants: dict) -> list[dict]:
+def run(folder: str, qps: list[int], cache: Path, out: Path, variants: dict,
+        host_cfg: EncoderConfig | None = None) -> list[dict]:
     from tqdm import tqdm
     out.mkdir(parents=True, exist_ok=True)
     rows_path = out / "rows.jsonl"
@@ -98,7 +100,7 @@ def run(folder: str, qps: list[int], cache: Path, out: Path, variants: dict) -> 
             if not todo:
                 continue
             image = read_image(pic)
-            src, host = load_or_search(pic, qp, cache)
+            src, host = load_or_search(pic, qp, cache, host_cfg)
             for label in todo:
                 weights, cfg, alf_cfg = variants[label]
                 row = {"name": pic.name, "codec": "host", "param": qp, "options": [["lf", label]], "label": label,
@@ -159,6 +161,8 @@ def main() -> None:
     p.add_argument("folder")
     p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37])
     p.add_argument("--cache", required=True, help="host search cache (benchmarks/host_search_cache.py)")
+    p.add_argument("--internal-bit-depth", type=int, default=0, choices=[0, 8, 10],
+                   help="code the pictures at this bit depth (EncoderConfig.internal_bit_depth; 0: the input's)")
     p.add_argument("--out", required=True)
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--weights", nargs="*", default=[], metavar="NAME=FILE", help="more models to compare")
@@ -181,7 +185,8 @@ def main() -> None:
     for spec in a.weights:
         name, path = spec.split("=", 1)
         variants[f"lf:{name}"] = (filter_weights(path), LoopFilterSearchConfig(), None)
-    rows = [r for r in run(a.folder, a.qp, Path(a.cache), Path(a.out), variants) if r["param"] in a.qp]
+    rows = [r for r in run(a.folder, a.qp, Path(a.cache), Path(a.out), variants,
+                                EncoderConfig(internal_bit_depth=a.internal_bit_depth)) if r["param"] in a.qp]
     names = {r["name"] for r in rows}
     extra = [r for folder in a.rd for r in load_rows(folder / "points.jsonl").values()
              if r["name"] in names and (r["param"] in a.qp or r["codec"] in ANCHORS)]   # an anchor's whole curve

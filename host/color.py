@@ -60,6 +60,12 @@ def _round_shift(values: np.ndarray, shift: int) -> np.ndarray:
     return (values + (1 << (shift - 1))) >> shift
 
 
+def rescale_samples(plane: np.ndarray, from_bits: int, to_bits: int) -> np.ndarray:
+    """A plane's samples at another bit depth: shifted left, or rounded and clipped to the range."""
+    return np.clip(_round_shift(plane.astype(np.int64), from_bits - to_bits), 0,
+                   (1 << to_bits) - 1).astype(plane.dtype)
+
+
 def _validated_rgb(rgb: np.ndarray, input_bit_depth: int | None, bit_depth: int, allow_gray: bool) -> int:
     """The input bit depth of a valid picture; InputError otherwise."""
     if not isinstance(rgb, np.ndarray):

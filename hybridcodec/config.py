@@ -18,6 +18,9 @@ class EncoderConfig:
     qp: int = 32                    # 0..51, step size doubles every 6
     mode: str = "hybrid"            # hybrid: host and NN compete per CU; host or nn: one path only
     chroma_format: str = "420"      # for RGB input: "420" or "444"; gray input is always 4:0:0
+    internal_bit_depth: int = 0     # bit depth the picture is coded at (bit_depth_minus8): 8 or 10; 0: the
+                                    # input's (8-bit input at 8, 16-bit and 10-bit YCbCr at 10).  The
+                                    # output keeps the input's bit depth either way
     ctu_size: int = 128             # 128 or 64
     min_cu_size: int = 4            # 4 allows NxN intra partitions (four 4x4 luma blocks), or 8
     max_tu_size: int = 32           # 32, or 64 (with high-frequency zero-out)
@@ -92,6 +95,7 @@ class EncoderConfig:
             (isinstance(self.qp, int) and 0 <= self.qp <= 51, f"qp must be an integer 0..51, got {self.qp!r}"),
             (self.mode in MODES, f"mode must be one of {MODES}, got {self.mode!r}"),
             (self.chroma_format in ("420", "444"), f"chroma_format must be '420' or '444', got {self.chroma_format!r}"),
+            (self.internal_bit_depth in (0, 8, 10), f"internal_bit_depth must be 0, 8 or 10, got {self.internal_bit_depth!r}"),
             (self.ctu_size in (64, 128), f"ctu_size must be 64 or 128, got {self.ctu_size!r}"),
             (self.min_cu_size in (4, 8), f"min_cu_size must be 4 or 8, got {self.min_cu_size!r}"),
             (self.max_tu_size in (32, 64), f"max_tu_size must be 32 or 64, got {self.max_tu_size!r}"),

@@ -1,7 +1,9 @@
 """The encoder's input: user pictures (RGB/gray arrays or YCbCr frames) to the planes the codec codes.
 
-8-bit input is coded at 8 bits; 16-bit input at 10 bits (rounded), and returned as 16-bit again by
-the decoder's output conversion (``hybridcodec.picture``).
+By default 8-bit input is coded at 8 bits, 16-bit input at 10 bits (rounded) and YCbCr input at its
+own bit depth; ``internal_bit_depth`` codes any of them at 8 or 10 bits instead (VTM's
+InternalBitDepth).  The decoder's output conversion (``hybridcodec.picture``) returns the input's bit
+depth either way.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numpy as np
 
 from bitstream.container import COLOR_MATRIX_BT601_FULL, COLOR_MATRIX_YCBCR
 from bitstream.errors import InputError
-from host.color import pad_planes, rgb_to_planes
+from host.color import pad_planes, rescale_samples, rgb_to_planes
 from host.partition import CODED_SIZE_MULTIPLE
 from hybridcodec.config import EncoderConfig
 from hybridcodec.frame import CHROMA_FORMAT_IDC, YuvFrame, validate_image
@@ -31,12 +33,12 @@ class SourcePicture:
 
 def prepare_source(image: np.ndarray | YuvFrame, cfg: EncoderConfig) -> SourcePicture:
     if isinstance(image, YuvFrame):
-        return _prepare_yuv(image)
+        return _prepare_yuv(image, cfg)
     image = validate_image(image)
     height, width = image.shape[:2]
     gray = image.ndim == 2
     out_bits = 16 if image.dtype == np.uint16 else 8
-    bit_depth = 10 if out_bits == 16 else 8
+    bit_depth = cfg.internal_bit_depth or (10 if out_bits == 16 else 8)
     chroma_format = 0 if gray else CHROMA_FORMAT_IDC[cfg.chroma_format]
     planes = rgb_to_planes(image, bit_depth, chroma_format, input_bit_depth=out_bits)
     planes = pad_planes(planes, CODED_SIZE_MULTIPLE, CODED_SIZE_MULTIPLE, chroma_format)
@@ -44,11 +46,12 @@ def prepare_source(image: np.ndarray | YuvFrame, cfg: EncoderConfig) -> SourcePi
                          COLOR_MATRIX_BT601_FULL)
 
 
-def _prepare_yuv(frame: YuvFrame) -> SourcePicture:
+def _prepare_yuv(frame: YuvFrame, cfg: EncoderConfig) -> SourcePicture:
     if frame.bit_depth not in (8, 10):
         raise InputError(f"YCbCr input must be 8 or 10 bits, got {frame.bit_depth}")
     chroma_format = CHROMA_FORMAT_IDC[frame.chroma_format]
-    planes = pad_planes([p.astype(np.int32) for p in frame.planes], CODED_SIZE_MULTIPLE,
-                        CODED_SIZE_MULTIPLE, chroma_format)
-    return SourcePicture(planes, frame.width, frame.height, frame.bit_depth, chroma_format,
+    bit_depth = cfg.internal_bit_depth or frame.bit_depth
+    planes = [rescale_samples(p.astype(np.int32), frame.bit_depth, bit_depth) for p in frame.planes]
+    planes = pad_planes(planes, CODED_SIZE_MULTIPLE, CODED_SIZE_MULTIPLE, chroma_format)
+    return SourcePicture(planes, frame.width, frame.height, bit_depth, chroma_format,
                          len(frame.planes), 8 if frame.bit_depth == 8 else 16, COLOR_MATRIX_YCBCR)

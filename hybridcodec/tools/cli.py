@@ -30,6 +30,9 @@ def _add_encode(sub) -> None:
                         "whole picture by the neural tool (default %(default)s)")
     g.add_argument("--chroma-format", default="420", choices=["420", "444"],
                    help="chroma format for RGB input (gray input is coded 4:0:0)")
+    g.add_argument("--internal-bit-depth", type=int, default=EncoderConfig.internal_bit_depth, choices=[0, 8, 10],
+                   help="bit depth the picture is coded at; 0: the input's (8-bit pictures at 8, 16-bit at 10); "
+                        "the decoded picture keeps the input's bit depth (default %(default)s)")
     g.add_argument("--ctu-size", type=int, default=128, choices=[64, 128])
     g.add_argument("--min-cu-size", type=int, default=EncoderConfig.min_cu_size, choices=[4, 8],
                    help="4 allows NxN intra partitions of 8x8 CUs (four 4x4 luma blocks); 8 does not "
