@@ -129,7 +129,7 @@ def test_help_and_module_entry_point():
     for option in ("--qp", "--chroma-format", "--min-cu-size", "--no-rdoq", "--trace", "--size", "--nn-decision",
                    "--nn-flag-coding", "--nn-delta-level", "--no-nn-deblocking", "--nn-level-offset",
                    "--nn-picture-check", "--host-picture-check", "--nn-min-variance", "--nn-max-host-cost", "--nn-sizes",
-                   "--level", "--nn-rdoq-scale"):
+                   "--level", "--nn-rdoq-scale", "--internal-bit-depth"):
         assert option in out
     assert "(default hybrid)" in out
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from hybridcodec import Encoder, EncoderConfig, decode
+from hybridcodec import Encoder, EncoderConfig, decode, decode_full
+from hybridcodec.frame import YuvFrame
 from pictures import synthetic_gray, synthetic_rgb
 
 
@@ -33,6 +34,49 @@ def test_gray_is_400(qp):
 def test_16_bit_input_coded_at_10_bits():
     roundtrip(synthetic_rgb(40, 56, seed=5, dtype=np.uint16), qp=27)
     roundtrip(synthetic_gray(33, 41, seed=6, dtype=np.uint16), qp=32)
+
+
+@pytest.mark.parametrize("chroma_format,qp,filters", [("420", 32, ("alf",)), ("444", 37, ("alf", "nn_lf"))])
+def test_8_bit_input_coded_at_10_bits(chroma_format, qp, filters):
+    """internal_bit_depth=10: coded at 10 bits (with the loop filters the encoder chose on this
+    picture), returned as 8 bits, exactly."""
+    image = synthetic_rgb(61, 90, seed=12)
+    header = coded_header(roundtrip(image, qp=qp, internal_bit_depth=10, chroma_format=chroma_format))
+    assert header.BitDepth == 10 and header.OutputBitDepth == 8
+    assert all(getattr(header, f"{f}_enabled_flag") for f in filters)
+    assert coded_header(roundtrip(synthetic_gray(33, 41, seed=13), qp=27, internal_bit_depth=10)).BitDepth == 10
+    result = roundtrip(synthetic_rgb(40, 56, seed=5, dtype=np.uint16), qp=27, internal_bit_depth=8)
+    assert coded_header(result).BitDepth == 8
+
+
+def coded_header(result):
+    return decode_full(result.bitstream).header
+
+
+def test_10_bit_coding_keeps_the_8_bit_conversion_precision():
+    """At QP 0 the 10-bit coding loses less than the 8-bit one (whose planes round the colour conversion)."""
+    image = synthetic_rgb(48, 64, seed=14)
+    errors = [np.abs(roundtrip(image, qp=0, internal_bit_depth=b, nn_loop_filter=False, alf=False)
+                     .reconstruction.astype(int) - image).mean() for b in (8, 10)]
+    assert errors[1] < errors[0]
+
+
+@pytest.mark.parametrize("frame_bits,internal", [(8, 10), (10, 8)])
+def test_yuv_frames_come_back_at_their_own_bit_depth(frame_bits, internal):
+    rng = np.random.default_rng(frame_bits)
+    dtype = np.uint8 if frame_bits == 8 else np.uint16
+    peak = (1 << frame_bits) - 1
+    ramp = np.linspace(0, peak, 40)[None, :] * np.ones((24, 1))
+    planes = [np.clip(ramp + rng.normal(0, peak / 60, ramp.shape), 0, peak).astype(dtype)] + \
+             [np.full((12, 20), peak // 2 + k, dtype) for k in (3, -5)]
+    frame = YuvFrame(planes, frame_bits, "420")
+    result = Encoder(EncoderConfig(mode="host", qp=22, internal_bit_depth=internal)).encode(frame)
+    decoded = decode(result.bitstream)
+    assert coded_header(result).BitDepth == internal
+    assert isinstance(decoded, YuvFrame) and decoded.bit_depth == frame_bits
+    for a, b, c in zip(decoded.planes, result.reconstruction.planes, planes):
+        assert a.dtype == dtype and np.array_equal(a, b)
+        assert np.abs(a.astype(int) - c).mean() < peak / 40
 
 
 @pytest.mark.parametrize("options", [
