@@ -44,10 +44,11 @@ def pair_tensors(path: Path, cfg: FilterConfig) -> tuple[np.ndarray, np.ndarray]
 class PairSet:
     """All pairs in memory as int16 half-resolution stacks; random augmented crops as float batches."""
 
-    def __init__(self, paths: list[Path], cfg: FilterConfig, seed: int = 0, rdoq_weight: float = 1.0):
+    def __init__(self, paths: list[Path], cfg: FilterConfig, seed: int = 0, rdoq_weight: float = 1.0,
+                 ten_bit_weight: float = 1.0):
         self.cfg, self.paths, self.inputs, self.targets, self.weights = cfg, set(), [], [], []
         self.rng = np.random.default_rng(seed)
-        self.rdoq_weight = rdoq_weight
+        self.rdoq_weight, self.ten_bit_weight = rdoq_weight, ten_bit_weight
         self.extend(paths)
 
     def extend(self, paths: list[Path]) -> None:
@@ -56,7 +57,8 @@ class PairSet:
         for p in tqdm([p for p in paths if p not in self.paths], desc="load pairs", leave=False):
             x, t = pair_tensors(p, self.cfg)
             with np.load(p) as d:
-                self.weights.append(self.rdoq_weight if bool(d["rdoq"]) else 1.0)
+                self.weights.append((self.rdoq_weight if bool(d["rdoq"]) else 1.0) *
+                                    (self.ten_bit_weight if int(d["bit_depth"]) == 10 else 1.0))
             self.inputs.append(x)
             self.targets.append(t)
             self.paths.add(p)
@@ -133,7 +135,7 @@ def crop_loss(corr: torch.Tensor, target: torch.Tensor, relative: bool, margin: 
 
 def train(cache: Path, out: Path, cfg: FilterConfig, minutes: float, batch: int = 16,
           crop: int = 48, lr: float = 5e-4, threads: int = 2, seed: int = 0, relative: bool = False,
-          batch_norm: bool = False, rdoq_weight: float = 1.0, margin: int = 0,
+          batch_norm: bool = False, rdoq_weight: float = 1.0, ten_bit_weight: float = 1.0, margin: int = 0,
           progress: bool = True) -> LoopFilterNet:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -141,7 +143,7 @@ def train(cache: Path, out: Path, cfg: FilterConfig, minutes: float, batch: int 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     train_paths, val_paths = split_pairs(cache)
     val = PairSet(val_paths, cfg, seed)
-    data = PairSet(train_paths, cfg, seed, rdoq_weight)
+    data = PairSet(train_paths, cfg, seed, rdoq_weight, ten_bit_weight)
     net = LoopFilterNet(cfg, batch_norm).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     ckpt = out / "checkpoint.pt"
@@ -230,6 +232,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rdoq-weight", type=float, default=4.0,
                    help="sampling weight of pairs coded with RDOQ (the default encoder) against 1 for the "
                         "faster pairs without; 4 makes them half of every batch at the default 20%% share")
+    p.add_argument("--ten-bit-weight", type=float, default=1.0,
+                   help="sampling weight of pairs coded at 10 bits (as 8-bit pictures are with "
+                        "--internal-bit-depth 10), multiplying the RDOQ weight")
     p.add_argument("--batch-norm", action="store_true",
                    help="BatchNorm after each hidden convolution while training (folded into them for export)")
     p.add_argument("--seed", type=int, default=0)
@@ -243,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = FilterConfig(a.channels, a.layers, not a.no_qp_plane, a.edge_plane)
     net = train(cache, Path(a.out), cfg, a.minutes, a.batch, a.crop, a.lr, threads=a.threads, seed=a.seed,
                 relative=a.loss == "relative", batch_norm=a.batch_norm, rdoq_weight=a.rdoq_weight,
-                margin=a.margin)
+                ten_bit_weight=a.ten_bit_weight, margin=a.margin)
     from nntools.training.loop_filter_export import export
     export(net, split_pairs(cache)[1], Path(a.out) / "weights.npz")
 
