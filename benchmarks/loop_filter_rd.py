@@ -14,7 +14,8 @@ alone) and ``lf+alf`` (the encoder's choice: the neural filter then the adaptive
 one alone where that costs less, ``host.encoder.loop_filters``).  ``--rd FOLDER`` adds the curves of a ``hybridcodec rd``
 run of the same pictures (the default hybrid) against the same ``off`` curve; ``--reference hevc`` with
 the ``--rd`` folder of an x265-anchored run gives every variant against x265 instead (written to
-bd_vs_hevc.md / .json).  Writes rows.jsonl, bd.json and bd.md (with per-QP deltas and the flag
+bd_vs_hevc.md / .json); ``--compare 8bit=FOLDER`` joins another run's rows (e.g. the same pictures coded
+at another ``--internal-bit-depth``) as ``host,lf=VARIANT,run=8bit``.  Writes rows.jsonl, bd.json and bd.md (with per-QP deltas and the flag
 statistics per QP).
 """
 from __future__ import annotations
@@ -151,6 +152,14 @@ def per_qp_table(rows: list[dict], label: str = "lf") -> str:
     return "\n".join(lines)
 
 
+def compared_rows(tag: str, folder: str) -> list[dict]:
+    """Another run's rows, the newest per picture, QP and variant, labelled with ``run=tag``."""
+    newest = {}
+    for r in map(json.loads, (Path(folder) / "rows.jsonl").read_text().splitlines()):
+        newest[(r["name"], r["param"], r["label"])] = r
+    return [{**r, "options": r["options"] + [["run", tag]]} for r in newest.values()]
+
+
 def filter_weights(name_or_path: str):
     """The weights of a packaged filter or a file, registered so that their streams decode here."""
     return tool_for_encoding(name_or_path, LOOP_FILTER).weights
@@ -171,6 +180,9 @@ def main() -> None:
                    help="add the adaptive loop filter's variants: alf (without the neural filter) and lf+alf")
     p.add_argument("--rd", type=Path, nargs="*", default=[], metavar="FOLDER",
                    help="'hybridcodec rd' output folders whose curves (e.g. the default hybrid) join the table")
+    p.add_argument("--compare", nargs="*", default=[], metavar="TAG=FOLDER",
+                   help="rows of another run of this benchmark (e.g. the pictures coded at another internal bit "
+                        "depth), the newest per picture, QP and variant, joining the table as 'host,lf=VARIANT,run=TAG'")
     p.add_argument("--reference", default="host,lf=off",
                    help="the curve every BD-rate is against, e.g. hevc (x265) from an --rd folder (default %(default)s)")
     a = p.parse_args()
@@ -190,6 +202,7 @@ def main() -> None:
     names = {r["name"] for r in rows}
     extra = [r for folder in a.rd for r in load_rows(folder / "points.jsonl").values()
              if r["name"] in names and (r["param"] in a.qp or r["codec"] in ANCHORS)]   # an anchor's whole curve
+    extra += [r for spec in a.compare for r in compared_rows(*spec.split("=", 1)) if r["name"] in names and r["param"] in a.qp]
     for r in rows + extra:
         r["options"] = [tuple(o) for o in r["options"]]
     extra_labels = sorted({label_of(r) for r in extra})
