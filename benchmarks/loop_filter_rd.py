@@ -182,7 +182,8 @@ def main() -> None:
                    help="'hybridcodec rd' output folders whose curves (e.g. the default hybrid) join the table")
     p.add_argument("--compare", nargs="*", default=[], metavar="TAG=FOLDER",
                    help="rows of another run of this benchmark (e.g. the pictures coded at another internal bit "
-                        "depth), the newest per picture, QP and variant, joining the table as 'host,lf=VARIANT,run=TAG'")
+                        "depth), the newest per picture, QP and variant, joining the table as "
+                        "'host,lf=VARIANT,run=TAG'")
     p.add_argument("--reference", default="host,lf=off",
                    help="the curve every BD-rate is against, e.g. hevc (x265) from an --rd folder (default %(default)s)")
     a = p.parse_args()
@@ -202,7 +203,8 @@ def main() -> None:
     names = {r["name"] for r in rows}
     extra = [r for folder in a.rd for r in load_rows(folder / "points.jsonl").values()
              if r["name"] in names and (r["param"] in a.qp or r["codec"] in ANCHORS)]   # an anchor's whole curve
-    extra += [r for spec in a.compare for r in compared_rows(*spec.split("=", 1)) if r["name"] in names and r["param"] in a.qp]
+    extra += [r for spec in a.compare for r in compared_rows(*spec.split("=", 1))
+              if r["name"] in names and r["param"] in a.qp]
     for r in rows + extra:
         r["options"] = [tuple(o) for o in r["options"]]
     extra_labels = sorted({label_of(r) for r in extra})
