@@ -47,7 +47,7 @@ CASES = [
     ((64, 96), 32, {"chroma_format": "444"}),
     ((80, 64), 37, {"nn_level_offset": -3, "nn_sizes": (64,)}),
     ((64, 64), 32, {"max_tu_size": 64, "min_cu_size": 4}),
-    ((72, 96), 32, {"internal_bit_depth": 10}),          # 8-bit picture coded at 10 bits
+    ((72, 96), 32, {"internal_bit_depth": 8}),           # 8-bit picture coded at 8 bits (default 10)
 ]
 
 

@@ -1,9 +1,9 @@
 """The encoder's input: user pictures (RGB/gray arrays or YCbCr frames) to the planes the codec codes.
 
-By default 8-bit input is coded at 8 bits, 16-bit input at 10 bits (rounded) and YCbCr input at its
-own bit depth; ``internal_bit_depth`` codes any of them at 8 or 10 bits instead (VTM's
-InternalBitDepth).  The decoder's output conversion (``hybridcodec.picture``) returns the input's bit
-depth either way.
+Pictures are coded at ``internal_bit_depth`` bits (VTM's InternalBitDepth): 10 by default, so that
+8-bit pictures keep two more bits of the colour conversion and of every filter's correction; 8; or 0,
+the input's own (8-bit input at 8, 16-bit input at 10, rounded, YCbCr input at its bit depth).  The
+decoder's output conversion (``hybridcodec.picture``) returns the input's bit depth either way.
 """
 from __future__ import annotations
 
