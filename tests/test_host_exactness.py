@@ -36,14 +36,13 @@ def test_16_bit_input_coded_at_10_bits():
     roundtrip(synthetic_gray(33, 41, seed=6, dtype=np.uint16), qp=32)
 
 
-@pytest.mark.parametrize("chroma_format,qp,filters", [("420", 32, ("alf",)), ("444", 37, ("alf", "nn_lf"))])
-def test_8_bit_input_coded_at_10_bits(chroma_format, qp, filters):
-    """internal_bit_depth=10: coded at 10 bits (with the loop filters the encoder chose on this
-    picture), returned as 8 bits, exactly."""
+@pytest.mark.parametrize("chroma_format,qp", [("420", 32), ("444", 37)])
+def test_8_bit_input_coded_at_10_bits(chroma_format, qp):
+    """internal_bit_depth=10: coded at 10 bits (with whichever loop filters the encoder chooses; forced
+    CNN-filter flags at 10 bits are tested in test_loop_filter.py), returned as 8 bits, exactly."""
     image = synthetic_rgb(61, 90, seed=12)
     header = coded_header(roundtrip(image, qp=qp, internal_bit_depth=10, chroma_format=chroma_format))
     assert header.BitDepth == 10 and header.OutputBitDepth == 8
-    assert all(getattr(header, f"{f}_enabled_flag") for f in filters)
     assert coded_header(roundtrip(synthetic_gray(33, 41, seed=13), qp=27, internal_bit_depth=10)).BitDepth == 10
     result = roundtrip(synthetic_rgb(40, 56, seed=5, dtype=np.uint16), qp=27, internal_bit_depth=8)
     assert coded_header(result).BitDepth == 8

@@ -126,7 +126,8 @@ def enc_geo(header):
 
 @pytest.mark.parametrize("height,width,options", [
     (72, 88, {}), (61, 90, {"ctu_size": 64}), (8, 8, {}), (130, 66, {"chroma_format": "444"}),
-    (100, 36, {"min_cu_size": 4, "qp": 45}),
+    (100, 36, {"min_cu_size": 4, "qp": 45}), (72, 88, {"internal_bit_depth": 8}),
+    (61, 90, {"internal_bit_depth": 8, "chroma_format": "444"}),
 ])
 def test_forced_flags_decode_to_the_encoder_reconstruction(height, width, options):
     forced_roundtrip(synthetic_rgb(height, width, seed=height), scales=(90, 30, 127), **options)
@@ -134,6 +135,7 @@ def test_forced_flags_decode_to_the_encoder_reconstruction(height, width, option
 
 def test_forced_flags_gray_and_10_bit():
     forced_roundtrip(synthetic_gray(45, 70, seed=2), modes=(NN_LF_ALL_CTUS, 0))
+    forced_roundtrip(synthetic_gray(45, 70, seed=2), modes=(NN_LF_ALL_CTUS, 0), internal_bit_depth=8)
     forced_roundtrip(synthetic_rgb(40, 72, seed=3, dtype=np.uint16), modes=(NN_LF_PER_CTU, NN_LF_ALL_CTUS))
 
 
