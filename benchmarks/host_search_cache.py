@@ -5,8 +5,9 @@ experiment (on/off, ablations, other weights) can start from the same searched p
 
     python benchmarks/host_search_cache.py ../shared/data/dev --qp 22 27 32 37 --cache runs/host_cache/dev
 
-Pictures coded at another internal bit depth (``--internal-bit-depth 10``) are cached under their own
-names (``..._q32_ibd10_v2.pkl``), so one folder can hold both.
+Each internal bit depth has its own file names (``--internal-bit-depth``, default the encoder's 10:
+``..._q32_ibd10_v2.pkl``; 0, the input's own, as before session 37: ``..._q32_v2.pkl``), so one folder
+holds both.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def main() -> None:
     p.add_argument("folder")
     p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37])
     p.add_argument("--cache", required=True)
-    p.add_argument("--internal-bit-depth", type=int, default=0, choices=[0, 8, 10])
+    p.add_argument("--internal-bit-depth", type=int, default=EncoderConfig.internal_bit_depth, choices=[0, 8, 10])
     a = p.parse_args()
     cfg = EncoderConfig(internal_bit_depth=a.internal_bit_depth)
     from tqdm import tqdm

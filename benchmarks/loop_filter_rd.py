@@ -14,9 +14,9 @@ alone) and ``lf+alf`` (the encoder's choice: the neural filter then the adaptive
 one alone where that costs less, ``host.encoder.loop_filters``).  ``--rd FOLDER`` adds the curves of a ``hybridcodec rd``
 run of the same pictures (the default hybrid) against the same ``off`` curve; ``--reference hevc`` with
 the ``--rd`` folder of an x265-anchored run gives every variant against x265 instead (written to
-bd_vs_hevc.md / .json); ``--compare 8bit=FOLDER`` joins another run's rows (e.g. the same pictures coded
-at another ``--internal-bit-depth``) as ``host,lf=VARIANT,run=8bit``.  Writes rows.jsonl, bd.json and bd.md (with per-QP deltas and the flag
-statistics per QP).
+bd_vs_hevc.md / .json); ``--compare 8bit=FOLDER`` joins another run's rows (e.g. the same pictures
+coded at another ``--internal-bit-depth``) as ``host,lf=VARIANT,run=8bit``.  Writes rows.jsonl, bd.json
+and bd.md (with per-QP deltas and the flag statistics per QP).
 """
 from __future__ import annotations
 
@@ -170,8 +170,9 @@ def main() -> None:
     p.add_argument("folder")
     p.add_argument("--qp", type=int, nargs="+", default=[22, 27, 32, 37])
     p.add_argument("--cache", required=True, help="host search cache (benchmarks/host_search_cache.py)")
-    p.add_argument("--internal-bit-depth", type=int, default=0, choices=[0, 8, 10],
-                   help="code the pictures at this bit depth (EncoderConfig.internal_bit_depth; 0: the input's)")
+    p.add_argument("--internal-bit-depth", type=int, default=EncoderConfig.internal_bit_depth, choices=[0, 8, 10],
+                   help="code the pictures at this bit depth (EncoderConfig.internal_bit_depth; 0: the input's; "
+                        "default %(default)s, the encoder's)")
     p.add_argument("--out", required=True)
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--weights", nargs="*", default=[], metavar="NAME=FILE", help="more models to compare")

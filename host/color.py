@@ -62,6 +62,8 @@ def _round_shift(values: np.ndarray, shift: int) -> np.ndarray:
 
 def rescale_samples(plane: np.ndarray, from_bits: int, to_bits: int) -> np.ndarray:
     """A plane's samples at another bit depth: shifted left, or rounded and clipped to the range."""
+    if from_bits == to_bits:
+        return plane
     return np.clip(_round_shift(plane.astype(np.int64), from_bits - to_bits), 0,
                    (1 << to_bits) - 1).astype(plane.dtype)
 
