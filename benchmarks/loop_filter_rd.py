@@ -8,7 +8,8 @@ exactly "filter on" against "filter off", the rest of the encoder held fixed.  T
     python benchmarks/loop_filter_rd.py ../shared/data/dev --cache runs/host_cache/dev --out runs/lf_dev
 
 Variants (curve labels): ``off``; ``lf`` (the default: per-CTU flags, scales, chroma); ``lf-all-ctus``
-(no per-CTU flags); ``lf-no-scale``; ``lf-luma-only``; and ``lf:NAME`` for each ``--weights NAME=FILE``
+(no per-CTU flags); ``lf-no-scale``; ``lf-luma-only``; ``lf-1t``, ``lf-2t``, ``lf-8t`` (the network run on
+1, 2 or 8 flips/transposes of the picture instead of the default 4); and ``lf:NAME`` for each ``--weights NAME=FILE``
 (other exported models, default decisions); with ``--alf``, ``alf`` (the adaptive loop filter
 alone) and ``lf+alf`` (the encoder's choice: the neural filter then the adaptive one, or the adaptive
 one alone where that costs less, ``host.encoder.loop_filters``).  ``--rd FOLDER`` adds the curves of a ``hybridcodec rd``
@@ -52,7 +53,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from host_search_cache import load_or_search  # noqa: E402
 
 ABLATIONS = {"lf": LoopFilterSearchConfig(), "lf-all-ctus": LoopFilterSearchConfig(ctu_flags=False),
-             "lf-no-scale": LoopFilterSearchConfig(scale=False), "lf-luma-only": LoopFilterSearchConfig(chroma=False)}
+             "lf-no-scale": LoopFilterSearchConfig(scale=False), "lf-luma-only": LoopFilterSearchConfig(chroma=False),
+             **{f"lf-{n}t": LoopFilterSearchConfig(transforms=n) for n in (1, 2, 8)}}
 
 
 def code_variant(image: np.ndarray, src, host, weights, cfg: LoopFilterSearchConfig | None, verify: bool,

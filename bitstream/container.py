@@ -23,6 +23,7 @@ picture_header (bit-packed, MSB first)::
         nn_patch_size_idc u(3)              nn_nondeterministic_flag u(1)
     nn_lf_enabled_flag u(1)
     if nn_lf_enabled_flag:
+        log2_nn_lf_num_transforms u(2)
         nn_lf_luma_mode u(2)                 if nn_lf_luma_mode: nn_lf_scale[0] u(7)
         if ChromaArrayType == 1:
             nn_lf_chroma_mode u(2)           if nn_lf_chroma_mode: nn_lf_scale[1] u(7), nn_lf_scale[2] u(7)
@@ -58,7 +59,7 @@ from bitstream.errors import BitstreamError
 from bitstream.header_coder import CONTAINER_CATEGORY, HEADER_CATEGORY, HeaderCoder, HeaderReader, HeaderWriter
 
 MAGIC = b"HBC"
-VERSION = 7
+VERSION = 8
 MAX_DIMENSION = 32768
 MAX_SAMPLES = 1 << 28
 MODEL_ID_BYTES = 16
@@ -76,6 +77,7 @@ NN_FLAG_CONTEXTS, NN_FLAG_ONE_CONTEXT, NN_FLAG_BYPASS = 0, 1, 2   # nn_flag_codi
 NN_PATCH_SIZES = (0,) + tuple(32 << k for k in range(1, 7))      # by nn_patch_size_idc: whole, 64 .. 2048
 NN_LF_OFF, NN_LF_ALL_CTUS, NN_LF_PER_CTU = 0, 1, 2                # nn_lf_luma_mode / nn_lf_chroma_mode
 NN_LF_SCALE_ONE, NN_LF_SCALE_MAX = 64, 127                        # nn_lf_scale: 6 fractional bits
+NN_LF_MAX_TRANSFORMS_LOG2 = 3                                     # log2_nn_lf_num_transforms: 1, 2, 4 or 8
 ALF_CLASSES, ALF_LUMA_COEFFS, ALF_CHROMA_COEFFS, ALF_COEFF_MAX = 25, 12, 6, 127   # host.alf
 
 
@@ -120,6 +122,7 @@ class PictureHeader:
     nn_patch_size_idc: int = 0               # NN picture coded as patches of NnPatchSize (0: in one piece)
     nn_nondeterministic_flag: bool = False   # the block codec does not promise exact decoding (PLUGINS.md)
     nn_lf_enabled_flag: bool = False         # neural loop filter after deblocking (§9)
+    log2_nn_lf_num_transforms: int = 0       # the network runs on 1, 2, 4 or 8 flips/transposes, averaged (§9.2)
     nn_lf_luma_mode: int = NN_LF_OFF
     nn_lf_chroma_mode: int = NN_LF_OFF
     nn_lf_scale: tuple[int, int, int] = (NN_LF_SCALE_ONE,) * 3   # per component, 64 = 1.0
@@ -205,6 +208,10 @@ class PictureHeader:
         return NN_PATCH_SIZES[self.nn_patch_size_idc] if self.nn_patch_size_idc < len(NN_PATCH_SIZES) else -1
 
     @property
+    def NnLfNumTransforms(self) -> int:  # noqa: N802
+        return 1 << self.log2_nn_lf_num_transforms
+
+    @property
     def OutputChannels(self) -> int:  # noqa: N802
         return self.output_channels_minus1 + 1
 
@@ -268,10 +275,12 @@ class PictureHeader:
         _check(self.nn_lf_chroma_mode in modes, "nn_lf_chroma_mode", self.nn_lf_chroma_mode, "0, 1 or 2")
         _check(len(self.nn_lf_scale) == 3 and all(0 <= s <= NN_LF_SCALE_MAX for s in self.nn_lf_scale),
                "nn_lf_scale", self.nn_lf_scale, f"three values 0..{NN_LF_SCALE_MAX}")
+        _check(0 <= self.log2_nn_lf_num_transforms <= NN_LF_MAX_TRANSFORMS_LOG2, "log2_nn_lf_num_transforms",
+               self.log2_nn_lf_num_transforms, f"0..{NN_LF_MAX_TRANSFORMS_LOG2}")
         if not self.nn_lf_enabled_flag:
-            values = (self.nn_lf_luma_mode, self.nn_lf_chroma_mode, self.nn_lf_model_id)
-            _check(values == (NN_LF_OFF, NN_LF_OFF, b""), "loop filter elements", values,
-                   "off and no model id when nn_lf_enabled_flag is 0")
+            values = (self.nn_lf_luma_mode, self.nn_lf_chroma_mode, self.nn_lf_model_id, self.log2_nn_lf_num_transforms)
+            _check(values == (NN_LF_OFF, NN_LF_OFF, b"", 0), "loop filter elements", values,
+                   "off, one transform and no model id when nn_lf_enabled_flag is 0")
         else:
             _check(len(self.nn_lf_model_id) == MODEL_ID_BYTES, "nn_lf_model_id length", len(self.nn_lf_model_id),
                    f"{MODEL_ID_BYTES} when nn_lf_enabled_flag is 1")
@@ -373,6 +382,7 @@ def picture_header(hc: HeaderCoder, h: PictureHeader | None = None) -> PictureHe
         flag("nn_nondeterministic_flag")
     if flag("nn_lf_enabled_flag"):
         scale = list(value("nn_lf_scale", (NN_LF_SCALE_ONE,) * 3))
+        u("log2_nn_lf_num_transforms", 2)
         if u("nn_lf_luma_mode", 2):
             scale[0] = hc.u("nn_lf_scale[0]", scale[0], 7)
         if e["chroma_format_idc"] == CHROMA_420 and u("nn_lf_chroma_mode", 2):

@@ -88,6 +88,7 @@ class EncoderConfig:
     nn_lf_ctu_flags: bool = True    # per-CTU flags allowed (else each component is off or on everywhere)
     nn_lf_scale: bool = True        # least-squares residual scale per component (else 1.0)
     nn_lf_chroma: bool = True       # filter chroma too (4:2:0)
+    nn_lf_transforms: int = 4       # network runs averaged over flips/transposes (NnLfNumTransforms: 1, 2, 4, 8)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fast_rdoq", _trial_kinds(self.fast_rdoq))
@@ -131,6 +132,7 @@ class EncoderConfig:
             (isinstance(self.nn_refine_hyper, bool), "nn_refine_hyper must be a bool"),
             (all(isinstance(v, bool) for v in (self.nn_loop_filter, self.nn_lf_ctu_flags, self.nn_lf_scale,
                                                self.nn_lf_chroma)), "nn_loop_filter / nn_lf_* switches must be bools"),
+            (self.nn_lf_transforms in (1, 2, 4, 8), f"nn_lf_transforms must be 1, 2, 4 or 8, got {self.nn_lf_transforms!r}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -27,6 +27,7 @@ from nntools.loop_filter.picture import ctu_blocks, picture_edges
 
 SCALE_BITS = 7
 MODE_BITS = 2
+TRANSFORMS_BITS = 2
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,11 @@ class LoopFilterSearchConfig:
     ctu_flags: bool = True        # allow per-CTU flags (otherwise a component is off or on everywhere)
     scale: bool = True            # least-squares residual scale (otherwise 1.0)
     chroma: bool = True           # filter chroma too (4:2:0 only)
+    transforms: int = 4           # NnLfNumTransforms: network runs averaged over flips (1, 2, 4 or 8)
 
 
 def full_correction(weights: LoopFilterWeights, planes: list[np.ndarray], header: PictureHeader,
-                    edges: np.ndarray | None) -> list[np.ndarray]:
+                    edges: np.ndarray | None, transforms: int = 1) -> list[np.ndarray]:
     """The network's correction of every sample: [luma (H, W), Cb, Cr (H/2, W/2)], int16 (it is clipped
     to +-CORR_LIMIT), computed tile by tile exactly as the decoder's filter computes it."""
     half_h, half_w = planes[0].shape[0] // 2, planes[0].shape[1] // 2
@@ -45,7 +47,8 @@ def full_correction(weights: LoopFilterWeights, planes: list[np.ndarray], header
     chroma = np.empty((2, half_h, half_w), dtype=np.int16)
     for rect in tiles(half_h, half_w):
         y0, y1, x0, x1 = rect
-        corr = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth, header.pic_qp, rect, edges)
+        corr = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth, header.pic_qp, rect, edges,
+                               transforms)
         luma[2 * y0:2 * y1, 2 * x0:2 * x1] = luma_correction(corr[:4])
         chroma[:, y0:y1, x0:x1] = corr[4:]
     return [luma, chroma[0], chroma[1]]
@@ -81,7 +84,7 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
            in_place: bool = False) -> tuple[PictureHeader, LoopFilterCtbFlags | None, list[np.ndarray], dict]:
     """(header with the loop-filter fields, CTU flags or None, output planes, decision statistics).  The
     output planes are new arrays, or with ``in_place`` the ``deblocked`` planes themselves, filtered."""
-    corr = full_correction(weights, deblocked, header, picture_edges(weights, edges))
+    corr = full_correction(weights, deblocked, header, picture_edges(weights, edges), cfg.transforms)
     comps = [[0]] + ([[1, 2]] if header.chroma_format_idc == CHROMA_420 and cfg.chroma else [])
     ctu = header.CtbSizeY
     rows, cols = -(-deblocked[0].shape[0] // ctu), -(-deblocked[0].shape[1] // ctu)
@@ -115,11 +118,12 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
                 scales[k] = NN_LF_SCALE_ONE
         stats[("luma", "chroma")[lc]] = {"mode": modes[lc], "ctus_on": float(flags[lc].mean()),
                                          "scales": [scales[k] for k in members], "delta_J": delta[lc]}
-    header_bits = 1 + 2 * MODE_BITS + 8 * MODEL_ID_BYTES     # what enabling costs before any scale or flag
+    header_bits = 1 + TRANSFORMS_BITS + 2 * MODE_BITS + 8 * MODEL_ID_BYTES   # enabling, before any scale or flag
     total = sum(delta.values()) + lam * header_bits
     if total >= 0:
         return header, None, deblocked, {"enabled": False, "delta_J": 0.0, **stats}
-    header = replace(header, nn_lf_enabled_flag=True, nn_lf_luma_mode=modes[0], nn_lf_chroma_mode=modes[1],
+    header = replace(header, nn_lf_enabled_flag=True, log2_nn_lf_num_transforms=cfg.transforms.bit_length() - 1,
+                     nn_lf_luma_mode=modes[0], nn_lf_chroma_mode=modes[1],
                      nn_lf_scale=tuple(scales), nn_lf_model_id=weights.model_id)
     lf = LoopFilterCtbFlags(tuple(modes), flags)
     out = deblocked if in_place else [p.copy() for p in deblocked]

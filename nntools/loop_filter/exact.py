@@ -10,8 +10,12 @@ Numbers (every one an integer; the weights file fixes the per-layer choices and 
   channel, ``sum|w| * max|A| + |b| + 2^(k-1) < 2^23``: every partial sum of the convolution is then an
   integer that float32 holds exactly, whatever the summation order, so the result does not depend on
   the thread count, the convolution algorithm's blocking or the tiling.
-* Output layer: the correction in 1/2^OUT_FRAC of a 10-bit sample, clipped to +-CORR_LIMIT; the
-  sample becomes ``Clip1(rec + ((corr * nn_lf_scale[c] + 2^(s-1)) >> s))`` with
+* Output layer: the correction in 1/2^OUT_FRAC of a 10-bit sample, clipped to +-CORR_LIMIT.
+* Geometric ensemble: with ``NnLfNumTransforms`` n > 1 the network also runs on the picture flipped
+  and transposed (``TRANSFORMS``, the first n), each correction is turned back, and the picture takes
+  ``(sum + n/2) >> log2(n)``: the average of n estimates is a better one, for n network runs and no
+  extra weights.
+* Samples: each becomes ``Clip1(rec + ((corr * nn_lf_scale[c] + 2^(s-1)) >> s))`` with
   ``s = OUT_FRAC + SCALE_FRAC + 10 - BitDepth``.
 
 Every convolution zero-pads its input at the picture border (the coded picture).  A network of L
@@ -38,6 +42,14 @@ SCALE_FRAC = 6                      # nn_lf_scale: 64 = 1.0
 CORR_LIMIT = 1 << (9 + OUT_FRAC)    # +-512 samples at 10-bit scale
 ACC_LIMIT = 1 << 23
 TILE = 128                          # half-resolution samples per tile side (256 luma); any value gives the same output
+# The transforms of the geometric ensemble in their normative order: "t" transposes the picture, "h"
+# reverses its columns, "v" its rows, applied left to right to the input and undone in reverse order
+# on the correction.  The first four are the flips (no transposition for n <= 4).
+TRANSFORMS = ((), ("h",), ("v",), ("h", "v"), ("t",), ("t", "h"), ("t", "v"), ("t", "h", "v"))
+# Where each luma phase channel (0,0) (0,1) (1,0) (1,1) goes under each transform of the full-resolution
+# picture (its width and height are even): a flip or a transposition of the half-resolution grid
+# that also exchanges phases.
+_PHASES = {"h": [1, 0, 3, 2], "v": [2, 3, 0, 1], "t": [0, 2, 1, 3]}
 
 
 SAMPLE_CHANNELS = 6           # Y phases (0,0) (0,1) (1,0) (1,1), Cb, Cr at half resolution
@@ -166,15 +178,39 @@ def tiles(half_h: int, half_w: int, tile: int = TILE):
             yield y, min(y + tile, half_h), x, min(x + tile, half_w)
 
 
+def _transform(x: torch.Tensor, op: str) -> torch.Tensor:
+    """One flip or the transposition (``op`` of ``TRANSFORMS``) of a half-resolution stack (1, C, h, w)
+    whose first four channels are the luma phases: the stack of the transformed picture."""
+    x = x[:, _PHASES[op] + list(range(4, x.shape[1]))]
+    return x.flip(3) if op == "h" else x.flip(2) if op == "v" else x.transpose(2, 3)
+
+
+def ensemble_correction(weights: LoopFilterWeights, x: torch.Tensor, transforms: int = 1) -> torch.Tensor:
+    """The correction (1, 6, h, w) of an input block, averaged over the first ``transforms`` of
+    ``TRANSFORMS``: ``(sum + n/2) >> log2(n)`` (integers below 2^17, exact in float32)."""
+    total = None
+    for ops in TRANSFORMS[:transforms]:
+        y = x
+        for op in ops:
+            y = _transform(y, op)
+        c = weights.correction(y)
+        for op in reversed(ops):
+            c = _transform(c, op)
+        total = c if total is None else total + c
+    return total if transforms == 1 else torch.floor((total + transforms // 2) / transforms)
+
+
 def tile_correction(weights: LoopFilterWeights, planes: list[np.ndarray], chroma_format: int, bit_depth: int,
-                    qp: int, rect: tuple[int, int, int, int], edges: np.ndarray | None = None) -> np.ndarray:
-    """The correction (6, h, w) of one tile, computed with a halo of ``weights.halo`` samples."""
+                    qp: int, rect: tuple[int, int, int, int], edges: np.ndarray | None = None,
+                    transforms: int = 1) -> np.ndarray:
+    """The correction (6, h, w) of one tile, computed with a halo of ``weights.halo`` samples (every
+    transform of the ensemble maps the halo onto a halo, so the interior stays exact)."""
     y0, y1, x0, x1 = rect
     half_h, half_w = planes[0].shape[0] // 2, planes[0].shape[1] // 2
     h = weights.halo
     ey0, ey1, ex0, ex1 = max(0, y0 - h), min(half_h, y1 + h), max(0, x0 - h), min(half_w, x1 + h)
     x = input_block(planes, chroma_format, bit_depth, qp, weights.cfg, ey0, ey1, ex0, ex1, edges)
-    corr = weights.correction(x)[0].numpy().astype(np.int32)
+    corr = ensemble_correction(weights, x, transforms)[0].numpy().astype(np.int32)
     return corr[:, y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0]
 
 

@@ -64,7 +64,8 @@ def _tile_samples(weights: LoopFilterWeights, planes: list[np.ndarray], header: 
     cols = slice(2 * x0 // ctu, -(-2 * x1 // ctu))
     if not lf.flags[:, rows, cols].any():
         return []
-    corr = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth, header.pic_qp, rect, edges)
+    corr = tile_correction(weights, planes, header.chroma_format_idc, header.BitDepth, header.pic_qp, rect, edges,
+                           header.NnLfNumTransforms)
     tile_corr = [luma_correction(corr[:4]), corr[4], corr[5]]
     samples = []
     for k, block in ctu_blocks(header, lf, rows, cols):

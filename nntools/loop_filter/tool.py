@@ -31,7 +31,8 @@ class CnnLoopFilter(LoopFilter):
 
     def decider(self, original: list[np.ndarray], lam: float, config):
         from nntools.encoder.loop_filter import LoopFilterSearchConfig, decide
-        cfg = LoopFilterSearchConfig(config.nn_lf_ctu_flags, config.nn_lf_scale, config.nn_lf_chroma)
+        cfg = LoopFilterSearchConfig(config.nn_lf_ctu_flags, config.nn_lf_scale, config.nn_lf_chroma,
+                                     config.nn_lf_transforms)
         return lambda header, planes, edges: decide(self.weights, header, original, planes, edges, lam, cfg,
                                                     in_place=True)
 
