@@ -147,6 +147,7 @@ def raw_header(**codes: int) -> bytes:
     w.se(code["off"])
     w.u(code["lf"], 1)
     if code["lf"]:
+        w.u(code.get("lf_transforms", 0), 2)                    # log2_nn_lf_num_transforms
         w.u(code["lf_luma"], 2)
         if code["lf_luma"]:
             w.u(64, 7)
@@ -249,10 +250,15 @@ def test_loop_filter_fields_round_trip_and_are_checked() -> None:
               nn_lf_model_id=bytes(range(16)))
     header = PictureHeader.build(width=72, height=40, **lf)
     assert read_container(write_container(header, SUBSTREAMS[:1]))[0] == header
+    for n in range(4):
+        header = PictureHeader.build(width=72, height=40, **lf, log2_nn_lf_num_transforms=n)
+        assert read_container(write_container(header, SUBSTREAMS[:1]))[0].NnLfNumTransforms == 1 << n
     for bad, field in ((dict(lf, nn_lf_model_id=b""), "nn_lf_model_id"),
                        (dict(lf, nn_lf_scale=(128, 64, 64)), "nn_lf_scale"),
                        (dict(lf, nn_lf_chroma_mode=0, nn_lf_scale=(64, 50, 64)), "nn_lf_scale"),
-                       (dict(nn_lf_luma_mode=1), "loop filter elements")):
+                       (dict(nn_lf_luma_mode=1), "loop filter elements"),
+                       (dict(log2_nn_lf_num_transforms=2), "loop filter elements"),
+                       (dict(lf, log2_nn_lf_num_transforms=4), "log2_nn_lf_num_transforms")):
         with pytest.raises(BitstreamError, match=field):
             PictureHeader.build(width=72, height=40, **bad)
     with pytest.raises(BitstreamError, match="nn_lf_chroma_mode"):

@@ -11,7 +11,7 @@ from host.encoder.picture import encode_host
 from host.syntax import LoopFilterCtbFlags
 from hybridcodec import Encoder, EncoderConfig, decode, decode_full
 from hybridcodec.encoder.source import prepare_source
-from nntools.loop_filter.exact import TILE, LoopFilterWeights, input_block
+from nntools.loop_filter.exact import TILE, TRANSFORMS, LoopFilterWeights, ensemble_correction, input_block, luma_correction
 from nntools.loop_filter.picture import filter_picture, picture_edges
 from nntools.loop_filter.zoo import DEFAULT_MODEL, load_weights
 from pictures import synthetic_gray, synthetic_rgb
@@ -49,7 +49,51 @@ def test_fixed_point_network_is_exact_integer_arithmetic(weights):
     assert np.abs(exact).max() > 0
 
 
-def test_same_output_with_one_and_two_threads_and_any_tiling(weights):
+def _transform_picture(planes: list[np.ndarray], ops, inverse: bool = False) -> list[np.ndarray]:
+    """The transforms of SYNTAX.md §9.2 step 3 on full-resolution planes, straight from their wording."""
+    do = {"t": lambda p: p.T, "h": lambda p: p[:, ::-1], "v": lambda p: p[::-1, :]}
+    for op in (reversed(ops) if inverse else ops):
+        planes = [do[op](p) for p in planes]
+    return [np.ascontiguousarray(p) for p in planes]
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 8])
+def test_geometric_ensemble_follows_its_definition(weights, n):
+    """The ensemble averages the network's corrections of the transformed pictures, transformed back,
+    with (sum + n/2) >> log2(n); the implementation transforms the half-resolution stack instead."""
+    rng = np.random.default_rng(n)
+    h, w = 36, 52
+    planes = [rng.integers(0, 1024, (2 * h, 2 * w)), rng.integers(0, 1024, (h, w)), rng.integers(0, 1024, (h, w))]
+    total = None
+    for ops in TRANSFORMS[:n]:
+        tp = _transform_picture(planes, ops)
+        x = input_block(tp, 1, 10, 33, weights.cfg, 0, tp[1].shape[0], 0, tp[1].shape[1])
+        c = weights.correction(x)[0].numpy().astype(np.int64)
+        back = _transform_picture([luma_correction(c[:4]), c[4], c[5]], ops, inverse=True)
+        total = back if total is None else [a + b for a, b in zip(total, back)]
+    expected = [(t + n // 2) >> (n.bit_length() - 1) for t in total]
+    got = ensemble_correction(weights, input_block(planes, 1, 10, 33, weights.cfg, 0, h, 0, w), n)[0].numpy()
+    got = [luma_correction(got[:4]), got[4], got[5]]
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got))
+
+
+@pytest.mark.parametrize("n,ops", [(8, ("t",)), (8, ("h", "v")), (4, ("h",)), (4, ("v",))])
+def test_geometric_ensemble_commutes_with_its_transforms(weights, n, ops):
+    """With the 8 transforms the filter of a flipped or transposed picture is the flipped or transposed
+    filter output; with 4, for the flips."""
+    rng = np.random.default_rng(3)
+    planes = [rng.integers(0, 1024, (56, 88)), rng.integers(0, 1024, (28, 44)), rng.integers(0, 1024, (28, 44))]
+
+    def corr(p):
+        c = ensemble_correction(weights, input_block(p, 1, 10, 40, weights.cfg, 0, p[1].shape[0], 0, p[1].shape[1]),
+                                n)[0].numpy()
+        return [luma_correction(c[:4]), c[4], c[5]]
+    expected = _transform_picture(corr(planes), ops)
+    assert all(np.array_equal(a, b) for a, b in zip(expected, corr(_transform_picture(planes, ops))))
+
+
+@pytest.mark.parametrize("log2_transforms", [0, 3])
+def test_same_output_with_one_and_two_threads_and_any_tiling(weights, log2_transforms):
     image = synthetic_rgb(200, 264, seed=4)
     cfg = EncoderConfig(qp=40, mode="host", ctu_size=64, nn_loop_filter=False)
     enc = Encoder(cfg)
@@ -59,7 +103,8 @@ def test_same_output_with_one_and_two_threads_and_any_tiling(weights):
     lf = LoopFilterCtbFlags((NN_LF_PER_CTU, NN_LF_PER_CTU), rng.integers(0, 2, (2, 4, 5)).astype(np.uint8))
     from dataclasses import replace
     header = replace(host.header, nn_lf_enabled_flag=True, nn_lf_luma_mode=NN_LF_PER_CTU,
-                     nn_lf_chroma_mode=NN_LF_PER_CTU, nn_lf_scale=(80, 40, 64), nn_lf_model_id=weights.model_id)
+                     nn_lf_chroma_mode=NN_LF_PER_CTU, nn_lf_scale=(80, 40, 64), nn_lf_model_id=weights.model_id,
+                     log2_nn_lf_num_transforms=log2_transforms)
     threads = torch.get_num_threads()
     outputs = []
     try:
@@ -80,7 +125,8 @@ def test_same_output_with_one_and_two_threads_and_any_tiling(weights):
     assert np.array_equal(outputs[0][0][:200, :264][off], host.planes[0][:200, :264][off])
 
 
-def forced_post_search(modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64), seed=0, lf_weights=DEFAULT_MODEL):
+def forced_post_search(modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64), seed=0, lf_weights=DEFAULT_MODEL,
+                       log2_transforms=2):
     """A loop-filter 'search' that enables the filter with the given modes and random CTU flags (the
     weights are taken as the encoder takes them, so that a weights file is registered for decoding)."""
     from nntools.plugin import LOOP_FILTER
@@ -94,7 +140,7 @@ def forced_post_search(modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64)
         m = (modes[0], modes[1] if chroma else 0)
         header = replace(header, nn_lf_enabled_flag=True, nn_lf_luma_mode=m[0], nn_lf_chroma_mode=m[1],
                          nn_lf_scale=(scales[0] if m[0] else 64,) + ((scales[1], scales[2]) if m[1] else (64, 64)),
-                         nn_lf_model_id=weights.model_id)
+                         nn_lf_model_id=weights.model_id, log2_nn_lf_num_transforms=log2_transforms)
         lf = LoopFilterCtbFlags.from_header(header, enc_geo(header))
         for c in range(2):
             if m[c] == NN_LF_PER_CTU:
@@ -104,12 +150,12 @@ def forced_post_search(modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64)
 
 
 def forced_roundtrip(image, modes=(NN_LF_PER_CTU, NN_LF_PER_CTU), scales=(64, 64, 64), seed=0,
-                     lf_weights=DEFAULT_MODEL, **options):
+                     lf_weights=DEFAULT_MODEL, log2_transforms=2, **options):
     """Code with forced loop-filter decisions (random CTU flags), decode, compare with the encoder."""
     cfg = EncoderConfig(**{"mode": "host", "qp": 37, "nn_loop_filter": False, **options})
     enc = Encoder(cfg)
     src = prepare_source(image, cfg)
-    post_search = forced_post_search(modes, scales, seed, lf_weights)
+    post_search = forced_post_search(modes, scales, seed, lf_weights, log2_transforms)
     host = encode_host(enc.header_for(src), src.planes, enc.search_config(), post_search=post_search)
     from bitstream.container import SubstreamType, write_container
     from hybridcodec.picture import output_picture
@@ -124,18 +170,19 @@ def enc_geo(header):
     return PictureGeometry.from_header(header)
 
 
-@pytest.mark.parametrize("height,width,options", [
-    (72, 88, {}), (61, 90, {"ctu_size": 64}), (8, 8, {}), (130, 66, {"chroma_format": "444"}),
-    (100, 36, {"min_cu_size": 4, "qp": 45}), (72, 88, {"internal_bit_depth": 8}),
-    (61, 90, {"internal_bit_depth": 8, "chroma_format": "444"}),
+@pytest.mark.parametrize("height,width,log2_transforms,options", [
+    (72, 88, 2, {}), (61, 90, 3, {"ctu_size": 64}), (8, 8, 3, {}), (130, 66, 3, {"chroma_format": "444"}),
+    (100, 36, 1, {"min_cu_size": 4, "qp": 45}), (72, 88, 0, {"internal_bit_depth": 8}),
+    (61, 90, 3, {"internal_bit_depth": 8, "chroma_format": "444"}),
 ])
-def test_forced_flags_decode_to_the_encoder_reconstruction(height, width, options):
-    forced_roundtrip(synthetic_rgb(height, width, seed=height), scales=(90, 30, 127), **options)
+def test_forced_flags_decode_to_the_encoder_reconstruction(height, width, log2_transforms, options):
+    forced_roundtrip(synthetic_rgb(height, width, seed=height), scales=(90, 30, 127), log2_transforms=log2_transforms,
+                     **options)
 
 
 def test_forced_flags_gray_and_10_bit():
     forced_roundtrip(synthetic_gray(45, 70, seed=2), modes=(NN_LF_ALL_CTUS, 0))
-    forced_roundtrip(synthetic_gray(45, 70, seed=2), modes=(NN_LF_ALL_CTUS, 0), internal_bit_depth=8)
+    forced_roundtrip(synthetic_gray(45, 70, seed=2), modes=(NN_LF_ALL_CTUS, 0), internal_bit_depth=8, log2_transforms=3)
     forced_roundtrip(synthetic_rgb(40, 72, seed=3, dtype=np.uint16), modes=(NN_LF_PER_CTU, NN_LF_ALL_CTUS))
 
 
@@ -235,6 +282,25 @@ def test_cli_and_api_switches(tmp_path, capsys):
     assert not read_container((tmp_path / "off.hbc").read_bytes())[0].nn_lf_enabled_flag
     data = hybridcodec.encode(synthetic_rgb(48, 64, seed=9), qp=40, mode="host", nn_loop_filter=False)
     assert data == (tmp_path / "off.hbc").read_bytes()
+    from hybridcodec.tools.cli import build_parser, encoder_config
+    for n, option in ((4, []), (1, ["--nn-lf-transforms", "1"]), (8, ["--nn-lf-transforms", "8"])):
+        assert encoder_config(build_parser().parse_args(["encode", "in.png", "-o", "o.hbc"] + option)).nn_lf_transforms == n
+
+
+@pytest.mark.parametrize("n", [1, 8])
+def test_encoder_writes_its_ensemble_size_and_filters_with_it(weights, n):
+    """The encoder's decision carries log2_nn_lf_num_transforms, and its output is the normative filter's."""
+    from nntools.encoder.loop_filter import LoopFilterSearchConfig, decide
+    image = synthetic_rgb(72, 136, seed=13)
+    cfg = EncoderConfig(mode="host", qp=42, nn_loop_filter=False, alf=False)
+    enc = Encoder(cfg)
+    src = prepare_source(image, cfg)
+    host = encode_host(enc.header_for(src), src.planes, enc.search_config())
+    header, lf, out, stats = decide(weights, host.header, src.planes, host.planes, host.edges, 0.0,
+                                    LoopFilterSearchConfig(transforms=n))
+    assert stats["enabled"] and header.NnLfNumTransforms == n
+    expected = filter_picture(weights, host.planes, header, lf, picture_edges(weights, host.edges))
+    assert all(np.array_equal(a, b) for a, b in zip(out, expected))
 
 
 def test_hybrid_with_nn_cus_filters_them_too(force_nn, monkeypatch):
