@@ -137,6 +137,19 @@ def flag_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def per_picture_table(rows: list[dict], reference: str, tests: list[str]) -> str:
+    """Each picture's BD-rates against the reference: the set's mean can hide a picture that loses."""
+    short = [t.split("=", 1)[1] if t.startswith("host,lf=") else t for t in tests]
+    lines = ["| picture | " + " | ".join(short) + " |", "|---|" + "---:|" * len(tests)]
+    for name in sorted({r["name"] for r in rows}):
+        table = {e["label"]: e for e in bd_table([r for r in rows if r["name"] == name], reference, tests,
+                                                   methods=("akima",))}
+        cells = [f"{table[t]['psnr_y']:+.2f} / {table[t]['psnr_rgb']:+.2f} / {table[t]['ms_ssim_db']:+.2f}"
+                 if t in table else "—" for t in tests]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def per_qp_table(rows: list[dict], label: str = "lf") -> str:
     """Per QP, mean over pictures: rate and PSNR without the filter, and what the filter changes."""
     lines = ["| QP | bpp off | PSNR-Y off | PSNR-RGB off | Δbpp | ΔPSNR-Y | ΔPSNR-RGB |", "|---:|---:|---:|---:|---:|---:|---:|"]
@@ -187,6 +200,8 @@ def main() -> None:
                    help="rows of another run of this benchmark (e.g. the pictures coded at another internal bit "
                         "depth), the newest per picture, QP and variant, joining the table as "
                         "'host,lf=VARIANT,run=TAG'")
+    p.add_argument("--per-picture", action="store_true",
+                   help="add each picture's BD-rates (PSNR-Y / PSNR-RGB / MS-SSIM) of every variant to the tables")
     p.add_argument("--reference", default="host,lf=off",
                    help="the curve every BD-rate is against, e.g. hevc (x265) from an --rd folder (default %(default)s)")
     a = p.parse_args()
@@ -226,6 +241,8 @@ def main() -> None:
                      f"{e['psnr_y_pictures']} | {mean_finite(r['lf_search_s'] for r in group):.2f} |")
     text = ("\n".join(lines) + "\n\nPer QP (mean over pictures), default variant against off:\n\n" + per_qp_table(rows)
             + "\n\nDecisions of the default variant:\n\n" + flag_table(rows) + "\n")
+    if a.per_picture:
+        text += "\nPer picture (BD PSNR-Y / PSNR-RGB / MS-SSIM):\n\n" + per_picture_table(rows + extra, a.reference, tests) + "\n"
     out = Path(a.out)
     stem = "bd" if a.reference == "host,lf=off" else "bd_vs_" + a.reference.replace(",", "_").replace("=", "-")
     (out / f"{stem}.md").write_text(text)

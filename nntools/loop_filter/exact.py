@@ -192,18 +192,20 @@ def _transform(x: torch.Tensor, op: str) -> torch.Tensor:
     return x.flip(3) if op == "h" else x.flip(2) if op == "v" else x.transpose(2, 3)
 
 
+def transformed_correction(weights: LoopFilterWeights, x: torch.Tensor, ops: tuple[str, ...]) -> torch.Tensor:
+    """The network's correction (1, 6, h, w) of the input block transformed by ``ops``, turned back."""
+    for op in ops:
+        x = _transform(x, op)
+    c = weights.correction(x)
+    for op in reversed(ops):
+        c = _transform(c, op)
+    return c
+
+
 def ensemble_correction(weights: LoopFilterWeights, x: torch.Tensor, transforms: int = 1) -> torch.Tensor:
     """The correction (1, 6, h, w) of an input block, averaged over the first ``transforms`` of
     ``TRANSFORMS``: ``(sum + n/2) >> log2(n)`` (integers below 2^17, exact in float32)."""
-    total = None
-    for ops in TRANSFORMS[:transforms]:
-        y = x
-        for op in ops:
-            y = _transform(y, op)
-        c = weights.correction(y)
-        for op in reversed(ops):
-            c = _transform(c, op)
-        total = c if total is None else total + c
+    total = sum(transformed_correction(weights, x, ops) for ops in TRANSFORMS[:transforms])
     return total if transforms == 1 else torch.floor((total + transforms // 2) / transforms)
 
 
