@@ -128,4 +128,4 @@ def decide(weights: LoopFilterWeights, header: PictureHeader, original: list[np.
     lf = LoopFilterCtbFlags(tuple(modes), flags)
     out = deblocked if in_place else [p.copy() for p in deblocked]
     apply_flags(out, corr, header, lf)
-    return header, lf, out, {"enabled": True, "delta_J": total, **stats}
+    return header, lf, out, {"enabled": True, "transforms": cfg.transforms, "delta_J": total, **stats}
