@@ -120,8 +120,8 @@ def test_local_pool_and_dask_local_cluster_give_the_same_numbers(pictures, tmp_p
 
 def test_cached_nn_points_belong_to_their_weights(tmp_path):
     """Re-running an experiment after new weights are shipped must re-code the NN and hybrid points
-    (their cache key carries the model id), and the host and hybrid points after new loop-filter weights;
-    host points without the filter and anchor points are reused."""
+    (their cache key carries the model id), and the host and hybrid points after new loop-filter weights
+    or a new default ensemble size; host points without the filter and anchor points are reused."""
     from hybridcodec.config import EncoderConfig
     from hybridcodec.eval.experiments import lf_model_id
     from nntools.training.export import save_arrays
@@ -133,8 +133,9 @@ def test_cached_nn_points_belong_to_their_weights(tmp_path):
     for codec in ("nn", "hybrid"):
         assert model_id(arrays).hex() in json.loads(Point("a.png", codec, 3).key)
         assert Point("a.png", codec, 3).key != Point("a.png", codec, 3, other).key
-    lf = "lf:" + lf_model_id(EncoderConfig.nn_lf_model)
+    lf = f"lf:{lf_model_id(EncoderConfig.nn_lf_model)}:{EncoderConfig.nn_lf_transforms}t"
     assert json.loads(Point("a.png", "hybrid", 3).key)[-1] == lf
+    assert json.loads(Point("a.png", "host", 3, (("nn_lf_transforms", 1),)).key)[-1].endswith(":1t")
     assert lf not in Point("a.png", "nn", 3).key
     assert json.loads(Point("a.png", "host", 3).key) == ["a.png", "host", 3, [], lf]
     assert json.loads(Point("a.png", "host", 3, (("nn_loop_filter", False),)).key) == \

@@ -60,7 +60,9 @@ class Point:
         if self.codec in NN_CODECS:     # a cached NN point belongs to the weights that coded it
             fields.append(nn_model_id(options.get("nn_model", EncoderConfig.nn_model)))
         if self.codec in LF_CODECS and options.get("nn_loop_filter", EncoderConfig.nn_loop_filter):
-            fields.append("lf:" + lf_model_id(options.get("nn_lf_model", EncoderConfig.nn_lf_model)))
+            # the weights and the ensemble size (whose default changed in session 38) make the filter
+            transforms = options.get("nn_lf_transforms", EncoderConfig.nn_lf_transforms)
+            fields.append(f"lf:{lf_model_id(options.get('nn_lf_model', EncoderConfig.nn_lf_model))}:{transforms}t")
         return json.dumps(fields)
 
 
