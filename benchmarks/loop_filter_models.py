@@ -34,9 +34,10 @@ from nntools.loop_filter.picture import filter_picture, picture_edges
 from nntools.loop_filter.zoo import load_weights
 
 
-def filter_seconds(weights, host, repeats: int = 3) -> float:
+def filter_seconds(weights, host, repeats: int = 3, transforms: int = EncoderConfig.nn_lf_transforms) -> float:
     header = replace(host.header, nn_lf_enabled_flag=True, nn_lf_luma_mode=NN_LF_ALL_CTUS,
-                     nn_lf_chroma_mode=NN_LF_ALL_CTUS, nn_lf_model_id=weights.model_id)
+                     nn_lf_chroma_mode=NN_LF_ALL_CTUS, nn_lf_model_id=weights.model_id,
+                     log2_nn_lf_num_transforms=transforms.bit_length() - 1)
     lf = LoopFilterCtbFlags.from_header(header, PictureGeometry.from_header(header))
     times = []
     for _ in range(repeats):
@@ -77,7 +78,7 @@ def main() -> None:
     src = prepare_source(read_image(a.picture), cfg)
     host = encode_host(enc.header_for(src), src.planes, enc.search_config())
     print(f"| run | channels × layers | QP plane | edge plane | parameters | kMAC / luma sample | steps | minutes | "
-          f"held-out ΔPSNR luma | chroma | filter s ({a.picture.name}) |")
+          f"held-out ΔPSNR luma | chroma | filter s ({a.picture.name}, {EncoderConfig.nn_lf_transforms} transforms) |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for run in a.runs:
         weights = load_weights(run / "weights.npz")

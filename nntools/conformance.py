@@ -181,6 +181,7 @@ def _check_block_codec(codec, report: Report) -> None:
 
 def _check_loop_filter(tool, report: Report) -> None:
     from hybridcodec.decoder import decode_full
+    from hybridcodec.config import EncoderConfig
     from hybridcodec.encoder import Encoder
     from host.syntax import LoopFilterCtbFlags
     planes, chroma_format, bit_depth = test_pictures()[0]
@@ -189,7 +190,8 @@ def _check_loop_filter(tool, report: Report) -> None:
     h = decoded.header
     header = PictureHeader(**{**vars(h), "nn_lf_enabled_flag": True, "nn_lf_luma_mode": NN_LF_ALL_CTUS,
                               "nn_lf_chroma_mode": NN_LF_ALL_CTUS if h.chroma_format_idc == CHROMA_420 else 0,
-                              "nn_lf_model_id": tool.model_id})
+                              "nn_lf_model_id": tool.model_id,      # the default ensemble (4 network runs)
+                              "log2_nn_lf_num_transforms": EncoderConfig.nn_lf_transforms.bit_length() - 1})
     rows, cols = -(-h.PicHeightInLumaSamples // h.CtbSizeY), -(-h.PicWidthInLumaSamples // h.CtbSizeY)
     flags = LoopFilterCtbFlags((NN_LF_ALL_CTUS, header.nn_lf_chroma_mode), np.ones((2, rows, cols), np.uint8))
     run = tool.post_filter(header)

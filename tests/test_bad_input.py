@@ -154,6 +154,7 @@ def test_bad_pictures(bad):
 
 @pytest.mark.parametrize("options", [dict(qp=52), dict(qp=-1), dict(mode="jpeg"), dict(ctu_size=32),
                                      dict(internal_bit_depth=9), dict(min_cu_size=2), dict(nn_lf_transforms=3),
+                                     dict(nn_lf_transforms=True), dict(nn_lf_transforms=4.0),
                                      dict(bogus=1)])
 def test_bad_options(options):
     with pytest.raises(InputError):

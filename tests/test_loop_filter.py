@@ -77,6 +77,16 @@ def test_geometric_ensemble_follows_its_definition(weights, n):
     assert all(np.array_equal(a, b) for a, b in zip(expected, got))
 
 
+def test_ensemble_sizes_other_than_1_2_4_8_are_refused(weights):
+    from nntools.encoder.loop_filter import LoopFilterSearchConfig
+    x = torch.zeros(1, weights.cfg.in_channels, 8, 8)
+    for n in (0, 3, 16):
+        with pytest.raises(ValueError):
+            ensemble_correction(weights, x, n)
+        with pytest.raises(ValueError):
+            LoopFilterSearchConfig(transforms=n)
+
+
 @pytest.mark.parametrize("n,ops", [(8, ("t",)), (8, ("h", "v")), (4, ("h",)), (4, ("v",))])
 def test_geometric_ensemble_commutes_with_its_transforms(weights, n, ops):
     """With the 8 transforms the filter of a flipped or transposed picture is the flipped or transposed
@@ -253,6 +263,15 @@ def test_unknown_weights_and_unsafe_weights_are_refused(weights, tmp_path):
     arrays["conv1.w"] = np.full_like(arrays["conv1.w"], 32767)
     with pytest.raises(BitstreamError, match="overflow"):
         LoopFilterWeights.from_arrays("bad", arrays)
+    arrays = dict(np.load(_packaged_path()))        # over the bound by the rounding offset 2^(k-1) alone
+    w, k = arrays["conv0.w"].astype(np.int64), arrays["conv0.shift"].astype(np.int64)
+    b = arrays["conv0.b"].copy()
+    b[0] = (1 << 23) - np.abs(w[0]).sum() * 512 - (1 << (int(k[0]) - 1))
+    arrays["conv0.b"] = b
+    with pytest.raises(BitstreamError, match="overflow"):
+        LoopFilterWeights.from_arrays("bad", arrays)
+    b[0] -= 1
+    assert LoopFilterWeights.from_arrays("edge", arrays).layers[0].bias[0] == b[0]
 
 
 def _packaged_path():

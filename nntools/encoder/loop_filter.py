@@ -37,9 +37,13 @@ class LoopFilterSearchConfig:
     chroma: bool = True           # filter chroma too (4:2:0 only)
     transforms: int = 4           # NnLfNumTransforms: network runs averaged over flips (1, 2, 4 or 8)
 
+    def __post_init__(self) -> None:
+        if self.transforms not in (1, 2, 4, 8) or isinstance(self.transforms, bool):
+            raise ValueError(f"transforms must be 1, 2, 4 or 8 (log2_nn_lf_num_transforms), not {self.transforms!r}")
+
 
 def full_correction(weights: LoopFilterWeights, planes: list[np.ndarray], header: PictureHeader,
-                    edges: np.ndarray | None, transforms: int = 1) -> list[np.ndarray]:
+                    edges: np.ndarray | None, transforms: int) -> list[np.ndarray]:
     """The network's correction of every sample: [luma (H, W), Cb, Cr (H/2, W/2)], int16 (it is clipped
     to +-CORR_LIMIT), computed tile by tile exactly as the decoder's filter computes it."""
     half_h, half_w = planes[0].shape[0] // 2, planes[0].shape[1] // 2

@@ -41,7 +41,7 @@ OUT_FRAC = 4
 SCALE_FRAC = 6                      # nn_lf_scale: 64 = 1.0
 CORR_LIMIT = 1 << (9 + OUT_FRAC)    # +-512 samples at 10-bit scale
 ACC_LIMIT = 1 << 23
-TILE = 256                          # half-resolution samples per tile side (512 luma); any value gives the same output
+TILE = 384                          # half-resolution samples per tile side (768 luma); any value gives the same output
 # The transforms of the geometric ensemble in their normative order: "t" transposes the picture, "h"
 # reverses its columns, "v" its rows, applied left to right to the input and undone in reverse order
 # on the correction.  The first four are the flips (no transposition for n <= 4).
@@ -114,15 +114,16 @@ class LoopFilterWeights:
         act_max = int(arrays["act_max"])
         layers = []
         for i in range(cfg.layers):
-            w, b, k = arrays[f"conv{i}.w"], arrays[f"conv{i}.b"], arrays[f"conv{i}.shift"]
+            w, b = arrays[f"conv{i}.w"], arrays[f"conv{i}.b"]
+            k = arrays[f"conv{i}.shift"].astype(np.int64)      # stored as int8: 1 << (k - 1) would wrap
             if np.any(k < 1) or np.any(k > 23):
                 raise BitstreamError(f"loop filter {name}: layer {i} shifts outside 1..23")
             in_max = act_max if i else (1 << IN_FRAC)
-            bound = np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3)) * in_max + np.abs(b) + (1 << (k - 1))
+            bound = np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3)) * in_max + np.abs(b.astype(np.int64)) + (1 << (k - 1))
             if np.any(bound >= ACC_LIMIT):
                 raise BitstreamError(f"loop filter {name}: layer {i} could overflow the exact float32 range")
             layers.append(ExactLayer(torch.from_numpy(w.astype(np.float32)), torch.from_numpy(b.astype(np.float32)),
-                                     torch.from_numpy(k.astype(np.int64))))
+                                     torch.from_numpy(k)))
         return cls(name, cfg, layers, act_max, model_id(arrays))
 
     @property
@@ -202,16 +203,18 @@ def transformed_correction(weights: LoopFilterWeights, x: torch.Tensor, ops: tup
     return c
 
 
-def ensemble_correction(weights: LoopFilterWeights, x: torch.Tensor, transforms: int = 1) -> torch.Tensor:
-    """The correction (1, 6, h, w) of an input block, averaged over the first ``transforms`` of
-    ``TRANSFORMS``: ``(sum + n/2) >> log2(n)`` (integers below 2^17, exact in float32)."""
+def ensemble_correction(weights: LoopFilterWeights, x: torch.Tensor, transforms: int) -> torch.Tensor:
+    """The correction (1, 6, h, w) of an input block, averaged over the first ``transforms`` (1, 2, 4
+    or 8) of ``TRANSFORMS``: ``(sum + n/2) >> log2(n)`` (sums of at most 8 * 2^13 = 2^16, exact in float32)."""
+    if transforms not in (1, 2, 4, 8):
+        raise ValueError(f"NnLfNumTransforms is 1, 2, 4 or 8, not {transforms}")
     total = sum(transformed_correction(weights, x, ops) for ops in TRANSFORMS[:transforms])
     return total if transforms == 1 else torch.floor((total + transforms // 2) / transforms)
 
 
 def tile_correction(weights: LoopFilterWeights, planes: list[np.ndarray], chroma_format: int, bit_depth: int,
-                    qp: int, rect: tuple[int, int, int, int], edges: np.ndarray | None = None,
-                    transforms: int = 1) -> np.ndarray:
+                    qp: int, rect: tuple[int, int, int, int], edges: np.ndarray | None,
+                    transforms: int) -> np.ndarray:
     """The correction (6, h, w) of one tile, computed with a halo of ``weights.halo`` samples (every
     transform of the ensemble maps the halo onto a halo, so the interior stays exact)."""
     y0, y1, x0, x1 = rect
