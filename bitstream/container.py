@@ -77,7 +77,8 @@ NN_FLAG_CONTEXTS, NN_FLAG_ONE_CONTEXT, NN_FLAG_BYPASS = 0, 1, 2   # nn_flag_codi
 NN_PATCH_SIZES = (0,) + tuple(32 << k for k in range(1, 7))      # by nn_patch_size_idc: whole, 64 .. 2048
 NN_LF_OFF, NN_LF_ALL_CTUS, NN_LF_PER_CTU = 0, 1, 2                # nn_lf_luma_mode / nn_lf_chroma_mode
 NN_LF_SCALE_ONE, NN_LF_SCALE_MAX = 64, 127                        # nn_lf_scale: 6 fractional bits
-NN_LF_MAX_TRANSFORMS_LOG2 = 3                                     # log2_nn_lf_num_transforms: 1, 2, 4 or 8
+NN_LF_MAX_TRANSFORMS_LOG2 = 3                                     # log2_nn_lf_num_transforms: 0..3
+NN_LF_NUM_TRANSFORMS = tuple(1 << k for k in range(NN_LF_MAX_TRANSFORMS_LOG2 + 1))   # NnLfNumTransforms: 1, 2, 4, 8
 ALF_CLASSES, ALF_LUMA_COEFFS, ALF_CHROMA_COEFFS, ALF_COEFF_MAX = 25, 12, 6, 127   # host.alf
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from bitstream.container import NN_LF_NUM_TRANSFORMS
 from bitstream.errors import InputError
 from host.encoder.search import FAST_RDOQ_TRIALS
 
@@ -132,8 +133,8 @@ class EncoderConfig:
             (isinstance(self.nn_refine_hyper, bool), "nn_refine_hyper must be a bool"),
             (all(isinstance(v, bool) for v in (self.nn_loop_filter, self.nn_lf_ctu_flags, self.nn_lf_scale,
                                                self.nn_lf_chroma)), "nn_loop_filter / nn_lf_* switches must be bools"),
-            (type(self.nn_lf_transforms) is int and self.nn_lf_transforms in (1, 2, 4, 8),
-             f"nn_lf_transforms must be 1, 2, 4 or 8, got {self.nn_lf_transforms!r}"),
+            (type(self.nn_lf_transforms) is int and self.nn_lf_transforms in NN_LF_NUM_TRANSFORMS,
+             f"nn_lf_transforms must be one of {NN_LF_NUM_TRANSFORMS}, got {self.nn_lf_transforms!r}"),
         ]
         for ok, message in checks:
             if not ok:

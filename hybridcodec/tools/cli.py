@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bitstream.container import NN_LF_NUM_TRANSFORMS
 from bitstream.errors import CodecError
 from hybridcodec.config import AUTO_PATCH_SIZE, MODES, NN_FLAG_CODINGS, EncoderConfig
 from hybridcodec.imageio import YuvFrame, read_image, write_image, write_y4m, write_yuv
@@ -130,10 +131,10 @@ def _add_encode(sub) -> None:
                     help="least-squares residual scale per component; off: 1.0 (default %(default)s)")
     lf.add_argument("--nn-lf-chroma", action=argparse.BooleanOptionalAction, default=EncoderConfig.nn_lf_chroma,
                     help="filter Cb and Cr too (4:2:0 only) (default %(default)s)")
-    lf.add_argument("--nn-lf-transforms", type=int, choices=[1, 2, 4, 8], default=EncoderConfig.nn_lf_transforms,
-                    metavar="N", help="run the network on N flips/transposes of the picture and average "
-                                      "(log2_nn_lf_num_transforms; decode time grows with N) {1,2,4,8} "
-                                      "(default %(default)s)")
+    lf.add_argument("--nn-lf-transforms", type=int, choices=NN_LF_NUM_TRANSFORMS,
+                    default=EncoderConfig.nn_lf_transforms, metavar="N",
+                    help="run the network on N flips/transposes of the picture and average "
+                         "(log2_nn_lf_num_transforms; decode time grows with N) {1,2,4,8} (default %(default)s)")
     lf.add_argument("--alf", action=argparse.BooleanOptionalAction, default=EncoderConfig.alf,
                     help="adaptive loop filter after the neural one: clipped Wiener filters per luma class and chroma "
                          "component, sent in the picture header, on where they lower J; --no-alf writes "

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bitstream.container import (CHROMA_420, MODEL_ID_BYTES, NN_LF_ALL_CTUS, NN_LF_OFF, NN_LF_PER_CTU,
-                                 NN_LF_SCALE_MAX, NN_LF_SCALE_ONE, PictureHeader)
+from bitstream.container import (CHROMA_420, MODEL_ID_BYTES, NN_LF_ALL_CTUS, NN_LF_NUM_TRANSFORMS, NN_LF_OFF,
+                                 NN_LF_PER_CTU, NN_LF_SCALE_MAX, NN_LF_SCALE_ONE, PictureHeader)
 from bitstream.syntax_coder import RateEstimator
 from host.contexts import CONTEXT_TABLE, HOST_CONTEXTS
 from host.edges import EdgeMap
@@ -38,8 +38,9 @@ class LoopFilterSearchConfig:
     transforms: int = 4           # NnLfNumTransforms: network runs averaged over flips (1, 2, 4 or 8)
 
     def __post_init__(self) -> None:
-        if self.transforms not in (1, 2, 4, 8) or isinstance(self.transforms, bool):
-            raise ValueError(f"transforms must be 1, 2, 4 or 8 (log2_nn_lf_num_transforms), not {self.transforms!r}")
+        if self.transforms not in NN_LF_NUM_TRANSFORMS or isinstance(self.transforms, bool):
+            raise ValueError(f"transforms must be one of {NN_LF_NUM_TRANSFORMS} (NnLfNumTransforms), "
+                             f"not {self.transforms!r}")
 
 
 def full_correction(weights: LoopFilterWeights, planes: list[np.ndarray], header: PictureHeader,

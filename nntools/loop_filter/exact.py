@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bitstream.container import NN_LF_NUM_TRANSFORMS
 from bitstream.errors import BitstreamError
 from nntools.weights_id import model_id
 
@@ -119,7 +120,8 @@ class LoopFilterWeights:
             if np.any(k < 1) or np.any(k > 23):
                 raise BitstreamError(f"loop filter {name}: layer {i} shifts outside 1..23")
             in_max = act_max if i else (1 << IN_FRAC)
-            bound = np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3)) * in_max + np.abs(b.astype(np.int64)) + (1 << (k - 1))
+            bound = (np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3)) * in_max + np.abs(b.astype(np.int64))
+                     + (1 << (k - 1)))
             if np.any(bound >= ACC_LIMIT):
                 raise BitstreamError(f"loop filter {name}: layer {i} could overflow the exact float32 range")
             layers.append(ExactLayer(torch.from_numpy(w.astype(np.float32)), torch.from_numpy(b.astype(np.float32)),
@@ -206,8 +208,8 @@ def transformed_correction(weights: LoopFilterWeights, x: torch.Tensor, ops: tup
 def ensemble_correction(weights: LoopFilterWeights, x: torch.Tensor, transforms: int) -> torch.Tensor:
     """The correction (1, 6, h, w) of an input block, averaged over the first ``transforms`` (1, 2, 4
     or 8) of ``TRANSFORMS``: ``(sum + n/2) >> log2(n)`` (sums of at most 8 * 2^13 = 2^16, exact in float32)."""
-    if transforms not in (1, 2, 4, 8):
-        raise ValueError(f"NnLfNumTransforms is 1, 2, 4 or 8, not {transforms}")
+    if transforms not in NN_LF_NUM_TRANSFORMS:
+        raise ValueError(f"NnLfNumTransforms is one of {NN_LF_NUM_TRANSFORMS}, not {transforms}")
     total = sum(transformed_correction(weights, x, ops) for ops in TRANSFORMS[:transforms])
     return total if transforms == 1 else torch.floor((total + transforms // 2) / transforms)
 
