@@ -380,3 +380,25 @@ def test_loss_margin_ignores_the_samples_that_see_the_crop_padding():
     changed[..., :, -4:] -= 3.0
     assert crop_loss(changed, target, False, margin=4) == crop_loss(corr, target, False, margin=4)
     assert crop_loss(changed, target, False) > crop_loss(corr, target, False)
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+def test_training_ensemble_is_the_decoders_ensemble_in_float(n):
+    """``--transforms n`` trains the average the decoder computes: the float ensemble of a network is
+    invariant to its own transforms (here a flip and, for 8, a transposition), and it is the mean of
+    the single runs turned back, in the decoder's order."""
+    from nntools.loop_filter.exact import transform_stack, untransform_stack
+    from nntools.training.loop_filter_model import FilterConfig, LoopFilterNet
+    from nntools.training.train_loop_filter import ensemble_forward
+    torch.manual_seed(2)
+    net = LoopFilterNet(FilterConfig(channels=8, layers=3)).eval()
+    with torch.no_grad():
+        net.convs[-1].weight.normal_(0, 0.1)
+        x = torch.randn(2, 7, 10, 10)
+        ops = ("t",) if n == 8 else ("h",)
+        moved = ensemble_forward(net, transform_stack(x, ops), n)
+        assert torch.allclose(untransform_stack(moved, ops), ensemble_forward(net, x, n), atol=1e-5)
+        single = [untransform_stack(net(transform_stack(x, t)), t) for t in TRANSFORMS[:n]]
+        assert torch.allclose(ensemble_forward(net, x, n), torch.stack(single).mean(0), atol=1e-6)
+        assert not torch.allclose(single[0], single[1], atol=1e-3)      # the runs do differ
+        assert torch.equal(ensemble_forward(net, x, 1), net(x))

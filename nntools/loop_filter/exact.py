@@ -195,14 +195,23 @@ def _transform(x: torch.Tensor, op: str) -> torch.Tensor:
     return x.flip(3) if op == "h" else x.flip(2) if op == "v" else x.transpose(2, 3)
 
 
-def transformed_correction(weights: LoopFilterWeights, x: torch.Tensor, ops: tuple[str, ...]) -> torch.Tensor:
-    """The network's correction (1, 6, h, w) of the input block transformed by ``ops``, turned back."""
+def transform_stack(x: torch.Tensor, ops: tuple[str, ...]) -> torch.Tensor:
+    """The stack of the picture transformed by ``ops`` (one entry of ``TRANSFORMS``)."""
     for op in ops:
         x = _transform(x, op)
-    c = weights.correction(x)
+    return x
+
+
+def untransform_stack(c: torch.Tensor, ops: tuple[str, ...]) -> torch.Tensor:
+    """``transform_stack`` undone (each flip and the transposition is its own inverse)."""
     for op in reversed(ops):
         c = _transform(c, op)
     return c
+
+
+def transformed_correction(weights: LoopFilterWeights, x: torch.Tensor, ops: tuple[str, ...]) -> torch.Tensor:
+    """The network's correction (1, 6, h, w) of the input block transformed by ``ops``, turned back."""
+    return untransform_stack(weights.correction(transform_stack(x, ops)), ops)
 
 
 def ensemble_correction(weights: LoopFilterWeights, x: torch.Tensor, transforms: int) -> torch.Tensor:

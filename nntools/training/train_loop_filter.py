@@ -4,7 +4,8 @@ First the training pairs: the folder's pictures coded host-only at random QPs 17
 cached in ``--cache`` outside the repository, resumable; ``nntools.training.loop_filter_pairs``).  Then the
 float network (``nntools.training.loop_filter_model``) learns the correction that brings the deblocked
 reconstruction back towards the original: MSE on the restored samples, random crops with flips and
-transposes, Adam with cosine decay over a wall-time budget.  The run folder holds ``checkpoint.pt``
+transposes, Adam with cosine decay over a wall-time budget; ``--transforms n`` trains the average over
+the decoder's geometric ensemble instead of one network run.  The run folder holds ``checkpoint.pt``
 (resumed automatically), ``log.csv`` and, at the end, the fixed-point export ``weights.npz``.
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nntools.loop_filter.exact import IN_FRAC, edge_plane
+from bitstream.container import NN_LF_NUM_TRANSFORMS
+from nntools.loop_filter.exact import IN_FRAC, TRANSFORMS, edge_plane, transform_stack, untransform_stack
 from nntools.training.loop_filter_model import FilterConfig, LoopFilterNet
 
 VALIDATION_EVERY = 40
@@ -92,14 +94,24 @@ def _permute(a: np.ndarray, luma: list[int]) -> np.ndarray:
     return a[luma + list(range(4, a.shape[0]))]
 
 
-def validate(net: LoopFilterNet, data: PairSet) -> tuple[float, float]:
-    """Mean PSNR gain (dB) of luma and chroma on the held-out pairs, float network.  Pairs without a
-    chroma error (gray pictures: chroma is exactly mid-grey) are left out of the chroma mean."""
+def ensemble_forward(net: LoopFilterNet, x: torch.Tensor, transforms: int = 1) -> torch.Tensor:
+    """The float counterpart of the decoder's geometric ensemble (``exact.ensemble_correction``): the
+    mean of the network's corrections on the first ``transforms`` of ``TRANSFORMS``, turned back.
+    Training through it fits the network to what the decoder runs, not to one orientation."""
+    if transforms == 1:
+        return net(x)
+    return sum(untransform_stack(net(transform_stack(x, ops)), ops) for ops in TRANSFORMS[:transforms]) / transforms
+
+
+def validate(net: LoopFilterNet, data: PairSet, transforms: int = 1) -> tuple[float, float]:
+    """Mean PSNR gain (dB) of luma and chroma on the held-out pairs, float network (averaged over
+    ``transforms`` as the decoder's ensemble).  Pairs without a chroma error (gray pictures: chroma is
+    exactly mid-grey) are left out of the chroma mean."""
     luma, chroma = [], []
     with torch.no_grad():
         for i in range(len(data.inputs)):
             x, t = data.whole(i)
-            err = (t - net(x)) ** 2
+            err = (t - ensemble_forward(net, x, transforms)) ** 2
             for gains, ch in ((luma, slice(0, 4)), (chroma, slice(4, 6))):
                 before, after = float((t[:, ch] ** 2).mean()), float(err[:, ch].mean())
                 if before > 0:
@@ -136,7 +148,7 @@ def crop_loss(corr: torch.Tensor, target: torch.Tensor, relative: bool, margin: 
 def train(cache: Path, out: Path, cfg: FilterConfig, minutes: float, batch: int = 16,
           crop: int = 48, lr: float = 5e-4, threads: int = 2, seed: int = 0, relative: bool = False,
           batch_norm: bool = False, rdoq_weight: float = 1.0, ten_bit_weight: float = 1.0, margin: int = 0,
-          progress: bool = True) -> LoopFilterNet:
+          transforms: int = 1, progress: bool = True) -> LoopFilterNet:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +191,7 @@ def train(cache: Path, out: Path, cfg: FilterConfig, minutes: float, batch: int 
             g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * elapsed / budget)))
         x, t = data.batch(batch, crop + 2 * margin)
         x, t = x.to(device), t.to(device)
-        loss = crop_loss(net(x), t, relative, margin)
+        loss = crop_loss(ensemble_forward(net, x, transforms), t, relative, margin)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -194,7 +206,7 @@ def train(cache: Path, out: Path, cfg: FilterConfig, minutes: float, batch: int 
             data.extend(train_paths)
             val.extend(val_paths)
             net.eval()
-            gain = validate(net.cpu().folded(), val)
+            gain = validate(net.cpu().folded(), val, transforms)
             net.to(device).train()
             writer.writerow([step, f"{elapsed / 60:.2f}", f"{opt.param_groups[0]['lr']:.2e}",
                              f"{np.mean(running):.4e}", f"{gain[0]:.4f}", f"{gain[1]:.4f}",
@@ -237,6 +249,10 @@ def main(argv: list[str] | None = None) -> None:
                         "--internal-bit-depth 10), multiplying the RDOQ weight")
     p.add_argument("--batch-norm", action="store_true",
                    help="BatchNorm after each hidden convolution while training (folded into them for export)")
+    p.add_argument("--transforms", type=int, choices=NN_LF_NUM_TRANSFORMS, default=1,
+                   help="train (and validate) the average of the network's corrections over this many flips "
+                        "and transposes, the decoder's geometric ensemble (NnLfNumTransforms); n times the "
+                        "compute per step")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     from nntools.training.loop_filter_pairs import generate
@@ -248,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = FilterConfig(a.channels, a.layers, not a.no_qp_plane, a.edge_plane)
     net = train(cache, Path(a.out), cfg, a.minutes, a.batch, a.crop, a.lr, threads=a.threads, seed=a.seed,
                 relative=a.loss == "relative", batch_norm=a.batch_norm, rdoq_weight=a.rdoq_weight,
-                ten_bit_weight=a.ten_bit_weight, margin=a.margin)
+                ten_bit_weight=a.ten_bit_weight, margin=a.margin, transforms=a.transforms)
     from nntools.training.loop_filter_export import export
     export(net, split_pairs(cache)[1], Path(a.out) / "weights.npz")
 
