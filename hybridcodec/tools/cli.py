@@ -134,7 +134,8 @@ def _add_encode(sub) -> None:
     lf.add_argument("--nn-lf-transforms", type=int, choices=NN_LF_NUM_TRANSFORMS,
                     default=EncoderConfig.nn_lf_transforms, metavar="N",
                     help="run the network on N flips/transposes of the picture and average "
-                         "(log2_nn_lf_num_transforms; decode time grows with N) {1,2,4,8} (default %(default)s)")
+                         "(log2_nn_lf_num_transforms; decode time grows with N; the packaged weights are "
+                         "trained for 4) {1,2,4,8} (default %(default)s)")
     lf.add_argument("--alf", action=argparse.BooleanOptionalAction, default=EncoderConfig.alf,
                     help="adaptive loop filter after the neural one: clipped Wiener filters per luma class and chroma "
                          "component, sent in the picture header, on where they lower J; --no-alf writes "
