@@ -50,7 +50,7 @@ TRANSFORMS = ((), ("h",), ("v",), ("h", "v"), ("t",), ("t", "h"), ("t", "v"), ("
 # Where each luma phase channel (0,0) (0,1) (1,0) (1,1) goes under each transform of the full-resolution
 # picture (its width and height are even): a flip or a transposition of the half-resolution grid
 # that also exchanges phases.
-_PHASES = {"h": [1, 0, 3, 2], "v": [2, 3, 0, 1], "t": [0, 2, 1, 3]}
+LUMA_PHASES = {"h": [1, 0, 3, 2], "v": [2, 3, 0, 1], "t": [0, 2, 1, 3]}
 
 
 SAMPLE_CHANNELS = 6           # Y phases (0,0) (0,1) (1,0) (1,1), Cb, Cr at half resolution
@@ -191,7 +191,7 @@ def tiles(half_h: int, half_w: int, tile: int = TILE):
 def _transform(x: torch.Tensor, op: str) -> torch.Tensor:
     """One flip or the transposition (``op`` of ``TRANSFORMS``) of a half-resolution stack (1, C, h, w)
     whose first four channels are the luma phases: the stack of the transformed picture."""
-    x = x[:, _PHASES[op] + list(range(4, x.shape[1]))]
+    x = x[:, LUMA_PHASES[op] + list(range(4, x.shape[1]))]
     return x.flip(3) if op == "h" else x.flip(2) if op == "v" else x.transpose(2, 3)
 
 

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 
 from bitstream.container import NN_LF_NUM_TRANSFORMS
-from nntools.loop_filter.exact import IN_FRAC, TRANSFORMS, edge_plane, transform_stack, untransform_stack
+from nntools.loop_filter.exact import (IN_FRAC, LUMA_PHASES, TRANSFORMS, edge_plane, transform_stack,
+                                       untransform_stack)
 from nntools.training.loop_filter_model import FilterConfig, LoopFilterNet
 
 VALIDATION_EVERY = 40
 RELATIVE_FLOOR = (4 / (1 << IN_FRAC)) ** 2        # one 8-bit level, on the 10-bit input scale
-LUMA_FLIP_H, LUMA_FLIP_V, LUMA_TRANSPOSE = [1, 0, 3, 2], [2, 3, 0, 1], [0, 2, 1, 3]
 
 
 def pair_tensors(path: Path, cfg: FilterConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -73,11 +73,11 @@ class PairSet:
             h, w = x.shape[1:]
             y0, x0 = self.rng.integers(h - crop + 1), self.rng.integers(w - crop + 1)
             x, t = x[:, y0:y0 + crop, x0:x0 + crop], t[:, y0:y0 + crop, x0:x0 + crop]
-            for axis, perm in ((2, LUMA_FLIP_H), (1, LUMA_FLIP_V)):
+            for axis, perm in ((2, LUMA_PHASES["h"]), (1, LUMA_PHASES["v"])):
                 if self.rng.random() < 0.5:
                     x, t = _permute(np.flip(x, axis), perm), _permute(np.flip(t, axis), perm)
             if self.rng.random() < 0.5:
-                x, t = _permute(x.transpose(0, 2, 1), LUMA_TRANSPOSE), _permute(t.transpose(0, 2, 1), LUMA_TRANSPOSE)
+                x, t = (_permute(a.transpose(0, 2, 1), LUMA_PHASES["t"]) for a in (x, t))
             xs.append(x)
             ts.append(t)
         scale = 1.0 / (1 << IN_FRAC)
@@ -98,8 +98,6 @@ def ensemble_forward(net: LoopFilterNet, x: torch.Tensor, transforms: int = 1) -
     """The float counterpart of the decoder's geometric ensemble (``exact.ensemble_correction``): the
     mean of the network's corrections on the first ``transforms`` of ``TRANSFORMS``, turned back.
     Training through it fits the network to what the decoder runs, not to one orientation."""
-    if transforms == 1:
-        return net(x)
     return sum(untransform_stack(net(transform_stack(x, ops)), ops) for ops in TRANSFORMS[:transforms]) / transforms
 
 
