@@ -402,3 +402,42 @@ def test_training_ensemble_is_the_decoders_ensemble_in_float(n):
         assert torch.allclose(ensemble_forward(net, x, n), torch.stack(single).mean(0), atol=1e-6)
         assert not torch.allclose(single[0], single[1], atol=1e-3)      # the runs do differ
         assert torch.equal(ensemble_forward(net, x, 1), net(x))
+
+
+def test_training_snapshots_average_into_a_checkpoint_that_exports(tmp_path):
+    """``--snapshots`` keeps every checkpoint of a run; ``average_checkpoints`` makes their mean weights
+    a checkpoint that training resumes from and the exporter turns into decodable weights."""
+    from nntools.training.average_checkpoints import average_checkpoints
+    from nntools.training.loop_filter_export import export
+    from nntools.training.loop_filter_model import FilterConfig, LoopFilterNet
+    from nntools.training.train_loop_filter import split_pairs, train
+    rng = np.random.default_rng(3)
+    cache, run = tmp_path / "cache", tmp_path / "run"
+    cache.mkdir()
+    for i in range(3):                        # pair 0 is held out (every 40th)
+        orig = [rng.integers(0, 256, s, dtype=np.uint16) for s in ((32, 32), (16, 16), (16, 16))]
+        rec = [np.clip(o.astype(np.int32) + rng.integers(-3, 4, o.shape), 0, 255).astype(np.uint16) for o in orig]
+        np.savez(cache / f"pair_{i:06d}.npz", **{f"orig{c}": p for c, p in enumerate(orig)},
+                 **{f"rec{c}": p for c, p in enumerate(rec)}, qp=np.int16(30), bit_depth=np.int16(8),
+                 rdoq=np.int8(0), edge_ver=np.zeros((8, 4), bool), edge_hor=np.zeros((4, 8), bool))
+    cfg = FilterConfig(channels=4, layers=2)
+    for minutes in (0.002, 0.004):            # the second call resumes the first
+        train(cache, run, cfg, minutes, batch=2, crop=8, threads=1, snapshots=True, progress=False)
+    snaps = sorted((run / "snapshots").glob("step*.pt"))
+    assert len(snaps) == 2
+    states = [torch.load(p) for p in snaps]
+    mean = average_checkpoints(snaps)
+    assert (mean["step"], mean["elapsed"]) == (states[1]["step"], states[1]["elapsed"])
+    for k, v in mean["model"].items():
+        assert torch.allclose(v, (states[0]["model"][k] + states[1]["model"][k]) / 2)
+    assert not torch.equal(states[0]["model"]["convs.0.weight"], states[1]["model"]["convs.0.weight"])
+    torch.save(mean, run / "checkpoint.pt")
+    train(cache, run, cfg, 0.006, batch=2, crop=8, threads=1, progress=False)      # resumes from the mean
+    net = LoopFilterNet(cfg)
+    net.load_state_dict(mean["model"])
+    export(net.eval(), split_pairs(cache)[1], tmp_path / "mean.npz")
+    assert load_weights(tmp_path / "mean.npz").cfg == cfg
+    other = {**states[0], "cfg": FilterConfig(channels=8, layers=2).__dict__}
+    torch.save(other, tmp_path / "other.pt")
+    with pytest.raises(ValueError):
+        average_checkpoints([snaps[0], tmp_path / "other.pt"])

@@ -6,13 +6,15 @@ float network (``nntools.training.loop_filter_model``) learns the correction tha
 reconstruction back towards the original: MSE on the restored samples, random crops with flips and
 transposes, Adam with cosine decay over a wall-time budget; ``--transforms n`` trains the average over
 the decoder's geometric ensemble instead of one network run.  The run folder holds ``checkpoint.pt``
-(resumed automatically), ``log.csv`` and, at the end, the fixed-point export ``weights.npz``.
+(resumed automatically), ``log.csv``, with ``--snapshots`` a copy of every checkpoint to average
+(``nntools.training.average_checkpoints``) and, at the end, the fixed-point export ``weights.npz``.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -146,7 +148,7 @@ def crop_loss(corr: torch.Tensor, target: torch.Tensor, relative: bool, margin: 
 def train(cache: Path, out: Path, cfg: FilterConfig, minutes: float, batch: int = 16,
           crop: int = 48, lr: float = 5e-4, threads: int = 2, seed: int = 0, relative: bool = False,
           batch_norm: bool = False, rdoq_weight: float = 1.0, ten_bit_weight: float = 1.0, margin: int = 0,
-          transforms: int = 1, progress: bool = True) -> LoopFilterNet:
+          transforms: int = 1, snapshots: bool = False, progress: bool = True) -> LoopFilterNet:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -183,6 +185,9 @@ def train(cache: Path, out: Path, cfg: FilterConfig, minutes: float, batch: int 
         torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
                     "cfg": cfg.__dict__, "batch_norm": batch_norm}, ckpt.with_suffix(".tmp"))
         ckpt.with_suffix(".tmp").replace(ckpt)
+        if snapshots:                     # for nntools.training.average_checkpoints
+            (out / "snapshots").mkdir(exist_ok=True)
+            shutil.copyfile(ckpt, out / "snapshots" / f"step{step:07d}.pt")
 
     while elapsed < budget:
         for g in opt.param_groups:        # cosine decay over the wall-time budget, to lr / 20
@@ -193,7 +198,7 @@ def train(cache: Path, out: Path, cfg: FilterConfig, minutes: float, batch: int 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        running.append(float(loss))
+        running.append(loss.item())
         step += 1
         now = time.time()
         if bar is not None:
@@ -251,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="train (and validate) the average of the network's corrections over this many flips "
                         "and transposes, the decoder's geometric ensemble (NnLfNumTransforms); n times the "
                         "compute per step")
+    p.add_argument("--snapshots", action="store_true",
+                   help="also keep every checkpoint as RUN/snapshots/stepNNNNNNN.pt (log.csv gives its minute), "
+                        "for averaging with nntools.training.average_checkpoints")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     from nntools.training.loop_filter_pairs import generate
@@ -262,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = FilterConfig(a.channels, a.layers, not a.no_qp_plane, a.edge_plane)
     net = train(cache, Path(a.out), cfg, a.minutes, a.batch, a.crop, a.lr, threads=a.threads, seed=a.seed,
                 relative=a.loss == "relative", batch_norm=a.batch_norm, rdoq_weight=a.rdoq_weight,
-                ten_bit_weight=a.ten_bit_weight, margin=a.margin, transforms=a.transforms)
+                ten_bit_weight=a.ten_bit_weight, margin=a.margin, transforms=a.transforms, snapshots=a.snapshots)
     from nntools.training.loop_filter_export import export
     export(net, split_pairs(cache)[1], Path(a.out) / "weights.npz")
 
