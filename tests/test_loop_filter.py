@@ -421,8 +421,13 @@ def test_training_snapshots_average_into_a_checkpoint_that_exports(tmp_path):
                  **{f"rec{c}": p for c, p in enumerate(rec)}, qp=np.int16(30), bit_depth=np.int16(8),
                  rdoq=np.int8(0), edge_ver=np.zeros((8, 4), bool), edge_hor=np.zeros((4, 8), bool))
     cfg = FilterConfig(channels=4, layers=2)
-    for minutes in (0.002, 0.004):            # the second call resumes the first
-        train(cache, run, cfg, minutes, batch=2, crop=8, threads=1, snapshots=True, progress=False)
+
+    def one_more_step(snapshots: bool) -> None:     # a budget just past the time trained so far
+        done = torch.load(run / "checkpoint.pt")["elapsed"] if (run / "checkpoint.pt").exists() else 0.0
+        train(cache, run, cfg, done / 60 + 1e-9, batch=2, crop=8, threads=1, snapshots=snapshots, progress=False)
+
+    one_more_step(True)
+    one_more_step(True)                        # resumes the first
     snaps = sorted((run / "snapshots").glob("step*.pt"))
     assert len(snaps) == 2
     states = [torch.load(p) for p in snaps]
@@ -432,7 +437,8 @@ def test_training_snapshots_average_into_a_checkpoint_that_exports(tmp_path):
         assert torch.allclose(v, (states[0]["model"][k] + states[1]["model"][k]) / 2)
     assert not torch.equal(states[0]["model"]["convs.0.weight"], states[1]["model"]["convs.0.weight"])
     torch.save(mean, run / "checkpoint.pt")
-    train(cache, run, cfg, 0.006, batch=2, crop=8, threads=1, progress=False)      # resumes from the mean
+    one_more_step(False)                       # resumes from the mean
+    assert torch.load(run / "checkpoint.pt")["step"] == mean["step"] + 1
     net = LoopFilterNet(cfg)
     net.load_state_dict(mean["model"])
     export(net.eval(), split_pairs(cache)[1], tmp_path / "mean.npz")
