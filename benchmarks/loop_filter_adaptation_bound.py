@@ -22,7 +22,7 @@ import torch
 
 from nntools.loop_filter.exact import IN_FRAC, TRANSFORMS, input_block, transform_stack, untransform_stack
 from nntools.training.data import list_images
-from nntools.training.loop_filter_model import FilterConfig, LoopFilterNet
+from nntools.training.loop_filter_model import LoopFilterNet
 
 sys.path.insert(0, str(Path(__file__).parent))
 from host_search_cache import load_or_search  # noqa: E402
@@ -84,10 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", type=int, default=4, choices=(1, 2, 4, 8))
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    state = torch.load(a.checkpoint, map_location="cpu")
-    net = LoopFilterNet(FilterConfig(**state["cfg"]), state.get("batch_norm", False))
-    net.load_state_dict(state["model"])
-    net = net.eval().folded()
+    net = LoopFilterNet.from_checkpoint(a.checkpoint)
     rows = {qp: [] for qp in a.qp}
     for pic in list_images(a.folder):
         for qp in a.qp:

@@ -14,30 +14,21 @@ training log's ``val_gain`` columns on a set that does not move.  ``.pt`` files 
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from nntools.loop_filter.exact import OUT_FRAC, ensemble_correction
+from nntools.loop_filter.exact import IN_FRAC, OUT_FRAC, FilterConfig, ensemble_correction
 from nntools.loop_filter.zoo import load_weights
-from nntools.training.loop_filter_model import FilterConfig, LoopFilterNet
-from nntools.training.train_loop_filter import PairSet, split_pairs, validate
+from nntools.training.loop_filter_model import LoopFilterNet
+from nntools.training.train_loop_filter import PairSet, heldout_gains, split_pairs, validate
 
 
 def fixed_point_gain(path: Path, data: PairSet, transforms: int) -> tuple[float, float]:
-    """``validate`` for exported weights: the integer ensemble's correction, in 10-bit samples."""
+    """``validate`` for exported weights: the integer ensemble on the integer input, rescaled."""
     weights = load_weights(path)
-    luma, chroma = [], []
-    for x, t in zip(data.inputs, data.targets):
-        corr = ensemble_correction(weights, torch.from_numpy(x.astype(np.float32))[None], transforms)[0].numpy()
-        err = t.astype(np.float64) - corr / (1 << OUT_FRAC)
-        for gains, ch in ((luma, slice(0, 4)), (chroma, slice(4, 6))):
-            before = float((t[ch].astype(np.float64) ** 2).mean())
-            if before > 0:
-                gains.append(10 * math.log10(before / max(float((err[ch] ** 2).mean()), 1e-12)))
-    return float(np.mean(luma)), float(np.mean(chroma)) if chroma else math.nan
+    return heldout_gains(data, lambda x: ensemble_correction(weights, x * (1 << IN_FRAC), transforms)
+                         / (1 << (OUT_FRAC + IN_FRAC)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,12 +51,9 @@ def main(argv: list[str] | None = None) -> None:
             data = sets.setdefault(cfg, PairSet(paths, cfg))
             gains = [fixed_point_gain(f, data, n) for n in a.transforms]
         else:
-            state = torch.load(f, map_location="cpu")
-            cfg = FilterConfig(**state["cfg"])
-            net = LoopFilterNet(cfg, state.get("batch_norm", False))
-            net.load_state_dict(state["model"])
-            data = sets.setdefault(cfg, PairSet(paths, cfg))
-            gains = [validate(net.eval().folded(), data, n) for n in a.transforms]
+            net = LoopFilterNet.from_checkpoint(f)
+            data = sets.setdefault(net.cfg, PairSet(paths, net.cfg))
+            gains = [validate(net, data, n) for n in a.transforms]
         print(f"| {f} | " + " | ".join(f"{lu:+.4f} / {ch:+.4f}" for lu, ch in gains) + " |", flush=True)
 
 

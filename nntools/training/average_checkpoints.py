@@ -4,7 +4,7 @@
 
 Late in a run at a constant or slowly falling learning rate, Adam's iterates wander around a minimum;
 their mean lies nearer its centre than any one of them (Izmailov et al., 2018), and for the loop filter
-it steadies the chroma gain, which swings by ±0.05 dB between checkpoints five minutes apart.  The
+it steadies the held-out chroma gain, which moved by up to 0.11 dB between checkpoints five minutes apart.  The
 output is a checkpoint like the inputs: the mean weights with the last input's optimiser state, step
 and time, so that ``loop_filter_export`` exports it and ``train_loop_filter`` resumes from it.
 """

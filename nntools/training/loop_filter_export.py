@@ -83,7 +83,6 @@ def export(net: LoopFilterNet, calibration_pairs: list[Path], path: Path, act_ma
 
 def main(argv: list[str] | None = None) -> None:
     import argparse
-    from nntools.loop_filter.exact import FilterConfig
     from nntools.training.train_loop_filter import split_pairs
     p = argparse.ArgumentParser(description="Export a loop-filter checkpoint to an integer weights file.")
     p.add_argument("checkpoint")
@@ -91,10 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--act-max", type=int, default=ACT_MAX)
     a = p.parse_args(argv)
-    state = torch.load(a.checkpoint, map_location="cpu")
-    net = LoopFilterNet(FilterConfig(**state["cfg"]), state.get("batch_norm", False))
-    net.load_state_dict(state["model"])
-    export(net.eval().folded(), split_pairs(Path(a.cache))[1], Path(a.out), a.act_max)
+    export(LoopFilterNet.from_checkpoint(a.checkpoint), split_pairs(Path(a.cache))[1], Path(a.out), a.act_max)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,14 @@ class LoopFilterNet(nn.Module):
             out.append(torch.relu(self.norms[i](y) if self.norms is not None else y))
         return out
 
+    @classmethod
+    def from_checkpoint(cls, path) -> "LoopFilterNet":
+        """The plain network (BatchNorm folded, eval mode) of a ``train_loop_filter`` checkpoint."""
+        state = torch.load(path, map_location="cpu")
+        net = cls(FilterConfig(**state["cfg"]), state.get("batch_norm", False))
+        net.load_state_dict(state["model"])
+        return net.eval().folded()
+
     def folded(self) -> "LoopFilterNet":
         """The same function (BatchNorm in inference mode) as a plain convolution stack."""
         plain = LoopFilterNet(self.cfg)

@@ -107,11 +107,16 @@ def validate(net: LoopFilterNet, data: PairSet, transforms: int = 1) -> tuple[fl
     """Mean PSNR gain (dB) of luma and chroma on the held-out pairs, float network (averaged over
     ``transforms`` as the decoder's ensemble).  Pairs without a chroma error (gray pictures: chroma is
     exactly mid-grey) are left out of the chroma mean."""
+    return heldout_gains(data, lambda x: ensemble_forward(net, x, transforms))
+
+
+def heldout_gains(data: PairSet, correct) -> tuple[float, float]:
+    """``validate`` for any ``correct(x)``: the correction of a normalised input stack, in its units."""
     luma, chroma = [], []
     with torch.no_grad():
         for i in range(len(data.inputs)):
             x, t = data.whole(i)
-            err = (t - ensemble_forward(net, x, transforms)) ** 2
+            err = (t - correct(x)) ** 2
             for gains, ch in ((luma, slice(0, 4)), (chroma, slice(4, 6))):
                 before, after = float((t[:, ch] ** 2).mean()), float(err[:, ch].mean())
                 if before > 0:
